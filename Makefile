@@ -1,0 +1,121 @@
+# imapscript — build, test, install.
+# `make` builds build/imapscript and the Lua C module; `make check` runs every test.
+
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+LUADIR   ?= $(PREFIX)/share/lua/5.4
+LUACDIR  ?= $(PREFIX)/lib/lua/5.4
+MANDIR   ?= $(PREFIX)/share/man
+VERSION  := 0.1.0
+
+CC       ?= cc
+FUZZ_CC  ?= clang
+PKGS     := lua5.4 openssl libpcre2-8 zlib
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs openssl libpcre2-8 zlib 2>/dev/null)
+LUA_LIBS   = $(shell pkg-config --libs lua5.4 2>/dev/null)
+
+CFLAGS   ?= -O2 -g
+WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+DEFS     := -D_GNU_SOURCE -DIMAPSCRIPT_VERSION='"$(VERSION)"' -DIMAPSCRIPT_LUADIR='"$(LUADIR)"'
+ALL_CFLAGS = $(WARN) $(DEFS) -fPIC $(CFLAGS) $(PKG_CFLAGS) -Isrc
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+B        := build
+# The core: every C file in src/ except the program and the Lua glue.
+CORE_SRC := $(filter-out src/main.c src/lua_%.c,$(wildcard src/*.c))
+LUA_SRC  := $(wildcard src/lua_*.c)
+CORE_OBJ := $(CORE_SRC:src/%.c=$(B)/obj/%.o)
+LUA_OBJ  := $(LUA_SRC:src/%.c=$(B)/obj/%.o)
+ASAN_CORE_OBJ := $(CORE_SRC:src/%.c=$(B)/asan/obj/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/tests/%)
+
+.PHONY: all deps check unit unit-asan spec integration fuzz fuzz-regress bench-parser \
+        demo install clean testbed-stop
+all: $(B)/imapscript $(B)/lua/imapscript/core.so
+
+deps:
+	@scripts/install-deps
+
+$(B)/obj/%.o: src/%.c $(wildcard src/*.h) | $(B)/obj
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(B)/asan/obj/%.o: src/%.c $(wildcard src/*.h) | $(B)/asan/obj
+	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -c $< -o $@
+$(B)/obj $(B)/asan/obj $(B)/tests $(B)/asan/tests $(B)/lua/imapscript:
+	mkdir -p $@
+
+$(B)/libcore.a: $(CORE_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(B)/asan/libcore.a: $(ASAN_CORE_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/imapscript: $(B)/obj/main.o $(LUA_OBJ) $(B)/libcore.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(LUA_LIBS) -lm -Wl,-E
+
+# The C module for the stock lua5.4 interpreter: `require "imapscript"`.
+$(B)/lua/imapscript/core.so: $(LUA_OBJ) $(B)/libcore.a | $(B)/lua/imapscript
+	$(CC) $(CFLAGS) -shared -o $@ $^ $(PKG_LIBS)
+
+$(B)/tests/%: tests/unit/%.c tests/unit/check.h $(B)/libcore.a | $(B)/tests
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(B)/libcore.a $(PKG_LIBS) $(LUA_LIBS) -lm
+$(B)/asan/tests/%: tests/unit/%.c tests/unit/check.h $(B)/asan/libcore.a | $(B)/asan/tests
+	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -o $@ $< $(B)/asan/libcore.a $(PKG_LIBS) $(LUA_LIBS) -lm
+
+# ---- tests -----------------------------------------------------------------
+check: deps
+	@$(MAKE) --no-print-directory all unit unit-asan fuzz-regress spec integration
+	@echo "make check: all suites passed"
+
+unit: $(UNIT_BIN)
+	@tests/run-units $(UNIT_BIN)
+unit-asan: $(ASAN_UNIT_BIN)
+	@ASAN_OPTIONS=detect_leaks=1 tests/run-units $(ASAN_UNIT_BIN)
+
+spec: all
+	@tests/run-specs tests/spec
+
+integration: all
+	@tests/run-integration
+
+# ---- fuzzing and benchmarks -----------------------------------------------
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := src/parser.c src/decode.c src/arena.c
+$(B)/fuzz/fuzz_parser: tests/fuzz/fuzz_parser.c $(FUZZ_SRC) $(wildcard src/*.h)
+	@mkdir -p $(B)/fuzz
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_SRC)
+fuzz: $(B)/fuzz/fuzz_parser
+	@mkdir -p $(B)/fuzz/corpus
+	$(B)/fuzz/fuzz_parser -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(B)/fuzz/ \
+	    $(B)/fuzz/corpus tests/fuzz/corpus
+# Replays the seed corpus and every crash kept as a regression through the fuzz target.
+fuzz-regress:
+	@if command -v $(FUZZ_CC) >/dev/null; then \
+	    $(MAKE) --no-print-directory $(B)/fuzz/fuzz_parser && \
+	    $(B)/fuzz/fuzz_parser -runs=0 tests/fuzz/corpus tests/fuzz/regress 2>&1 | tail -1; \
+	else echo "fuzz-regress: $(FUZZ_CC) not found, skipped"; fi
+
+$(B)/bench/bench_parser: tests/bench/bench_parser.c $(B)/libcore.a
+	@mkdir -p $(B)/bench
+	$(CC) $(ALL_CFLAGS) -O3 -o $@ $< $(B)/libcore.a $(PKG_LIBS) -lm
+bench-parser: $(B)/bench/bench_parser
+	$(B)/bench/bench_parser
+
+# ---- the demo --------------------------------------------------------------
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo
+
+# ---- install ---------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LUADIR)/imapscript $(DESTDIR)$(LUACDIR)/imapscript \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -m 755 $(B)/imapscript $(DESTDIR)$(BINDIR)/imapscript
+	install -m 755 $(B)/lua/imapscript/core.so $(DESTDIR)$(LUACDIR)/imapscript/core.so
+	cd lua && find imapscript -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(LUADIR)/{} \;
+	for m in docs/man/*.1; do [ -f "$$m" ] && install -m 644 "$$m" $(DESTDIR)$(MANDIR)/man1/; done; true
+	for m in docs/man/*.5; do [ -f "$$m" ] && install -m 644 "$$m" $(DESTDIR)$(MANDIR)/man5/; done; true
+
+clean:
+	rm -rf $(B)
