@@ -31,6 +31,9 @@ ASAN_CORE_OBJ := $(CORE_SRC:src/%.c=$(B)/asan/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/asan/tests/%)
+# C integration tests talk to the Dovecot test bed (tests/run-integration starts it).
+ITEST_SRC := $(wildcard tests/integration/itest_*.c)
+ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(B)/itests/%)
 
 .PHONY: all deps check unit unit-asan spec integration fuzz fuzz-regress bench-parser \
         demo install clean testbed-stop
@@ -43,7 +46,7 @@ $(B)/obj/%.o: src/%.c $(wildcard src/*.h) | $(B)/obj
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 $(B)/asan/obj/%.o: src/%.c $(wildcard src/*.h) | $(B)/asan/obj
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -c $< -o $@
-$(B)/obj $(B)/asan/obj $(B)/tests $(B)/asan/tests $(B)/lua/imapscript:
+$(B)/obj $(B)/asan/obj $(B)/tests $(B)/asan/tests $(B)/itests $(B)/lua/imapscript:
 	mkdir -p $@
 
 $(B)/libcore.a: $(CORE_OBJ)
@@ -63,6 +66,13 @@ $(B)/tests/%: tests/unit/%.c tests/unit/check.h $(B)/libcore.a | $(B)/tests
 $(B)/asan/tests/%: tests/unit/%.c tests/unit/check.h $(B)/asan/libcore.a | $(B)/asan/tests
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -o $@ $< $(B)/asan/libcore.a $(PKG_LIBS) $(LUA_LIBS) -lm
 
+$(B)/itests/%: tests/integration/%.c tests/unit/check.h $(B)/asan/libcore.a | $(B)/itests
+	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -o $@ $< $(B)/asan/libcore.a $(PKG_LIBS) $(LUA_LIBS) -lm
+
+$(B)/seedmail: tests/tools/seedmail.c
+	@mkdir -p $(B)
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) -o $@ $<
+
 # ---- tests -----------------------------------------------------------------
 check: deps
 	@$(MAKE) --no-print-directory all unit unit-asan fuzz-regress spec integration
@@ -76,7 +86,7 @@ unit-asan: $(ASAN_UNIT_BIN)
 spec: all
 	@tests/run-specs tests/spec
 
-integration: all
+integration: all $(ITEST_BIN) $(B)/seedmail
 	@tests/run-integration
 
 # ---- fuzzing and benchmarks -----------------------------------------------
