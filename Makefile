@@ -69,7 +69,9 @@ $(B)/asan/tests/%: tests/unit/%.c tests/unit/check.h $(B)/asan/libcore.a | $(B)/
 $(B)/itests/%: tests/integration/%.c tests/unit/check.h $(B)/asan/libcore.a | $(B)/itests
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -o $@ $< $(B)/asan/libcore.a $(PKG_LIBS) $(LUA_LIBS) -lm
 
-$(B)/seedmail: tests/tools/seedmail.c
+# Test tools (mail seeder, round-trip counting proxy): one C file each.
+TOOLS := $(patsubst tests/tools/%.c,$(B)/%,$(wildcard tests/tools/*.c))
+$(B)/%: tests/tools/%.c
 	@mkdir -p $(B)
 	$(CC) $(WARN) $(DEFS) $(CFLAGS) -o $@ $<
 
@@ -86,7 +88,7 @@ unit-asan: $(ASAN_UNIT_BIN)
 spec: all
 	@tests/run-specs tests/spec
 
-integration: all $(ITEST_BIN) $(B)/seedmail
+integration: all $(ITEST_BIN) $(TOOLS) $(B)/seedmail
 	@tests/run-integration
 
 # ---- fuzzing and benchmarks -----------------------------------------------
