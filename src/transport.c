@@ -1,0 +1,699 @@
+/* transport.c — TCP with poll-based timeouts and OpenSSL 3 TLS over a non-blocking socket.
+ * Our own socket BIO sends with MSG_NOSIGNAL so a dropped peer is an error, never SIGPIPE. */
+#include "transport.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#define DEFAULT_TIMEOUT_MS 30000
+
+struct transport {
+    int fd;
+    SSL_CTX *ctx;
+    SSL *ssl;
+    char *host, *verify_name, *ca_file, *fingerprint;
+    unsigned port;
+    bool insecure;
+    int connect_timeout_ms, io_timeout_ms;
+    char label[300];              /* "host:port" for messages */
+    int sys_errno;                /* errno seen by the BIO, for TLS syscall errors */
+    bool last_io_read;
+    struct transport_stats st;
+    char err[512];
+};
+
+/* ---- time ---------------------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t deadline_after(int timeout_ms)
+{
+    return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+}
+
+static void fmt_seconds(char *buf, size_t len, int ms)
+{
+    if (ms % 1000 == 0)
+        snprintf(buf, len, "%d s", ms / 1000);
+    else
+        snprintf(buf, len, "%.1f s", ms / 1000.0);
+}
+
+/* Waits until fd is ready for ev or the deadline passes. Returns 0, TRANSPORT_ERR_TIMEOUT or
+ * TRANSPORT_ERR_NET (poll failure), filling t->err with "<what> timeout after N s". */
+static int wait_fd(struct transport *t, short ev, int64_t deadline, const char *what, int total_ms)
+{
+    for (;;) {
+        int ms = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - now_ms();
+            if (left <= 0)
+                goto timeout;
+            ms = left > INT_MAX ? INT_MAX : (int)left;
+        }
+        struct pollfd p = { .fd = t->fd, .events = ev };
+        int r = poll(&p, 1, ms);
+        if (r > 0)
+            return 0;  /* readable, writable, or an error/hangup the next call will report */
+        if (r == 0)
+            goto timeout;
+        if (errno != EINTR) {
+            snprintf(t->err, sizeof t->err, "%s %s: poll: %s", what, t->label, strerror(errno));
+            return TRANSPORT_ERR_NET;
+        }
+    }
+timeout:;
+    char secs[32];
+    fmt_seconds(secs, sizeof secs, total_ms);
+    snprintf(t->err, sizeof t->err, "%s timeout after %s", what, secs);
+    return TRANSPORT_ERR_TIMEOUT;
+}
+
+/* ---- the socket BIO ------------------------------------------------------ */
+
+static BIO_METHOD *sock_method;
+static CRYPTO_ONCE sock_once = CRYPTO_ONCE_STATIC_INIT;
+
+static int sock_bio_write(BIO *b, const char *buf, int len)
+{
+    struct transport *t = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    ssize_t n = send(t->fd, buf, (size_t)len, MSG_NOSIGNAL);
+    if (n >= 0) {
+        t->st.wire_out += (uint64_t)n;
+        return (int)n;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        BIO_set_retry_write(b);
+    else
+        t->sys_errno = errno;
+    return -1;
+}
+
+static int sock_bio_read(BIO *b, char *buf, int len)
+{
+    struct transport *t = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    ssize_t n = recv(t->fd, buf, (size_t)len, 0);
+    if (n >= 0) {
+        t->st.wire_in += (uint64_t)n;
+        return (int)n;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+        BIO_set_retry_read(b);
+    else
+        t->sys_errno = errno;
+    return -1;
+}
+
+static long sock_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)b; (void)num; (void)ptr;
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int sock_bio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static int sock_bio_destroy(BIO *b)
+{
+    (void)b;
+    return 1;
+}
+
+static void sock_method_init(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "imapscript socket");
+    if (!m)
+        return;
+    BIO_meth_set_write(m, sock_bio_write);
+    BIO_meth_set_read(m, sock_bio_read);
+    BIO_meth_set_ctrl(m, sock_bio_ctrl);
+    BIO_meth_set_create(m, sock_bio_create);
+    BIO_meth_set_destroy(m, sock_bio_destroy);
+    sock_method = m;
+}
+
+/* ---- TCP ----------------------------------------------------------------- */
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static bool is_ip_literal(const char *s)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+static void format_addr(const struct sockaddr *sa, socklen_t salen, unsigned port,
+                        char *buf, size_t len)
+{
+    char host[NI_MAXHOST];
+    if (getnameinfo(sa, salen, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
+        snprintf(host, sizeof host, "?");
+    if (sa->sa_family == AF_INET6)
+        snprintf(buf, len, "[%s]:%u", host, port);
+    else
+        snprintf(buf, len, "%s:%u", host, port);
+}
+
+/* Non-blocking connect to one address. Returns the fd, or -1 with errno-ish text in why. */
+static int connect_one(struct transport *t, const struct addrinfo *ai, char *why, size_t whylen,
+                       int *rc)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0) {
+        snprintf(why, whylen, "%s", strerror(errno));
+        *rc = TRANSPORT_ERR_NET;
+        return -1;
+    }
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        return fd;
+    if (errno != EINPROGRESS) {
+        snprintf(why, whylen, "%s", strerror(errno));
+        close(fd);
+        *rc = TRANSPORT_ERR_NET;
+        return -1;
+    }
+    int64_t deadline = deadline_after(t->connect_timeout_ms);
+    for (;;) {
+        int ms = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - now_ms();
+            ms = left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+        }
+        struct pollfd p = { .fd = fd, .events = POLLOUT };
+        int r = poll(&p, 1, ms);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0) {
+            char secs[32];
+            fmt_seconds(secs, sizeof secs, t->connect_timeout_ms);
+            snprintf(why, whylen, "timeout after %s", secs);
+            close(fd);
+            *rc = TRANSPORT_ERR_TIMEOUT;
+            return -1;
+        }
+        if (r < 0) {
+            snprintf(why, whylen, "poll: %s", strerror(errno));
+            close(fd);
+            *rc = TRANSPORT_ERR_NET;
+            return -1;
+        }
+        break;
+    }
+    int soerr = 0;
+    socklen_t sl = sizeof soerr;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+        soerr = errno;
+    if (soerr) {
+        snprintf(why, whylen, "%s", strerror(soerr));
+        close(fd);
+        *rc = TRANSPORT_ERR_NET;
+        return -1;
+    }
+    return fd;
+}
+
+static int tcp_connect(struct transport *t, char *err, size_t errlen)
+{
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%u", t->port);
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    struct addrinfo *res = NULL;
+    int g = getaddrinfo(t->host, portstr, &hints, &res);
+    if (g != 0) {
+        snprintf(err, errlen, "resolve %s: %s", t->host,
+                 g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
+        return TRANSPORT_ERR_NET;
+    }
+    int rc = TRANSPORT_ERR_NET;
+    char why[128] = "no address";
+    char addr[NI_MAXHOST + 16] = "";
+    bool literal = is_ip_literal(t->host);
+    int fd = -1;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        format_addr(ai->ai_addr, ai->ai_addrlen, t->port, addr, sizeof addr);
+        fd = connect_one(t, ai, why, sizeof why, &rc);
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        if (literal || !addr[0])
+            snprintf(err, errlen, "connect %s: %s", addr[0] ? addr : t->label, why);
+        else
+            snprintf(err, errlen, "connect %s (%s): %s", t->label, addr, why);
+        return rc;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    t->fd = fd;
+    return 0;
+}
+
+/* ---- TLS ----------------------------------------------------------------- */
+
+/* The first queued OpenSSL reason ("wrong version number"), or fallback. Clears the queue. */
+static const char *ssl_reason(char *buf, size_t len, const char *fallback)
+{
+    unsigned long e = ERR_get_error(), first = e;
+    while (e) {   /* the earliest error is usually the cause; keep it */
+        e = ERR_get_error();
+    }
+    if (!first) {
+        snprintf(buf, len, "%s", fallback);
+        return buf;
+    }
+    const char *r = ERR_reason_error_string(first);
+    if (r)
+        snprintf(buf, len, "%s", r);
+    else
+        ERR_error_string_n(first, buf, len);
+    return buf;
+}
+
+/* Parses 64 hex digits, colons/spaces between allowed, case-insensitive, optional "sha256:". */
+static int parse_fingerprint(const char *s, unsigned char out[32])
+{
+    if (strncasecmp(s, "sha256:", 7) == 0 || strncasecmp(s, "sha256/", 7) == 0)
+        s += 7;
+    size_t n = 0;
+    int half = -1;
+    for (; *s; s++) {
+        int v;
+        if (*s >= '0' && *s <= '9') v = *s - '0';
+        else if (*s >= 'a' && *s <= 'f') v = *s - 'a' + 10;
+        else if (*s >= 'A' && *s <= 'F') v = *s - 'A' + 10;
+        else if ((*s == ':' || *s == ' ') && half < 0) continue;
+        else return -1;
+        if (half < 0) {
+            half = v;
+        } else {
+            if (n == 32)
+                return -1;
+            out[n++] = (unsigned char)(half << 4 | v);
+            half = -1;
+        }
+    }
+    return n == 32 && half < 0 ? 0 : -1;
+}
+
+static void hex_colons(const unsigned char *md, size_t n, char *buf, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 4 <= len; i++)
+        o += (size_t)snprintf(buf + o, len - o, i ? ":%02x" : "%02x", md[i]);
+    if (o < len)
+        buf[o] = '\0';
+}
+
+static bool verifying_chain(const struct transport *t)
+{
+    return !t->insecure && !t->fingerprint;
+}
+
+static int tls_handshake(struct transport *t, char *err, size_t errlen)
+{
+    unsigned char want[32];
+    const char *name = t->verify_name ? t->verify_name : t->host;
+    if (t->fingerprint && !t->insecure && parse_fingerprint(t->fingerprint, want) < 0) {
+        snprintf(err, errlen, "TLS: invalid fingerprint for %s (want 64 hex digits of SHA-256)", name);
+        return TRANSPORT_ERR_CONFIG;
+    }
+    CRYPTO_THREAD_run_once(&sock_once, sock_method_init);
+    if (!sock_method) {
+        snprintf(err, errlen, "TLS: out of memory");
+        return TRANSPORT_ERR_NOMEM;
+    }
+    ERR_clear_error();
+    t->ctx = SSL_CTX_new(TLS_client_method());
+    if (!t->ctx) {
+        snprintf(err, errlen, "TLS: cannot create context");
+        return TRANSPORT_ERR_TLS;
+    }
+    SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(t->ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* IMAP frames itself (tagged replies), so a missing close_notify cannot truncate silently. */
+    SSL_CTX_set_options(t->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    if (verifying_chain(t)) {
+        if (t->ca_file) {
+            if (SSL_CTX_load_verify_locations(t->ctx, t->ca_file, NULL) != 1) {
+                char r[160];
+                snprintf(err, errlen, "TLS: cannot load CA file %s: %s", t->ca_file,
+                         ssl_reason(r, sizeof r, "unreadable"));
+                return TRANSPORT_ERR_CONFIG;
+            }
+        } else if (SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
+            char r[160];
+            snprintf(err, errlen, "TLS: cannot load the system certificate store: %s",
+                     ssl_reason(r, sizeof r, "unknown"));
+            return TRANSPORT_ERR_CONFIG;
+        }
+        SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
+    } else {
+        SSL_CTX_set_verify(t->ctx, SSL_VERIFY_NONE, NULL);
+    }
+    t->ssl = SSL_new(t->ctx);
+    BIO *bio = t->ssl ? BIO_new(sock_method) : NULL;
+    if (!bio) {
+        snprintf(err, errlen, "TLS: out of memory");
+        return TRANSPORT_ERR_NOMEM;
+    }
+    BIO_set_data(bio, t);
+    SSL_set_bio(t->ssl, bio, bio);
+    bool ip = is_ip_literal(name);
+    if (!ip)
+        SSL_set_tlsext_host_name(t->ssl, name);
+    if (verifying_chain(t)) {
+        int ok;
+        if (ip) {
+            ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), name);
+        } else {
+            SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            ok = SSL_set1_host(t->ssl, name);
+        }
+        if (ok != 1) {
+            snprintf(err, errlen, "TLS: cannot set the name to verify (%s)", name);
+            return TRANSPORT_ERR_CONFIG;
+        }
+    }
+
+    int64_t deadline = deadline_after(t->connect_timeout_ms);
+    t->sys_errno = 0;
+    for (;;) {
+        int r = SSL_connect(t->ssl);
+        if (r == 1)
+            break;
+        int e = SSL_get_error(t->ssl, r);
+        int w = 0;
+        if (e == SSL_ERROR_WANT_READ)
+            w = wait_fd(t, POLLIN, deadline, "TLS handshake", t->connect_timeout_ms);
+        else if (e == SSL_ERROR_WANT_WRITE)
+            w = wait_fd(t, POLLOUT, deadline, "TLS handshake", t->connect_timeout_ms);
+        else {
+            long v = SSL_get_verify_result(t->ssl);
+            char r2[200];
+            if (verifying_chain(t) && v != X509_V_OK) {
+                ERR_clear_error();
+                snprintf(err, errlen, "TLS: certificate verify failed: %s (host %s)",
+                         X509_verify_cert_error_string(v), name);
+            } else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+                snprintf(err, errlen, "TLS handshake with %s: %s", t->label,
+                         t->sys_errno ? strerror(t->sys_errno) : "connection closed by server");
+            } else {
+                snprintf(err, errlen, "TLS handshake with %s: %s", t->label,
+                         ssl_reason(r2, sizeof r2, "failed"));
+            }
+            return TRANSPORT_ERR_TLS;
+        }
+        if (w < 0) {
+            snprintf(err, errlen, "%s (%s)", t->err, t->label);
+            return w == TRANSPORT_ERR_TIMEOUT ? TRANSPORT_ERR_TIMEOUT : TRANSPORT_ERR_NET;
+        }
+    }
+
+    if (t->fingerprint && !t->insecure) {
+        X509 *cert = SSL_get0_peer_certificate(t->ssl);
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned mdlen = 0;
+        if (!cert || X509_digest(cert, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32) {
+            snprintf(err, errlen, "TLS: no server certificate to check the fingerprint of (host %s)",
+                     name);
+            return TRANSPORT_ERR_TLS;
+        }
+        if (memcmp(md, want, 32) != 0) {
+            char got[100], exp[100];
+            hex_colons(md, 32, got, sizeof got);
+            hex_colons(want, 32, exp, sizeof exp);
+            snprintf(err, errlen, "TLS: certificate fingerprint mismatch for %s: got %s expected %s",
+                     name, got, exp);
+            return TRANSPORT_ERR_TLS;
+        }
+    }
+    return 0;
+}
+
+/* ---- public -------------------------------------------------------------- */
+
+void transport_close(struct transport *t)
+{
+    if (!t)
+        return;
+    if (t->ssl) {
+        /* Best effort: one non-blocking attempt, no waiting for the peer's reply. */
+        SSL_shutdown(t->ssl);
+        SSL_free(t->ssl);
+    }
+    SSL_CTX_free(t->ctx);
+    ERR_clear_error();
+    if (t->fd >= 0)
+        close(t->fd);
+    free(t->host);
+    free(t->verify_name);
+    free(t->ca_file);
+    free(t->fingerprint);
+    free(t);
+}
+
+int transport_connect(const struct transport_config *cfg, struct transport **out,
+                      char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!cfg->host || !cfg->host[0]) {
+        snprintf(err, errlen, "connect: no host given");
+        return TRANSPORT_ERR_CONFIG;
+    }
+    struct transport *t = calloc(1, sizeof *t);
+    if (!t) {
+        snprintf(err, errlen, "out of memory");
+        return TRANSPORT_ERR_NOMEM;
+    }
+    t->fd = -1;
+    t->port = cfg->port ? cfg->port : (cfg->tls ? 993 : 143);
+    t->host = strdup(cfg->host);
+    t->verify_name = dup_or_null(cfg->verify_name);
+    t->ca_file = dup_or_null(cfg->ca_file);
+    t->fingerprint = dup_or_null(cfg->fingerprint);
+    t->insecure = cfg->insecure;
+    t->connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : DEFAULT_TIMEOUT_MS;
+    t->io_timeout_ms = cfg->io_timeout_ms ? cfg->io_timeout_ms : DEFAULT_TIMEOUT_MS;
+    t->last_io_read = true;
+    if (!t->host || (cfg->verify_name && !t->verify_name) || (cfg->ca_file && !t->ca_file) ||
+        (cfg->fingerprint && !t->fingerprint)) {
+        transport_close(t);
+        snprintf(err, errlen, "out of memory");
+        return TRANSPORT_ERR_NOMEM;
+    }
+    if (strchr(t->host, ':'))
+        snprintf(t->label, sizeof t->label, "[%s]:%u", t->host, t->port);
+    else
+        snprintf(t->label, sizeof t->label, "%s:%u", t->host, t->port);
+
+    int rc = tcp_connect(t, err, errlen);
+    if (rc == 0 && cfg->tls)
+        rc = tls_handshake(t, err, errlen);
+    if (rc < 0) {
+        transport_close(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+int transport_starttls(struct transport *t, char *err, size_t errlen)
+{
+    if (t->ssl) {
+        snprintf(err, errlen, "STARTTLS: TLS is already active");
+        return TRANSPORT_ERR_TLS;
+    }
+    int rc = tls_handshake(t, err, errlen);
+    if (rc < 0) {
+        /* The stream is in an unknown state: make every later read/write fail. */
+        if (t->ssl) {
+            SSL_free(t->ssl);
+            t->ssl = NULL;
+        }
+        shutdown(t->fd, SHUT_RDWR);
+        snprintf(t->err, sizeof t->err, "%s", err);
+    }
+    return rc;
+}
+
+ssize_t transport_read_timeout(struct transport *t, void *buf, size_t cap, int timeout_ms)
+{
+    if (cap > INT_MAX)
+        cap = INT_MAX;
+    int64_t deadline = deadline_after(timeout_ms);
+    for (;;) {
+        ssize_t n;
+        int w;
+        if (t->ssl) {
+            t->sys_errno = 0;
+            ERR_clear_error();
+            int r = SSL_read(t->ssl, buf, (int)cap);
+            if (r > 0) {
+                n = r;
+                goto got;
+            }
+            int e = SSL_get_error(t->ssl, r);
+            if (e == SSL_ERROR_ZERO_RETURN)
+                return 0;
+            if (e == SSL_ERROR_WANT_READ)
+                w = wait_fd(t, POLLIN, deadline, "read", timeout_ms);
+            else if (e == SSL_ERROR_WANT_WRITE)
+                w = wait_fd(t, POLLOUT, deadline, "read", timeout_ms);
+            else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+                if (!t->sys_errno)
+                    return 0;
+                snprintf(t->err, sizeof t->err, "read from %s: %s", t->label,
+                         strerror(t->sys_errno));
+                return TRANSPORT_ERR_NET;
+            } else {
+                char r2[200];
+                snprintf(t->err, sizeof t->err, "TLS read from %s: %s", t->label,
+                         ssl_reason(r2, sizeof r2, "failed"));
+                return TRANSPORT_ERR_TLS;
+            }
+        } else {
+            n = recv(t->fd, buf, cap, 0);
+            if (n > 0)
+                goto got;
+            if (n == 0)
+                return 0;
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                snprintf(t->err, sizeof t->err, "read from %s: %s", t->label, strerror(errno));
+                return TRANSPORT_ERR_NET;
+            }
+            w = wait_fd(t, POLLIN, deadline, "read", timeout_ms);
+        }
+        if (w < 0)
+            return w;
+        continue;
+got:
+        if (!t->ssl)
+            t->st.wire_in += (uint64_t)n;
+        t->st.bytes_in += (uint64_t)n;
+        t->st.reads++;
+        t->last_io_read = true;
+        return n;
+    }
+}
+
+ssize_t transport_read(struct transport *t, void *buf, size_t cap)
+{
+    return transport_read_timeout(t, buf, cap, t->io_timeout_ms);
+}
+
+int transport_write_all(struct transport *t, const void *buf, size_t len)
+{
+    const char *p = buf;
+    int64_t deadline = deadline_after(t->io_timeout_ms);
+    if (len && t->last_io_read) {
+        t->st.round_trips++;
+        t->last_io_read = false;
+    }
+    while (len > 0) {
+        size_t chunk = len > INT_MAX ? INT_MAX : len;
+        int w;
+        if (t->ssl) {
+            t->sys_errno = 0;
+            ERR_clear_error();
+            int r = SSL_write(t->ssl, p, (int)chunk);
+            if (r > 0) {
+                p += r;
+                len -= (size_t)r;
+                t->st.bytes_out += (uint64_t)r;
+                t->st.writes++;
+                continue;
+            }
+            int e = SSL_get_error(t->ssl, r);
+            if (e == SSL_ERROR_WANT_WRITE)
+                w = wait_fd(t, POLLOUT, deadline, "write", t->io_timeout_ms);
+            else if (e == SSL_ERROR_WANT_READ)
+                w = wait_fd(t, POLLIN, deadline, "write", t->io_timeout_ms);
+            else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+                snprintf(t->err, sizeof t->err, "write to %s: %s", t->label,
+                         t->sys_errno ? strerror(t->sys_errno) : "connection closed");
+                return TRANSPORT_ERR_NET;
+            } else {
+                char r2[200];
+                snprintf(t->err, sizeof t->err, "TLS write to %s: %s", t->label,
+                         ssl_reason(r2, sizeof r2, "failed"));
+                return TRANSPORT_ERR_TLS;
+            }
+        } else {
+            ssize_t n = send(t->fd, p, chunk, MSG_NOSIGNAL);
+            if (n > 0) {
+                p += n;
+                len -= (size_t)n;
+                t->st.bytes_out += (uint64_t)n;
+                t->st.wire_out += (uint64_t)n;
+                t->st.writes++;
+                continue;
+            }
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+                snprintf(t->err, sizeof t->err, "write to %s: %s", t->label, strerror(errno));
+                return TRANSPORT_ERR_NET;
+            }
+            w = wait_fd(t, POLLOUT, deadline, "write", t->io_timeout_ms);
+        }
+        if (w < 0)
+            return w;
+    }
+    return 0;
+}
+
+const char *transport_error(const struct transport *t)
+{
+    return t->err[0] ? t->err : "no error";
+}
+
+bool transport_is_tls(const struct transport *t)
+{
+    return t->ssl != NULL;
+}
+
+const char *transport_describe(const struct transport *t, char *buf, size_t len)
+{
+    if (t->ssl)
+        snprintf(buf, len, "%s %s", SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl));
+    else
+        snprintf(buf, len, "plain");
+    return buf;
+}
+
+const struct transport_stats *transport_stats(const struct transport *t)
+{
+    return &t->st;
+}

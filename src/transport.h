@@ -1,0 +1,74 @@
+/* transport.h — one byte stream to a server: TCP (IPv4/IPv6, timeouts) and OpenSSL TLS
+ * (implicit or STARTTLS upgrade, chain + host name verification, SHA-256 fingerprint pins). */
+#ifndef IMAPSCRIPT_TRANSPORT_H
+#define IMAPSCRIPT_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Return codes. Every one of them is a "network or TLS" failure for the program's exit code;
+ * TIMEOUT is a network failure the caller may want to tell apart (IDLE). */
+enum {
+    TRANSPORT_ERR_NET     = -1,   /* resolve, connect, read, write, reset */
+    TRANSPORT_ERR_TLS     = -2,   /* handshake, verification, pin mismatch, TLS record errors */
+    TRANSPORT_ERR_TIMEOUT = -3,   /* connect/read/write took longer than allowed */
+    TRANSPORT_ERR_NOMEM   = -4,
+    TRANSPORT_ERR_CONFIG  = -5,   /* bad fingerprint text, unreadable ca_file, ... */
+};
+
+struct transport_config {
+    const char *host;             /* name or IP literal (IPv6 without brackets) */
+    unsigned port;
+    bool tls;                     /* implicit TLS right after connect */
+    const char *verify_name;      /* name checked in the certificate and sent as SNI; NULL = host */
+    const char *ca_file;          /* PEM bundle used instead of the system store; NULL = system */
+    const char *fingerprint;      /* SHA-256 of the server certificate (DER), hex, colons optional;
+                                   * a match replaces chain verification, a mismatch is refused */
+    bool insecure;                /* no verification at all (the caller warns) */
+    int connect_timeout_ms;       /* 0 = 30 s */
+    int io_timeout_ms;            /* each read or write; 0 = 30 s; < 0 = none */
+};
+
+/* Application-level counters (bytes before TLS framing). A round trip is counted at each write
+ * that follows a read (the client talking again after having listened), so a batch of pipelined
+ * commands written before their replies are read costs one. */
+struct transport_stats {
+    uint64_t bytes_in, bytes_out;
+    uint64_t reads, writes;       /* read and write calls that moved bytes */
+    uint64_t round_trips;
+    uint64_t wire_in, wire_out;   /* bytes on the socket, TLS records included */
+};
+
+struct transport;
+
+/* Connects (and with cfg->tls, handshakes and verifies). Returns 0 and *out, or a TRANSPORT_ERR_*
+ * code with err filled: "connect 127.0.0.1:993: Connection refused", "TLS: certificate verify
+ * failed: unable to get local issuer certificate (host imap.example.org)". Never holds secrets. */
+int transport_connect(const struct transport_config *cfg, struct transport **out,
+                      char *err, size_t errlen);
+
+/* Upgrades a plain connection to TLS in place (after the server's OK to STARTTLS), verifying as
+ * transport_connect does with the same config. Returns 0 or a TRANSPORT_ERR_* code. */
+int transport_starttls(struct transport *t, char *err, size_t errlen);
+
+/* Reads up to cap bytes: returns n > 0, 0 at end of stream (orderly close), or a TRANSPORT_ERR_*
+ * code with the message kept for transport_error. Waits at most the configured I/O timeout. */
+ssize_t transport_read(struct transport *t, void *buf, size_t cap);
+/* The same with an explicit timeout in ms (< 0 = forever); TRANSPORT_ERR_TIMEOUT when it passes. */
+ssize_t transport_read_timeout(struct transport *t, void *buf, size_t cap, int timeout_ms);
+/* Writes all len bytes. Returns 0 or a TRANSPORT_ERR_* code. */
+int transport_write_all(struct transport *t, const void *buf, size_t len);
+
+/* Message for the last failed read/write ("read timeout after 30 s"). */
+const char *transport_error(const struct transport *t);
+bool transport_is_tls(const struct transport *t);
+/* "TLSv1.3 TLS_AES_256_GCM_SHA384" or "plain". */
+const char *transport_describe(const struct transport *t, char *buf, size_t len);
+const struct transport_stats *transport_stats(const struct transport *t);
+
+/* Sends close_notify when TLS is up (best effort), closes the socket, frees t. NULL is fine. */
+void transport_close(struct transport *t);
+
+#endif
