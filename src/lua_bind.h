@@ -1,0 +1,48 @@
+/* lua_bind.h — what the binding files (src/lua_*.c) share: each file's open function and the
+ * accessors other bindings use to take sets, queries and regexes from the Lua stack. */
+#ifndef IMAPSCRIPT_LUA_BIND_H
+#define IMAPSCRIPT_LUA_BIND_H
+
+#include <lua.h>
+
+struct msgset;
+struct query;
+struct regex;
+
+/* Registry names of the userdata metatables. */
+#define LUA_MSGSET_TYPE "imapscript.set"
+#define LUA_QUERY_TYPE  "imapscript.query"
+#define LUA_REGEX_TYPE  "imapscript.regex"
+
+/* Each opener registers its metatables and sets its functions into the module table on top of
+ * the stack. Pops nothing, pushes nothing. luaopen_imapscript_core (lua_core.c) calls them all. */
+void lua_msgset_open(lua_State *L);
+void lua_query_open(lua_State *L);
+void lua_regex_open(lua_State *L);
+void lua_mime_open(lua_State *L);
+void lua_mutf7_open(lua_State *L);
+
+/* The set at idx (a "imapscript.set" userdata, else a Lua argument error). The pointer lives as
+ * long as the userdata does; the set never changes. Pops nothing, pushes nothing. */
+const struct msgset *lua_msgset_check(lua_State *L, int idx);
+/* Like lua_msgset_check, but also accepts set text ("1:5,9") or an array of UIDs: those are
+ * converted and the new set userdata replaces the value at idx. Errors name the bad offset or
+ * array index. Pops nothing, pushes nothing (the stack slot at idx changes). */
+const struct msgset *lua_msgset_coerce(lua_State *L, int idx);
+/* Pushes a new set userdata that takes over *moved_in's ranges (*moved_in is left empty). On a
+ * memory error the ranges are freed before the error is raised, so nothing leaks. Pushes 1. */
+void lua_msgset_push(lua_State *L, struct msgset *moved_in);
+/* Pushes a new empty set userdata and returns it for the caller to fill in (msgset_add,
+ * msgset_union, ...) before any Lua code sees it; the userdata's __gc frees what it holds, so
+ * a Lua error half-way leaks nothing. Pushes 1. */
+struct msgset *lua_msgset_new(lua_State *L);
+
+/* The query at idx (an "imapscript.query" userdata, else an argument error), owned by the
+ * userdata: query_ref it to keep it longer. Pops nothing, pushes nothing. */
+const struct query *lua_query_check(lua_State *L, int idx);
+
+/* The compiled regex at idx (an "imapscript.regex" userdata, else an argument error), owned by
+ * the userdata. Pops nothing, pushes nothing. */
+struct regex *lua_regex_check(lua_State *L, int idx);
+
+#endif
