@@ -18,4 +18,8 @@ int mutf7_encode(const char *utf8, size_t len, char **out, char *err, size_t err
  * unpaired UTF-16 surrogates, and a decoded NUL. */
 int mutf7_decode(const char *mutf7, size_t len, char **out, char *err, size_t errlen);
 
+/* Checks that s[0..len) is valid UTF-8 (no overlong forms, surrogates, code points above
+ * U+10FFFF or NUL bytes). Returns 0, or -EINVAL with a message naming the offset in err. */
+int mutf7_utf8_check(const char *s, size_t len, char *err, size_t errlen);
+
 #endif
