@@ -1,0 +1,320 @@
+/* session.h — one IMAP connection: greeting, STARTTLS, login, capabilities, the selected-mailbox
+ * view, and a queue of pipelined commands whose untagged replies are claimed per command.
+ *
+ * Two levels:
+ *  - typed synchronous calls (session_select, session_search, ...) that send, wait and return
+ *    0 or a SESSION_ERR_* code with a message in err — what most callers use;
+ *  - the pipelining core: every typed command also has a *_start variant that only queues the
+ *    command and returns its struct session_cmd; nothing is written until session_wait,
+ *    session_wait_all or session_flush, so a batch of N independent commands costs one round
+ *    trip. Results land in caller-owned output structs given to *_start, which must stay alive
+ *    until the command is complete.
+ *
+ *   struct session_status_info st[20]; struct session_cmd *c[20];
+ *   for (i = 0; i < 20; i++) c[i] = session_status_start(s, names[i], &st[i]);
+ *   session_wait_all(s);                                   // 1 round trip
+ *   for (i = 0; i < 20; i++) { if (session_cmd_result(c[i])->status == SESSION_OK) ...;
+ *                              session_cmd_free(c[i]); }
+ *
+ * Mailbox names are UTF-8 everywhere in this API (mUTF-7 on the wire). Message sets are UIDs;
+ * a NULL `const struct msgset *set` means "$", the SEARCHRES saved result (RFC 5182). */
+#ifndef IMAPSCRIPT_SESSION_H
+#define IMAPSCRIPT_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "decode.h"
+#include "parser.h"
+
+struct command;
+struct msgset;
+struct query;
+struct session;
+struct session_cmd;
+
+/* Error codes: every failing call returns one of these (negative). main maps NET and TLS to
+ * exit code 3, AUTH to 4. */
+enum {
+    SESSION_ERR_NET         = -1,   /* resolve/connect/read/write failure or timeout */
+    SESSION_ERR_TLS         = -2,   /* handshake, verification, pin mismatch, STARTTLS missing */
+    SESSION_ERR_AUTH        = -3,   /* NO to LOGIN/AUTHENTICATE, LOGINDISABLED, no usable mechanism */
+    SESSION_ERR_NO          = -4,   /* the server said NO */
+    SESSION_ERR_BAD         = -5,   /* the server said BAD */
+    SESSION_ERR_PROTOCOL    = -6,   /* unparsable server output (message has the offset) */
+    SESSION_ERR_CLOSED      = -7,   /* BYE or connection closed while commands were in flight */
+    SESSION_ERR_UNSUPPORTED = -8,   /* the server lacks a capability the command needs; not sent */
+    SESSION_ERR_NOMEM       = -9,
+    SESSION_ERR_USAGE       = -10,  /* bad argument from the caller (empty set, bad name, ...) */
+    SESSION_ERR_CALLBACK    = -11,  /* a caller's callback asked to stop (FETCH), message is its */
+};
+
+enum session_tls { SESSION_TLS_IMPLICIT, SESSION_TLS_STARTTLS, SESSION_TLS_NONE };
+enum session_auth { SESSION_AUTH_AUTO, SESSION_AUTH_LOGIN, SESSION_AUTH_PLAIN };
+
+/* Trace sink: dir is 'C' (client to server) or 'S'; line has no CRLF and holds no secret. */
+typedef void (*session_trace_fn)(void *ud, char dir, const char *line, size_t len);
+typedef void (*session_warn_fn)(void *ud, const char *msg);
+
+struct session_config {
+    const char *host;
+    unsigned port;                  /* 0: 993 for IMPLICIT, 143 otherwise */
+    enum session_tls tls;
+    const char *verify_name;        /* name to verify in the certificate (default host) */
+    const char *ca_file;            /* instead of the system store */
+    const char *fingerprint;        /* SHA-256 pin of the server certificate */
+    bool insecure;                  /* no certificate verification (caller warns) */
+    const char *user;               /* NULL: no login in session_open */
+    const char *password;           /* bytes, never logged */
+    size_t password_len;            /* 0: strlen(password) */
+    enum session_auth auth;         /* AUTO: AUTHENTICATE PLAIN when offered, else LOGIN */
+    int connect_timeout_ms;         /* 0: 30 s */
+    int io_timeout_ms;              /* 0: 30 s; each read/write */
+    const char *label;              /* account label in messages; default "user@host" */
+    session_trace_fn trace;         /* wire trace callback, or ... */
+    FILE *trace_file;               /* ... lines "C: A1 LOGIN alice ***" / "S: * OK ..." */
+    void *trace_ud;
+    session_warn_fn warn;           /* server [ALERT]s, ignored oddities */
+    void *warn_ud;
+    bool no_literal_plus;           /* ignore LITERAL+/LITERAL- (tests the synchronising path) */
+    bool no_sasl_ir;                /* ignore SASL-IR (tests the continuation path) */
+};
+
+/* ---- lifecycle ------------------------------------------------------------------------ */
+
+/* Connects, reads the greeting, does STARTTLS when cfg->tls says so (refusing to go on in
+ * plaintext if the server does not offer it), learns capabilities, and logs in when cfg->user
+ * is set (unless PREAUTH). Returns 0 with *out, or a code with err filled; *out is NULL then.
+ * The config's strings are copied. */
+int session_open(const struct session_config *cfg, struct session **out, char *err, size_t errlen);
+/* Only connect + greeting (+ STARTTLS if configured): for tests and callers that log in later. */
+int session_connect(const struct session_config *cfg, struct session **out, char *err, size_t errlen);
+/* Logs in with the configured user/password and method, then refreshes capabilities. */
+int session_login(struct session *s, char *err, size_t errlen);
+/* LOGOUT (waits for the tagged OK; BYE is expected). The session is unusable afterwards. */
+int session_logout(struct session *s, char *err, size_t errlen);
+/* Closes the connection without LOGOUT and frees everything. Commands still in flight are
+ * failed and detached; their owners must still session_cmd_free them. NULL is fine. */
+void session_free(struct session *s);
+
+/* ---- state ---------------------------------------------------------------------------- */
+
+enum session_state { SESSION_NOT_AUTH, SESSION_AUTH, SESSION_SELECTED, SESSION_LOGOUT, SESSION_BROKEN };
+enum session_state session_state(const struct session *s);
+/* Why the session is BROKEN ("UID MOVE: connection closed by server (BYE Shutting down)"). */
+const char *session_error(const struct session *s);
+const char *session_label(const struct session *s);
+
+/* Capabilities as last announced (upper-cased). Case-insensitive lookup; "AUTH=PLAIN" works. */
+bool session_has_cap(const struct session *s, const char *cap);
+const char *const *session_caps(const struct session *s, size_t *n);
+/* Extensions the server confirmed with ENABLED ("CONDSTORE", "QRESYNC", "UTF8=ACCEPT"). */
+bool session_enabled(const struct session *s, const char *ext);
+
+/* The selected mailbox; name is NULL when nothing is selected. Updated by SELECT/EXAMINE and by
+ * every unsolicited EXISTS/EXPUNGE/VANISHED/FLAGS/RECENT/[UIDNEXT]/[HIGHESTMODSEQ]. */
+struct session_view {
+    char *name;                     /* UTF-8 */
+    bool read_only;
+    uint32_t exists, recent, unseen;    /* unseen: [UNSEEN n] first unseen seq, 0 if none */
+    uint32_t uidvalidity, uidnext;
+    uint64_t highestmodseq;         /* 0 when absent or NOMODSEQ */
+    char **flags;                   /* FLAGS */
+    size_t nflags;
+    char **permanentflags;          /* PERMANENTFLAGS, "\*" included */
+    size_t npermanentflags;
+    uint64_t expunges;              /* EXPUNGE / VANISHED (not EARLIER) seen since SELECT */
+};
+const struct session_view *session_view(const struct session *s);
+
+/* Unclaimed untagged responses (after the view took what it wants), e.g. for IDLE. */
+typedef void (*session_event_fn)(void *ud, const struct imap_response *r);
+void session_set_event_handler(struct session *s, session_event_fn fn, void *ud);
+
+struct session_counters {
+    uint64_t commands;              /* tagged commands written */
+    uint64_t bytes_in, bytes_out;   /* application bytes (before TLS) */
+    uint64_t round_trips;           /* writes that followed a read */
+    uint64_t writes, reads;
+};
+void session_counters(const struct session *s, struct session_counters *out);
+
+/* ---- the pipelining core -------------------------------------------------------------- */
+
+enum session_status { SESSION_PENDING, SESSION_OK, SESSION_NO, SESSION_BAD, SESSION_FAILED };
+
+struct session_result {
+    enum session_status status;
+    int code;                       /* 0 when OK, else SESSION_ERR_* */
+    const char *text;               /* the server's text of the tagged reply ("" if none) */
+    enum imap_code_kind code_kind;  /* response code of the tagged reply */
+    const char *code_name;          /* "TRYCREATE", "APPENDUID", ... NULL when none */
+    const char *code_text;          /* raw text after the name */
+    uint64_t code_num;              /* UIDVALIDITY of APPENDUID/COPYUID, ... */
+    const char *set1, *set2;        /* COPYUID source/dest sets, APPENDUID uid set */
+    const char *error;              /* for people, "" when OK: "UID MOVE: NO [TRYCREATE] ..." */
+};
+
+/* Offered each untagged response while the command is in flight, before the view. Return 1 to
+ * claim it, 0 to pass; < 0 claims it and fails the command with that SESSION_ERR_* code (set a
+ * message first with session_cmd_fail) — the session keeps reading to the tagged reply. */
+typedef int (*session_handler)(struct session_cmd *c, const struct imap_response *r, void *ud);
+
+/* Initialises c (command_init) for this session: literal mode and UTF-8 from capabilities, and
+ * starts it with a fresh tag and the verb. Build the arguments with command.h, then send. */
+void session_command_start(struct session *s, struct command *c, const char *verb);
+/* Queues c (it must be complete: command_end done) without writing anything. Takes over c's
+ * buffers (c is left empty; command_free it as usual). h may be NULL. Returns NULL only when out
+ * of memory; on a BROKEN session, or if c holds an encoding error, the returned command is
+ * already FAILED. The caller owns the result and frees it with session_cmd_free. */
+struct session_cmd *session_send(struct session *s, struct command *c, session_handler h, void *ud);
+/* Writes everything queued (stopping at synchronising-literal waits), without reading. */
+int session_flush(struct session *s);
+/* Writes what is queued, then reads and dispatches until c (and every part of it, for split
+ * FETCH/STORE/COPY/MOVE) is complete. Returns 0 when OK, else the command's SESSION_ERR_*.
+ * Other commands finishing meanwhile get their results recorded. */
+int session_wait(struct session *s, struct session_cmd *c);
+/* Until nothing is in flight. Returns 0, or the code of the first failure of the session itself
+ * (individual NO/BAD are in each command's result). */
+int session_wait_all(struct session *s);
+
+const struct session_result *session_cmd_result(const struct session_cmd *c);
+const char *session_cmd_tag(const struct session_cmd *c);
+/* Records a failure message (the handler then returns the code). */
+void session_cmd_fail(struct session_cmd *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Frees c (and its parts). If still in flight it is detached: the session finishes it silently. */
+void session_cmd_free(struct session_cmd *c);
+
+/* Copies c's error into err (for the sync wrappers' callers) and returns its code. */
+int session_cmd_error(const struct session_cmd *c, char *err, size_t errlen);
+
+/* ---- typed commands ------------------------------------------------------------------- */
+/* Each X_start queues and returns the command (free with session_cmd_free; NULL only when out
+ * of memory); each sync X sends, waits, frees, and returns 0 or SESSION_ERR_* with err filled.
+ * A command needing a missing capability fails UNSUPPORTED without being sent. */
+
+int session_capability(struct session *s, char *err, size_t errlen);
+int session_noop(struct session *s, char *err, size_t errlen);
+struct session_cmd *session_noop_start(struct session *s);
+
+/* ENABLE the given extensions among those the server offers (others skipped silently);
+ * e.g. {"CONDSTORE", "QRESYNC", "UTF8=ACCEPT"}. Result in session_enabled. */
+int session_enable(struct session *s, const char *const *exts, size_t n, char *err, size_t errlen);
+
+/* ID: pairs of field, value (n pairs) or NULL for "ID NIL"; the server's ID is ignored. */
+int session_id(struct session *s, const char *const *pairs, size_t n, char *err, size_t errlen);
+
+/* SELECT, or EXAMINE when read_only. Fills the view; on failure nothing is selected. */
+int session_select(struct session *s, const char *mailbox, bool read_only, char *err, size_t errlen);
+struct session_cmd *session_select_start(struct session *s, const char *mailbox, bool read_only);
+/* CLOSE (expunges \Deleted) or UNSELECT (does not; needs UNSELECT). */
+int session_close(struct session *s, char *err, size_t errlen);
+int session_unselect(struct session *s, char *err, size_t errlen);
+
+/* LIST/LSUB results. Flags are the upper-cased attribute atoms ("\HASNOCHILDREN"). */
+enum {
+    SESSION_MB_NOSELECT = 1 << 0, SESSION_MB_NOINFERIORS = 1 << 1, SESSION_MB_HASCHILDREN = 1 << 2,
+    SESSION_MB_HASNOCHILDREN = 1 << 3, SESSION_MB_MARKED = 1 << 4, SESSION_MB_UNMARKED = 1 << 5,
+    SESSION_MB_SUBSCRIBED = 1 << 6, SESSION_MB_NONEXISTENT = 1 << 7,
+    /* special use (RFC 6154) */
+    SESSION_MB_ALL = 1 << 8, SESSION_MB_ARCHIVE = 1 << 9, SESSION_MB_DRAFTS = 1 << 10,
+    SESSION_MB_FLAGGED = 1 << 11, SESSION_MB_JUNK = 1 << 12, SESSION_MB_SENT = 1 << 13,
+    SESSION_MB_TRASH = 1 << 14, SESSION_MB_IMPORTANT = 1 << 15,
+};
+struct session_mailbox {
+    char *name;                     /* UTF-8 (decoded from mUTF-7) */
+    char delimiter;                 /* '\0' for NIL */
+    unsigned attrs;                 /* SESSION_MB_* */
+    char **flags;                   /* every attribute as sent, e.g. "\HasNoChildren" */
+    size_t nflags;
+};
+struct session_list {
+    struct session_mailbox *items;
+    size_t n, cap;
+};
+void session_list_free(struct session_list *l);
+/* LIST ref pattern (lsub: LSUB). With special_use and SPECIAL-USE offered, adds
+ * RETURN (SPECIAL-USE). Names the server sends that are not valid mUTF-7 are kept raw
+ * with a warning. */
+int session_list(struct session *s, const char *ref, const char *pattern, bool lsub,
+                 bool special_use, struct session_list *out, char *err, size_t errlen);
+struct session_cmd *session_list_start(struct session *s, const char *ref, const char *pattern,
+                                       bool lsub, bool special_use, struct session_list *out);
+
+/* STATUS: MESSAGES UNSEEN RECENT UIDNEXT UIDVALIDITY, plus HIGHESTMODSEQ with CONDSTORE. */
+struct session_status_info {
+    int64_t messages, unseen, recent, uidnext, uidvalidity, highestmodseq;   /* -1 when absent */
+};
+int session_status(struct session *s, const char *mailbox, struct session_status_info *out,
+                   char *err, size_t errlen);
+struct session_cmd *session_status_start(struct session *s, const char *mailbox,
+                                         struct session_status_info *out);
+
+enum session_mbop { SESSION_CREATE, SESSION_DELETE, SESSION_SUBSCRIBE, SESSION_UNSUBSCRIBE };
+int session_mailbox_op(struct session *s, enum session_mbop op, const char *mailbox,
+                       char *err, size_t errlen);
+struct session_cmd *session_mailbox_op_start(struct session *s, enum session_mbop op,
+                                             const char *mailbox);
+int session_rename(struct session *s, const char *from, const char *to, char *err, size_t errlen);
+
+/* UID SEARCH q; the matching UIDs are added to out (caller-initialised). With ESEARCH offered
+ * uses RETURN (ALL). save: RETURN (SAVE ALL) — the result is also kept as "$" (needs SEARCHRES).
+ * CHARSET UTF-8 is sent when the query has 8-bit text (and UTF8=ACCEPT is not enabled). */
+int session_search(struct session *s, const struct query *q, bool save, struct msgset *out,
+                   char *err, size_t errlen);
+struct session_cmd *session_search_start(struct session *s, const struct query *q, bool save,
+                                         struct msgset *out);
+
+/* UID FETCH set items: items is the parenthesised-or-single item text, e.g.
+ * "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)])". cb gets each message as it arrives, decoded
+ * (valid only during the call); returning non-zero stops delivery and fails the command with
+ * SESSION_ERR_CALLBACK (the replies are still read to keep the stream in sync). Long sets are
+ * split into several pipelined commands of at most ~8000 bytes each. */
+typedef int (*session_fetch_fn)(void *ud, const struct imap_fetch *f);
+int session_fetch(struct session *s, const struct msgset *set, const char *items,
+                  session_fetch_fn cb, void *ud, char *err, size_t errlen);
+struct session_cmd *session_fetch_start(struct session *s, const struct msgset *set,
+                                        const char *items, session_fetch_fn cb, void *ud);
+
+/* UID STORE set {+,-,}FLAGS.SILENT (flags). Split like FETCH. */
+enum session_store_op { SESSION_STORE_ADD, SESSION_STORE_REMOVE, SESSION_STORE_REPLACE };
+int session_store(struct session *s, const struct msgset *set, enum session_store_op op,
+                  const char *const *flags, size_t nflags, char *err, size_t errlen);
+struct session_cmd *session_store_start(struct session *s, const struct msgset *set,
+                                        enum session_store_op op, const char *const *flags,
+                                        size_t nflags);
+
+/* UID COPY / UID MOVE (needs MOVE). When the server sends COPYUID (UIDPLUS), the source and
+ * destination UIDs are added to src_out/dst_out (either may be NULL) and *uidvalidity_out set.
+ * A NO [TRYCREATE] reply is reported as SESSION_ERR_NO with result code_kind
+ * IMAP_CODE_TRYCREATE; session_copy/session_move return SESSION_ERR_NO and set *trycreate. */
+struct session_copyuid {
+    uint32_t uidvalidity;
+    struct msgset *src, *dst;       /* caller-initialised sets, or NULL */
+    bool trycreate;                 /* set when a part failed with [TRYCREATE] */
+};
+int session_copy(struct session *s, const struct msgset *set, const char *mailbox, bool move,
+                 struct session_copyuid *out, char *err, size_t errlen);
+struct session_cmd *session_copy_start(struct session *s, const struct msgset *set,
+                                       const char *mailbox, bool move, struct session_copyuid *out);
+
+/* UID EXPUNGE set (needs UIDPLUS): expunges exactly those messages (if \Deleted). */
+int session_expunge(struct session *s, const struct msgset *set, char *err, size_t errlen);
+struct session_cmd *session_expunge_start(struct session *s, const struct msgset *set);
+
+/* APPEND mailbox (flags) "date" {len}: date is an IMAP date-time ("01-Jan-2024 10:00:00 +0000")
+ * or NULL. APPENDUID (UIDPLUS) lands in *uidvalidity_out / *uid_out when not NULL. */
+int session_append(struct session *s, const char *mailbox, const char *const *flags, size_t nflags,
+                   const char *date, const char *msg, size_t len,
+                   uint32_t *uidvalidity_out, uint32_t *uid_out, char *err, size_t errlen);
+
+/* IDLE (needs IDLE): start, then wait up to timeout_ms for an untagged response (returns 1, the
+ * response went to the view and the event handler), 0 on timeout, < 0 on error; then DONE. */
+int session_idle_start(struct session *s, char *err, size_t errlen);
+int session_idle_wait(struct session *s, int timeout_ms, char *err, size_t errlen);
+int session_idle_done(struct session *s, char *err, size_t errlen);
+
+#endif
