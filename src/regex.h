@@ -1,0 +1,49 @@
+/* regex.h — PCRE2 regular expressions for client-side matching of header fields and bodies:
+ * compiled once (JIT when available), matched many times without allocating. */
+#ifndef IMAPSCRIPT_REGEX_H
+#define IMAPSCRIPT_REGEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum regex_flag {
+    REGEX_CASELESS  = 1 << 0,   /* "i" */
+    REGEX_MULTILINE = 1 << 1,   /* "m": ^ and $ match at line breaks */
+    REGEX_DOTALL    = 1 << 2,   /* "s": . matches a newline */
+    REGEX_EXTENDED  = 1 << 3,   /* "x": whitespace and # comments in the pattern are ignored */
+};
+
+/* Offset of a capture group that did not take part in the match. */
+#define REGEX_UNSET SIZE_MAX
+
+struct regex;
+
+/* Compiles pattern[0..len) (may hold NUL bytes). A pattern that is valid UTF-8 is compiled in
+ * UTF mode with Unicode case folding and classes (so "ÄRGER" caseless matches "ärger"); any other
+ * pattern matches bytes. JIT-compiled when the library supports it, silently interpreted when
+ * JIT fails. Returns a regex the caller frees with regex_free, or NULL with a message in err
+ * ("regex: missing closing parenthesis at offset 7"; "regex: out of memory"). */
+struct regex *regex_compile(const char *pattern, size_t len, unsigned flags,
+                            char *err, size_t errlen);
+void regex_free(struct regex *re);             /* NULL-safe */
+
+/* Number of capture groups in the pattern (not counting the whole match). */
+unsigned regex_groups(const struct regex *re);
+/* True when matches run JIT-compiled code. */
+bool regex_jit(const struct regex *re);
+
+/* Matches subject[0..len) from its start. When ov is not NULL, it receives up to ovpairs pairs
+ * of (start, end) byte offsets: the whole match, then each group (REGEX_UNSET when the group did
+ * not take part). Returns 1 on a match, 0 on none, negative on an error (match or depth limit
+ * exceeded on a pathological pattern: regex_error_text explains it).
+ * Subjects need not be valid UTF-8: a UTF-mode regex matches a subject that is not valid
+ * UTF-8 with a byte-mode compilation of the same pattern (made on first need), so hostile mail
+ * can never make a match fail or crash. Uses the regex's own match data: not reentrant for one
+ * regex, and allocates nothing per match (past the first use of the byte-mode fallback). */
+int regex_match(struct regex *re, const char *subject, size_t len, size_t *ov, size_t ovpairs);
+
+/* Writes a message for a negative regex_match result into buf ("regex: match limit exceeded"). */
+void regex_error_text(int rc, char *buf, size_t buflen);
+
+#endif
