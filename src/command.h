@@ -54,7 +54,8 @@ void command_free(struct command *c);
 /* Empties the command for reuse; keeps allocations, lit, utf8 and binary; clears err. */
 void command_reset(struct command *c);
 
-/* Resets c and writes "tag verb" ("A7", "UID FETCH" -> "A7 UID FETCH"). */
+/* Resets c and writes "tag verb" ("A7", "UID FETCH" -> "A7 UID FETCH"). A NULL or empty tag
+ * writes the verb alone, for untagged lines such as "DONE". */
 void command_start(struct command *c, const char *tag, const char *verb);
 /* Pre-validated atom text, written verbatim: numbers, set text, flags ("\Seen"), keywords, verbs.
  * An empty atom or one with SP, CR, LF or NUL sets err = -EINVAL. */
@@ -80,8 +81,9 @@ void command_mailbox(struct command *c, const char *utf8_name, size_t len);
 void command_open(struct command *c);
 /* ")"; the next item gets a space. */
 void command_close(struct command *c);
-/* Verbatim text, after a space if needed. The next item follows without a space when text ends
- * with "(" or "[" (e.g. "BODY.PEEK[HEADER.FIELDS (" ... then command_raw(c, ")]", 2)). */
+/* Verbatim text, after a space if needed (none when text starts with ")" or "]"). The next item
+ * follows without a space when text ends with "(" or "[":
+ *   command_raw(c, "BODY.PEEK[HEADER.FIELDS (", 25); atoms...; command_raw(c, ")]", 2); */
 void command_raw(struct command *c, const char *text, size_t len);
 /* Appends CRLF. Returns 0 or the sticky error; the command is complete in buf[0..len). */
 int command_end(struct command *c);
