@@ -1,0 +1,40 @@
+/* lua_core.c — luaopen_imapscript_core: the C module under lua/imapscript, built into the
+ * program and also as imapscript/core.so for the stock lua5.4. Opens each binding in turn. */
+#include <syslog.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "lua_bind.h"
+
+/* core.syslog(priority, message): priority among "debug", "info", "warning", "err".
+ * Pops nothing, pushes nothing. */
+static int core_syslog(lua_State *L)
+{
+    static const char *const names[] = { "debug", "info", "warning", "err", NULL };
+    static const int levels[] = { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR };
+    static int opened;
+    int level = levels[luaL_checkoption(L, 1, "info", names)];
+    const char *msg = luaL_checkstring(L, 2);
+    if (!opened) {
+        openlog("imapscript", LOG_PID, LOG_MAIL);
+        opened = 1;
+    }
+    syslog(level, "%s", msg);
+    return 0;
+}
+
+int luaopen_imapscript_core(lua_State *L)
+{
+    lua_newtable(L);
+    lua_pushliteral(L, IMAPSCRIPT_VERSION);
+    lua_setfield(L, -2, "version");
+    lua_pushcfunction(L, core_syslog);
+    lua_setfield(L, -2, "syslog");
+    lua_msgset_open(L);
+    lua_query_open(L);
+    lua_regex_open(L);
+    lua_mutf7_open(L);
+    return 1;
+}

@@ -1,0 +1,372 @@
+/* main.c — the imapscript program: options, the Lua state, exit codes.
+ * Everything else happens in lua/imapscript (policy) and the core it loads. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+int luaopen_imapscript_core(lua_State *L);
+
+/* Exit codes, documented in imapscript(1). */
+enum {
+    EXIT_DONE = 0, EXIT_SCRIPT = 1, EXIT_USAGE = 2, EXIT_NETWORK = 3, EXIT_AUTH = 4,
+};
+
+struct options {
+    int dry_run, quiet, verbose, interactive, syslog;
+    const char *trace, *plan_json;
+    const char **exprs;          /* -e chunks, in order */
+    int nexprs;
+    const char *script;          /* NULL: none */
+    int script_index;            /* argv index of the script */
+};
+
+static const char usage_text[] =
+    "usage: imapscript [options] [SCRIPT [ARGS...]]\n"
+    "Runs a Lua script that filters, flags and moves mail on IMAP servers.\n"
+    "\n"
+    "  -n, --dry-run       search and fetch, change nothing, print the plan\n"
+    "      --plan-json F   also write the plan as JSON lines to F\n"
+    "  -q, --quiet         no log lines for completed actions\n"
+    "  -v, --verbose       more detail on stderr\n"
+    "      --syslog        log actions to syslog instead of stderr\n"
+    "      --trace F       write the wire dialogue to F (passwords shown as ***)\n"
+    "  -e CODE             run CODE before the script (several allowed)\n"
+    "  -i                  a Lua prompt after the script, on the live accounts\n"
+    "      --version       print the version and exit\n"
+    "  -h, --help          print this help and exit\n"
+    "\n"
+    "Exit status: 0 done, 1 script error, 2 usage, 3 network or TLS failure,\n"
+    "4 authentication failure. See imapscript(1) and imapscript-api(5).\n";
+
+static int usage_error(const char *fmt, const char *what)
+{
+    fprintf(stderr, "imapscript: ");
+    fprintf(stderr, fmt, what);
+    fprintf(stderr, "\nTry 'imapscript --help'.\n");
+    return EXIT_USAGE;
+}
+
+/* Fills o from argv; returns -1 to go on, or an exit code. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    o->exprs = calloc((size_t)argc, sizeof *o->exprs);
+    if (!o->exprs)
+        return usage_error("%s", "out of memory");
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || strcmp(a, "-") == 0)
+            break;
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (!strcmp(a, "-n") || !strcmp(a, "--dry-run"))
+            o->dry_run = 1;
+        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
+            o->quiet = 1;
+        else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
+            o->verbose++;
+        else if (!strcmp(a, "-i"))
+            o->interactive = 1;
+        else if (!strcmp(a, "--syslog"))
+            o->syslog = 1;
+        else if (!strcmp(a, "--trace") || !strcmp(a, "--plan-json") || !strcmp(a, "-e")) {
+            if (i + 1 >= argc)
+                return usage_error("option %s needs an argument", a);
+            const char *v = argv[++i];
+            if (a[1] == 'e')
+                o->exprs[o->nexprs++] = v;
+            else if (a[2] == 't')
+                o->trace = v;
+            else
+                o->plan_json = v;
+        } else if (!strcmp(a, "--version")) {
+            printf("imapscript %s (%s)\n", IMAPSCRIPT_VERSION, LUA_RELEASE);
+            return EXIT_DONE;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage_text, stdout);
+            return EXIT_DONE;
+        } else
+            return usage_error("unknown option %s", a);
+    }
+    if (i < argc) {
+        o->script = argv[i];
+        o->script_index = i;
+    } else
+        o->script_index = argc;
+    if (!o->script && !o->nexprs && !o->interactive)
+        return usage_error("%s", "no script given (and no -e or -i)");
+    return -1;
+}
+
+/* Lets `require "imapscript"` find the Lua modules: next to the binary when run
+ * from the build tree, else where `make install` put them. */
+static void set_lua_path(lua_State *L, const char *argv0)
+{
+    char dir[PATH_MAX];
+    const char *env = getenv("IMAPSCRIPT_LUA_PATH");
+    luaL_Buffer b;
+    lua_getglobal(L, "package");
+    luaL_buffinit(L, &b);
+    if (env) {
+        luaL_addstring(&b, env);
+        luaL_addchar(&b, ';');
+    } else {
+        ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+        if (n <= 0 && argv0) {
+            n = (ssize_t)strnlen(argv0, sizeof dir - 1);
+            memcpy(dir, argv0, (size_t)n);
+        }
+        dir[n > 0 ? n : 0] = '\0';
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+            /* build/imapscript -> ../lua */
+            strcpy(slash, "/../lua/imapscript/init.lua");
+            if (access(dir, R_OK) == 0) {
+                slash[0] = '\0';
+                luaL_addstring(&b, dir);
+                luaL_addstring(&b, "/../lua/?.lua;");
+                luaL_addstring(&b, dir);
+                luaL_addstring(&b, "/../lua/?/init.lua;");
+            }
+        }
+        luaL_addstring(&b, IMAPSCRIPT_LUADIR "/?.lua;" IMAPSCRIPT_LUADIR "/?/init.lua;");
+    }
+    lua_getfield(L, -2, "path");
+    luaL_addvalue(&b);
+    luaL_pushresult(&b);
+    lua_setfield(L, -2, "path");
+    /* The core is linked in: require "imapscript.core" must not load a stray .so. */
+    lua_getfield(L, -1, "preload");
+    lua_pushcfunction(L, luaopen_imapscript_core);
+    lua_setfield(L, -2, "imapscript.core");
+    lua_pop(L, 2);
+}
+
+/* Message handler: remembers the exit code an error object asks for and adds a
+ * traceback under -v. Error objects from the core are tables with `kind`. */
+static int msghandler(lua_State *L)
+{
+    int code = EXIT_SCRIPT;
+    if (lua_istable(L, 1)) {
+        lua_getfield(L, 1, "kind");
+        const char *kind = lua_tostring(L, -1);
+        if (kind && (!strcmp(kind, "network") || !strcmp(kind, "tls")))
+            code = EXIT_NETWORK;
+        else if (kind && !strcmp(kind, "auth"))
+            code = EXIT_AUTH;
+        lua_pop(L, 1);
+    }
+    lua_pushinteger(L, code);
+    lua_setfield(L, LUA_REGISTRYINDEX, "imapscript.exitcode");
+
+    const char *msg = luaL_tolstring(L, 1, NULL);
+    lua_getfield(L, LUA_REGISTRYINDEX, "imapscript.verbose");
+    int verbose = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (verbose)
+        luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+/* Runs the function on top of the stack with nargs arguments; prints its error. */
+static int run_protected(lua_State *L, int nargs)
+{
+    int base = lua_gettop(L) - nargs;
+    lua_pushcfunction(L, msghandler);
+    lua_insert(L, base);
+    int status = lua_pcall(L, nargs, 0, base);
+    lua_remove(L, base);
+    if (status == LUA_OK)
+        return EXIT_DONE;
+    fprintf(stderr, "imapscript: %s\n", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, "imapscript.exitcode");
+    int code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : EXIT_SCRIPT;
+    lua_pop(L, 1);
+    return code;
+}
+
+/* The `arg` table as lua.c makes it: arg[0] the script, arg[1..] its arguments. */
+static void create_arg_table(lua_State *L, int argc, char **argv, int script_index)
+{
+    lua_createtable(L, argc - script_index, script_index + 1);
+    for (int i = 0; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i - script_index);
+    }
+    lua_setglobal(L, "arg");
+}
+
+/* Loads imapscript, hands it the command-line settings, makes `imap` global. */
+static int load_imapscript(lua_State *L, const struct options *o)
+{
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "imapscript");
+    int rc = run_protected(L, 1);   /* leaves nothing: re-read below */
+    if (rc != EXIT_DONE)
+        return rc;
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "loaded");
+    lua_getfield(L, -1, "imapscript");
+    lua_remove(L, -2);
+    lua_remove(L, -2);
+    if (!lua_istable(L, -1)) {
+        fprintf(stderr, "imapscript: the imapscript module did not load a table\n");
+        return EXIT_SCRIPT;
+    }
+    lua_getfield(L, -1, "_configure");
+    lua_newtable(L);
+    lua_pushboolean(L, o->dry_run);
+    lua_setfield(L, -2, "dry_run");
+    lua_pushboolean(L, o->quiet);
+    lua_setfield(L, -2, "quiet");
+    lua_pushinteger(L, o->verbose);
+    lua_setfield(L, -2, "verbose");
+    lua_pushboolean(L, o->syslog);
+    lua_setfield(L, -2, "syslog");
+    if (o->trace) {
+        lua_pushstring(L, o->trace);
+        lua_setfield(L, -2, "trace");
+    }
+    if (o->plan_json) {
+        lua_pushstring(L, o->plan_json);
+        lua_setfield(L, -2, "plan_json");
+    }
+    lua_pushboolean(L, isatty(STDERR_FILENO));
+    lua_setfield(L, -2, "tty");
+    rc = lua_isfunction(L, -2) ? run_protected(L, 1) : (lua_pop(L, 2), EXIT_DONE);
+    if (rc != EXIT_DONE)
+        return rc;
+    lua_setglobal(L, "imap");
+    return EXIT_DONE;
+}
+
+/* Reads a line for the -i prompt; NULL at end of input. */
+static char *read_line(char *buf, size_t len, const char *prompt)
+{
+    fputs(prompt, stdout);
+    fflush(stdout);
+    return fgets(buf, (int)len, stdin);
+}
+
+/* The -i prompt: each line runs as `return LINE` if that compiles (printing
+ * the values), else as a statement. */
+static void repl(lua_State *L)
+{
+    char line[8192];
+    while (read_line(line, sizeof line, "imapscript> ")) {
+        size_t n = strlen(line);
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (!n)
+            continue;
+        lua_pushfstring(L, "return %s", line);
+        int st = luaL_loadbuffer(L, lua_tostring(L, -1), lua_rawlen(L, -1), "=stdin");
+        lua_remove(L, -2);
+        if (st != LUA_OK) {
+            lua_pop(L, 1);
+            st = luaL_loadbuffer(L, line, n, "=stdin");
+        }
+        if (st != LUA_OK) {
+            fprintf(stderr, "%s\n", lua_tostring(L, -1));
+            lua_pop(L, 1);
+            continue;
+        }
+        int base = lua_gettop(L);
+        lua_pushcfunction(L, msghandler);
+        lua_insert(L, base);
+        if (lua_pcall(L, 0, LUA_MULTRET, base) != LUA_OK) {
+            fprintf(stderr, "%s\n", lua_tostring(L, -1));
+            lua_settop(L, base - 1);
+            continue;
+        }
+        int top = lua_gettop(L);
+        for (int i = base + 1; i <= top; i++) {
+            fputs(luaL_tolstring(L, i, NULL), stdout);
+            lua_pop(L, 1);
+            fputs(i < top ? "\t" : "\n", stdout);
+        }
+        lua_settop(L, base - 1);
+    }
+    fputs("\n", stdout);
+}
+
+/* Flushes queued actions and logs out: what every script gets at its end. */
+static int finish(lua_State *L)
+{
+    lua_getglobal(L, "imap");
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        return EXIT_DONE;
+    }
+    lua_getfield(L, -1, "_finish");
+    lua_remove(L, -2);
+    if (!lua_isfunction(L, -1)) {
+        lua_pop(L, 1);
+        return EXIT_DONE;
+    }
+    return run_protected(L, 0);
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0) {
+        free(o.exprs);
+        return rc;
+    }
+    signal(SIGPIPE, SIG_IGN);   /* a dropped server is an error, not a signal */
+
+    lua_State *L = luaL_newstate();
+    if (!L) {
+        fprintf(stderr, "imapscript: cannot create the Lua state: out of memory\n");
+        return EXIT_SCRIPT;
+    }
+    luaL_openlibs(L);
+    lua_pushboolean(L, o.verbose > 0);
+    lua_setfield(L, LUA_REGISTRYINDEX, "imapscript.verbose");
+    set_lua_path(L, argv[0]);
+    create_arg_table(L, argc, argv, o.script_index);
+
+    rc = load_imapscript(L, &o);
+    for (int i = 0; rc == EXIT_DONE && i < o.nexprs; i++) {
+        if (luaL_loadbuffer(L, o.exprs[i], strlen(o.exprs[i]), "=(command line)") != LUA_OK) {
+            fprintf(stderr, "imapscript: %s\n", lua_tostring(L, -1));
+            rc = EXIT_SCRIPT;
+        } else
+            rc = run_protected(L, 0);
+    }
+    if (rc == EXIT_DONE && o.script) {
+        const char *file = strcmp(o.script, "-") ? o.script : NULL;
+        if (luaL_loadfile(L, file) != LUA_OK) {
+            fprintf(stderr, "imapscript: %s\n", lua_tostring(L, -1));
+            rc = EXIT_SCRIPT;
+        } else {
+            int nargs = 0;
+            for (int i = o.script_index + 1; i < argc; i++, nargs++)
+                lua_pushstring(L, argv[i]);
+            rc = run_protected(L, nargs);
+        }
+    }
+    if (rc == EXIT_DONE && o.interactive)
+        repl(L);
+    /* Queued actions still go out after a script error: what ran before it was
+     * meant. The first failure decides the exit code. */
+    int frc = finish(L);
+    if (rc == EXIT_DONE)
+        rc = frc;
+    lua_close(L);
+    free(o.exprs);
+    return rc;
+}
