@@ -1,0 +1,255 @@
+-- account.lua — an IMAP account: its settings, its connection (made on first use and
+-- reused), its mailboxes, and its queue of actions waiting for the next flush.
+local core = require "imapscript.core"
+local log = require "imapscript.log"
+local secret = require "imapscript.secret"
+local Mailbox = require "imapscript.mailbox"
+local batch = require "imapscript.batch"
+local settings = require "imapscript.settings"
+log.internal(debug.getinfo(1, "S").source)
+
+local Account = {}
+local methods = {}
+Account.__name = "imapscript.account"
+
+local M = { all = {} }     -- every account made, flushed and closed at the end of the script
+
+local function usage(msg)
+  error(core.error("usage", msg), 3)
+end
+
+local known_keys = {
+  host = "string", port = "number", user = "string", password = "any", tls = "string",
+  ca_file = "string", fingerprint = "string", insecure = "boolean", create = "boolean",
+  expunge = "string", timeout = "number", auth = "string", label = "string",
+}
+
+--- imap.account { host=, port=, user=, password=, tls=, ca_file=, fingerprint=,
+--- insecure=, create=, expunge=, timeout=, auth= }
+function M.new(cfg)
+  if type(cfg) ~= "table" then usage("imap.account: want a table of settings") end
+  for k, v in pairs(cfg) do
+    local want = known_keys[k]
+    if not want then usage(string.format("imap.account: unknown setting %q", tostring(k))) end
+    if want ~= "any" and type(v) ~= want then
+      usage(string.format("imap.account: %s must be a %s, not a %s", k, want, type(v)))
+    end
+  end
+  if not cfg.host then usage("imap.account: host is required") end
+  local tls = cfg.tls or "implicit"
+  if tls ~= "implicit" and tls ~= "starttls" and tls ~= "none" then
+    usage(string.format("imap.account: tls must be \"implicit\", \"starttls\" or \"none\", not %q", tls))
+  end
+  if cfg.expunge and cfg.expunge ~= "uids" and cfg.expunge ~= "all" then
+    usage("imap.account: expunge must be \"uids\" or \"all\"")
+  end
+  local self = setmetatable({
+    cfg = cfg,
+    label = cfg.label or string.format("%s@%s", cfg.user or "?", cfg.host),
+    queue = {},
+    boxes = {},
+    conn = nil,
+    closed = false,
+    exists = {},         -- mailbox names known to exist, for create = true
+  }, Account)
+  M.all[#M.all + 1] = self
+  return self
+end
+
+function Account.__index(self, key)
+  local m = methods[key]
+  if m ~= nil then return m end
+  if type(key) == "string" then return methods.mailbox(self, key) end
+end
+
+function Account.__tostring(self) return "imap.account(" .. self.label .. ")" end
+
+function Account.__close(self) self:logout() end
+
+--- The live connection, made on first use.
+function methods._connection(self)
+  if self.conn then return self.conn end
+  if self.closed then
+    error(core.error("usage", self.label .. ": account used after logout"), 0)
+  end
+  local cfg = self.cfg
+  if cfg.insecure then
+    log.warn(self.label .. ": insecure = true: the server's certificate is not checked")
+  end
+  self.conn = core.connect {
+    host = cfg.host, port = cfg.port, tls = cfg.tls or "implicit", ca_file = cfg.ca_file,
+    fingerprint = cfg.fingerprint, insecure = cfg.insecure, user = cfg.user,
+    password = secret.reveal(cfg.password, self.label), auth = cfg.auth,
+    timeout = cfg.timeout, label = self.label, trace = settings.trace,
+    warn = function(msg) log.warn(msg) end,
+  }
+  log.info(self.label .. ": connected")
+  return self.conn
+end
+
+--- The server's name of a mailbox written with "/" as separator.
+function methods._wire_name(self, name)
+  if name:upper() == "INBOX" then return "INBOX" end
+  local delim = self:_connection():delimiter()
+  if delim and delim ~= "/" and delim ~= "" then
+    name = name:gsub("/", delim)
+  end
+  return name
+end
+
+--- The script's name of a mailbox the server named with its own delimiter.
+function methods._script_name(self, wire)
+  local delim = self:_connection():delimiter()
+  if delim and delim ~= "/" and delim ~= "" then
+    wire = wire:gsub("%" .. delim, "/")
+  end
+  return wire
+end
+
+--- Makes box the selected mailbox unless it already is (EXAMINE in a dry run).
+--- Returns the SELECT's handle when one was sent, else nil. Pipelined: no wait.
+function methods._select(self, conn, box)
+  local wire = box:_wire()
+  local readonly = settings.dry_run
+  if self.selecting == wire and self.selecting_ro == readonly then return nil end
+  self.selecting, self.selecting_ro = wire, readonly
+  return conn:select(wire, readonly)
+end
+
+--- Forgets the selected mailbox (after a failed SELECT, or CLOSE).
+function methods._deselect(self) self.selecting = nil end
+
+--- acct:mailbox(name): the mailbox object (also acct.INBOX, acct["Lists/lua-l"]).
+function methods.mailbox(self, name)
+  if type(name) ~= "string" or name == "" then usage("mailbox: want a non-empty name") end
+  local key = name:upper() == "INBOX" and "INBOX" or name
+  local box = self.boxes[key]
+  if not box then
+    box = Mailbox.new(self, key)
+    self.boxes[key] = box
+  end
+  return box
+end
+
+--- Queues an operation; it goes out at the next flush.
+function methods._enqueue(self, op)
+  op.where = op.where or log.where()
+  self.queue[#self.queue + 1] = op
+  return op
+end
+
+--- Sends every queued operation as pipelined batches and waits for the answers.
+function methods.flush(self)
+  if #self.queue == 0 then return end
+  local ops = self.queue
+  self.queue = {}
+  batch.run(self, ops)
+end
+
+--- Runs one command now (after the queue): used by calls that read or change
+--- mailboxes. Returns the handle's value or raises its error naming `what`.
+function methods._now(self, what, send)
+  self:flush()
+  local conn = self:_connection()
+  local h = send(conn)
+  conn:wait(h)
+  local value, err = h:result()
+  if value == nil then
+    err.message = string.format("%s: %s", what, err.message)
+    error(err, 0)
+  end
+  return value
+end
+
+--- acct:mailboxes([pattern]): {name=, flags={...}, special_use=}, names with "/".
+function methods.mailboxes(self, pattern)
+  pattern = pattern or "*"
+  local list = self:_now("mailboxes", function(conn)
+    return conn:list("", self:_wire_name(pattern))
+  end)
+  local out = {}
+  for _, e in ipairs(list) do
+    local name = e.name
+    if e.delimiter and e.delimiter ~= "/" and e.delimiter ~= "" then
+      name = name:gsub("%" .. e.delimiter, "/")
+    end
+    local special
+    for _, f in ipairs(e.flags or {}) do
+      local u = f:upper()
+      if u == "\\ARCHIVE" or u == "\\DRAFTS" or u == "\\JUNK" or u == "\\SENT"
+          or u == "\\TRASH" or u == "\\ALL" or u == "\\FLAGGED" then
+        special = f
+      end
+    end
+    self.exists[name] = true
+    out[#out + 1] = { name = name, flags = e.flags or {}, special_use = special }
+  end
+  table.sort(out, function(a, b) return a.name < b.name end)
+  return out
+end
+
+local function mailbox_change(verb, plan_verb)
+  return function(self, name, new)
+    if type(name) ~= "string" then usage(verb .. ": want a mailbox name") end
+    if plan_verb == "rename" and type(new) ~= "string" then usage("rename: want a new name") end
+    if settings.dry_run then
+      self:flush()
+      local text = new and string.format("%s %s -> %s", plan_verb, name, new)
+                     or string.format("%s %s", plan_verb, name)
+      log.plan({ action = plan_verb, account = self.label, mailbox = name, to = new }, text)
+      return true
+    end
+    self:_now(string.format("%s %s", verb, name), function(conn)
+      if new then return conn[plan_verb](conn, self:_wire_name(name), self:_wire_name(new)) end
+      return conn[plan_verb](conn, self:_wire_name(name))
+    end)
+    if plan_verb == "create" then self.exists[name] = true
+    elseif plan_verb == "delete" then self.exists[name] = nil
+    elseif plan_verb == "rename" then self.exists[name] = nil; self.exists[new] = true end
+    log.action(new and string.format("%s %s -> %s", plan_verb .. "d", name, new)
+                   or string.format("%s %s", (plan_verb:gsub("e$", "") .. "ed"), name))
+    return true
+  end
+end
+methods.create = mailbox_change("create", "create")
+methods.delete = mailbox_change("delete", "delete")
+methods.rename = mailbox_change("rename", "rename")
+methods.subscribe = mailbox_change("subscribe", "subscribe")
+methods.unsubscribe = mailbox_change("unsubscribe", "unsubscribe")
+
+--- acct:capabilities(): the server's capability names, upper-case.
+function methods.capabilities(self)
+  return self:_connection():capabilities()
+end
+
+--- Round trips, commands and bytes so far on this account's connection.
+function methods.stats(self)
+  if not self.conn then return { commands = 0, bytes_in = 0, bytes_out = 0, round_trips = 0 } end
+  return self.conn:stats()
+end
+
+--- acct:logout(): flushes the queue and logs out. Idempotent.
+function methods.logout(self)
+  if self.closed then return end
+  local ok, err = pcall(methods.flush, self)
+  self.closed = true
+  if self.conn then
+    self.conn:logout()
+    self.conn = nil
+  end
+  if not ok then error(err, 0) end
+end
+
+--- End of script: flush every account (in creation order), then log out of all.
+-- The first error is raised after every account had its turn.
+function M.finish_all()
+  local first
+  for _, a in ipairs(M.all) do
+    local ok, err = pcall(methods.logout, a)
+    if not ok and not first then first = err end
+  end
+  if first then error(first, 0) end
+end
+
+M.is_account = function(v) return getmetatable(v) == Account end
+return M

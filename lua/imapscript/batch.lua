@@ -1,0 +1,258 @@
+-- batch.lua — sends an account's queue of searches and actions as pipelined batches.
+-- Commands go out back to back and the replies are read once (a round), except where an
+-- answer is needed first: an action on a result whose UIDs are not known yet (unless
+-- SEARCHRES lets it say "$"), and the COPY that must be confirmed before any \Deleted.
+local core = require "imapscript.core"
+local log = require "imapscript.log"
+local settings = require "imapscript.settings"
+local Result = require "imapscript.result"
+local transfer = require "imapscript.transfer"
+log.internal(debug.getinfo(1, "S").source)
+
+local Run = {}
+Run.__index = Run
+
+-- "rules.lua:12: move_to Archive: <server's error>" for an error of a queued operation.
+local function annotate(err, op)
+  if type(err) ~= "table" then err = core.error("usage", tostring(err)) end
+  local prefix = {}
+  if op.where then prefix[#prefix + 1] = op.where end
+  if op.label then prefix[#prefix + 1] = op.label end
+  if #prefix == 0 then return err end
+  local msg = table.concat(prefix, ": ") .. ": " .. tostring(err.message)
+  return core.error(err.kind or "usage", msg, err)
+end
+
+-- The first error is raised at the end of the run; later ones are shown as they come.
+function Run:record(err)
+  if #self.errors > 0 then log.warn(tostring(err.message or err)) end
+  self.errors[#self.errors + 1] = err
+end
+
+-- Remembers a handle and what to do with its answer at the end of the round.
+function Run:track(handle, finish)
+  self.inflight[#self.inflight + 1] = { handle = handle, finish = finish }
+end
+
+--- Writes what is queued and reads every answer; runs each finish in order.
+function Run:round()
+  if #self.inflight == 0 then return end
+  self.conn:wait()
+  local list = self.inflight
+  self.inflight = {}
+  self.saved = nil       -- every search of the round is resolved now: no need for "$"
+  for _, t in ipairs(list) do
+    local value, err = t.handle:result()
+    t.finish(value, err)
+  end
+end
+
+function Run:select(box)
+  local h = self.acct:_select(self.conn, box)
+  if h then
+    self.saved = nil     -- SELECT empties the server's saved result
+    self:track(h, function(ok, err)
+      if not ok then
+        self.acct:_deselect()
+        self:record(err)
+      end
+    end)
+  end
+end
+
+-- Queries the server can run: OLDER/YOUNGER become dates without WITHIN (RFC 5032).
+function Run:server_query(q)
+  if not self.conn:has("WITHIN") and q:uses_within() then
+    return q:without_within(os.time())
+  end
+  return q
+end
+
+function Run:send_search(op)
+  local r = op.result
+  self:select(op.box)
+  local save = not settings.dry_run and self.conn:has("SEARCHRES")
+  op.handle = self.conn:search(self:server_query(op.query), { save = save })
+  self.saved = save and r or nil
+  self:track(op.handle, function(set, err)
+    if set then
+      r.parts = { { box = op.box, set = set } }
+    else
+      r.err = annotate(err, { where = op.where, label = "search " .. op.box.name })
+      self:record(r.err)
+    end
+  end)
+end
+
+-- The parts of result r for an action: {box=, set=}, where set may be "$" when the
+-- server holds r as its saved search result. concrete = true never gives "$".
+function Run:parts_of(r, concrete)
+  if r.parts then return r.parts end
+  if r.err then error(r.err, 0) end
+  if r.kind == "search" then
+    if not concrete and self.saved == r and self.acct.selecting == r.box:_wire() then
+      return { { box = r.box, set = "$" } }
+    end
+    if r.op and r.op.handle then
+      self:round()
+      if r.err then error(r.err, 0) end
+      return r.parts
+    end
+    return Result.resolve(r)
+  end
+  -- A combination of results of this mailbox: both sides must be known.
+  r.parts = Result.combine_parts(r.how, self:parts_of(r.a, true), self:parts_of(r.b, true))
+  return r.parts
+end
+
+-- The number of messages of a part once its round is over.
+local function part_count(src, part)
+  if part.set ~= "$" then return #part.set end
+  for _, p in ipairs(src.parts or {}) do
+    if p.box == part.box then return #p.set end
+  end
+  return 0
+end
+
+local function describe(op)
+  if op.verb == "store" then
+    local how = { ["+"] = "+FLAGS", ["-"] = "-FLAGS", ["="] = "FLAGS" }
+    return string.format("%s (%s)", how[op.mode], table.concat(op.flags, " "))
+  end
+  return op.verb
+end
+
+-- Dry run: one plan line per mailbox part, nothing sent.
+function Run:plan(op)
+  for _, p in ipairs(self:parts_of(op.src, true)) do
+    local n, uids = #p.set, tostring(p.set)
+    local step = { action = op.verb, account = self.acct.label, from = p.box.name,
+                   count = n, uids = uids }
+    local text
+    if op.verb == "move" or op.verb == "copy" then
+      step.to = op.dest.name
+      if op.dest.account ~= self.acct then step.to_account = op.dest.account.label end
+      text = string.format("%s %d %s -> %s", op.verb, n, p.box.name, op.dest.name)
+    elseif op.verb == "store" then
+      step.mode, step.flags = op.mode, op.flags
+      text = string.format("store %s %d %s", describe(op), n, p.box.name)
+    else
+      text = string.format("%s %d %s", op.verb, n, p.box.name)
+    end
+    log.plan(step, string.format("%s (uids %s)", text, n > 0 and uids or "none"))
+  end
+end
+
+local past = { move = "moved", copy = "copied", delete = "deleted" }
+
+-- Marks set \Deleted and expunges exactly it when the server can (UIDPLUS); otherwise
+-- leaves them flagged and warns, unless the account allows a full expunge.
+function Run:remove(op, box, set, then_log)
+  local conn = self.conn
+  self:track(conn:store(set, "+", { "\\Deleted" }), function(ok, err)
+    if not ok then self:record(annotate(err, op)) end
+  end)
+  if conn:has("UIDPLUS") then
+    self:track(conn:expunge(set), function(ok, err)
+      if ok then then_log() else self:record(annotate(err, op)) end
+    end)
+  elseif self.acct.cfg.expunge == "all" then
+    self:track(conn:close_mailbox(), function(ok, err)
+      if ok then then_log() else self:record(annotate(err, op)) end
+    end)
+    self.acct:_deselect()
+  else
+    log.warn(string.format("%s: %s: the server lacks UIDPLUS, so the messages stay in %s " ..
+      "flagged \\Deleted (expunge = \"all\" would expunge every \\Deleted message there)",
+      op.where or "?", op.label, box.name))
+    then_log()
+  end
+end
+
+-- Creates a destination the account may create, ahead of the command that needs it.
+function Run:ensure_dest(dest)
+  local acct = self.acct
+  if not acct.cfg.create or acct.exists[dest.name] then return end
+  -- A NO here (it exists already) is fine: the command after it reports real trouble.
+  self:track(self.conn:create(dest:_wire()), function() end)
+  acct.exists[dest.name] = true
+end
+
+function Run:send_action(op)
+  if settings.dry_run then return self:plan(op) end
+  local conn, verb = self.conn, op.verb
+  if (verb == "move" or verb == "copy") and op.dest.account ~= self.acct then
+    self:round()         -- earlier operations first: order is kept
+    for _, p in ipairs(self:parts_of(op.src, true)) do
+      transfer.run(self.acct, p.box, p.set, op, function(err) self:record(annotate(err, op)) end)
+    end
+    self.acct:_deselect()
+    return
+  end
+  local fallback = verb == "move" and not conn:has("MOVE")
+  for _, p in ipairs(self:parts_of(op.src, fallback)) do
+    local box, set = p.box, p.set
+    if set == "$" or #set > 0 then
+      self:select(box)
+      local function done(n)
+        if verb == "store" then
+          log.action(string.format("%s %d messages in %s", op.label ..
+            (op.label:find("flags$") and " " .. table.concat(op.flags, " ") or ""), n, box.name))
+        elseif op.dest then
+          log.action(string.format("%s %d messages %s -> %s", past[verb], n, box.name, op.dest.name))
+        else
+          log.action(string.format("%s %d messages from %s", past[verb], n, box.name))
+        end
+      end
+      if verb == "store" then
+        self:track(conn:store(set, op.mode, op.flags), function(ok, err)
+          if ok then done(part_count(op.src, p)) else self:record(annotate(err, op)) end
+        end)
+      elseif verb == "delete" then
+        self:remove(op, box, set, function() done(part_count(op.src, p)) end)
+      elseif verb == "copy" or not fallback then
+        self:ensure_dest(op.dest)
+        local send = verb == "move" and conn.move or conn.copy
+        self:track(send(conn, set, op.dest:_wire()), function(v, err)
+          if v then
+            self.acct.exists[op.dest.name] = true
+            done(type(v) == "table" and v.src and #v.src or part_count(op.src, p))
+          else
+            self:record(annotate(err, op))
+          end
+        end)
+      else
+        -- MOVE-less move: the COPY must be confirmed before any message is flagged
+        -- \Deleted, so it ends the round; the removal goes first in the next one.
+        self:ensure_dest(op.dest)
+        self:track(conn:copy(set, op.dest:_wire()), function(v, err)
+          if not v then return self:record(annotate(err, op)) end
+          self.acct.exists[op.dest.name] = true
+          -- COPYUID names what was copied: messages expunged meanwhile are not removed.
+          local copied = type(v) == "table" and v.src or set
+          self:remove(op, box, copied, function() done(#copied) end)
+        end)
+        self:round()
+      end
+    end
+  end
+end
+
+local M = {}
+
+--- Runs ops (searches and actions queued on acct) in order; raises the first error
+--- after every operation had its chance, with the script line that queued it.
+function M.run(acct, ops)
+  local run = setmetatable({
+    acct = acct, conn = acct:_connection(), inflight = {}, saved = nil, errors = {},
+  }, Run)
+  for _, op in ipairs(ops) do
+    local ok, err = pcall(op.kind == "search" and Run.send_search or Run.send_action, run, op)
+    if not ok then run:record(annotate(err, op)) end
+  end
+  local ok, err = pcall(Run.round, run)
+  if not ok then run:record(annotate(err, {})) end
+  if run.errors[1] then error(run.errors[1], 0) end
+end
+
+return M

@@ -1,0 +1,64 @@
+-- imapscript — the `imap` table scripts use: accounts, queries, sets, password sources.
+-- `require "imapscript"` gives the same table from the stock lua5.4 interpreter.
+local core = require "imapscript.core"
+local log = require "imapscript.log"
+local settings = require "imapscript.settings"
+local secret = require "imapscript.secret"
+local query = require "imapscript.query"
+local account = require "imapscript.account"
+local mailbox = require "imapscript.mailbox"
+local result = require "imapscript.result"
+local watch = require "imapscript.watch"
+
+local imap = {
+  version = core.version,
+  account = account.new,
+  query = query.Q,
+  Query = query.Query,
+  Or = query.Or,
+  Not = query.Not,
+  days_ago = query.days_ago,
+  set = core.set,
+  regex = core.regex,
+  command = secret.command,
+  env = secret.env,
+  error = core.error,
+  watch = watch.run,
+  is_result = result.is_result,
+  is_mailbox = mailbox.is_mailbox,
+}
+
+--- imap.flush(): sends every account's queued actions now.
+function imap.flush()
+  for _, a in ipairs(account.all) do a:flush() end
+end
+
+--- Settings from the command line; called by the imapscript program before the script.
+function imap._configure(opts)
+  settings.dry_run = opts.dry_run and true or false
+  log.dry_run = settings.dry_run
+  log.quiet = opts.quiet and true or false
+  log.verbose = opts.verbose or 0
+  log.syslog = opts.syslog and true or false
+  log.tty = opts.tty and true or false
+  if opts.trace then
+    local f, err = io.open(opts.trace, "a")
+    if not f then error(core.error("usage", "--trace: " .. err), 0) end
+    f:setvbuf("line")
+    settings.trace = f
+  end
+  if opts.plan_json then
+    local f, err = io.open(opts.plan_json, "w")
+    if not f then error(core.error("usage", "--plan-json: " .. err), 0) end
+    log.plan_file = f
+  end
+  return imap
+end
+
+--- End of the script: flushes every queue and logs out everywhere.
+function imap._finish()
+  account.finish_all()
+  if log.plan_file then log.plan_file:close() end
+end
+
+return imap

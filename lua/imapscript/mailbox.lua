@@ -1,0 +1,89 @@
+-- mailbox.lua — a mailbox of an account: searches that make results, status, append.
+-- Names are UTF-8 with "/" as separator; the account maps them to the server's.
+local core = require "imapscript.core"
+local log = require "imapscript.log"
+local query = require "imapscript.query"
+local Result = require "imapscript.result"
+local settings = require "imapscript.settings"
+log.internal(debug.getinfo(1, "S").source)
+
+local Mailbox = {}
+Mailbox.__index = Mailbox
+Mailbox.__name = "imapscript.mailbox"
+
+local M = {}
+
+function M.new(account, name)
+  return setmetatable({ account = account, name = name }, Mailbox)
+end
+M.is_mailbox = function(v) return getmetatable(v) == Mailbox end
+
+function Mailbox.__tostring(self)
+  return string.format("imap.mailbox(%s %s)", self.account.label, self.name)
+end
+
+function Mailbox:_wire() return self.account:_wire_name(self.name) end
+
+--- box:search(q): a lazy result; the search joins the account's queue.
+function Mailbox:search(q)
+  if not query.is_query(q) then
+    error(core.error("usage", string.format("%s: search wants a query (a %s)", self.name, type(q))), 2)
+  end
+  return Result.search(self, q)
+end
+
+--- box:all(): every message.
+function Mailbox:all() return self:search(query.Q.all) end
+
+--- box:uids(set): a result for UIDs the script already knows.
+function Mailbox:uids(set)
+  if type(set) ~= "userdata" then set = core.set(set) end
+  return Result.known(self, set)
+end
+
+--- box:status(): {messages, unseen, recent, uidnext, uidvalidity}.
+function Mailbox:status()
+  return self.account:_now("status " .. self.name, function(conn)
+    return conn:status(self:_wire())
+  end)
+end
+
+--- box:count(): the number of messages (STATUS MESSAGES).
+function Mailbox:count() return self:status().messages end
+
+local function format_date(d)
+  if d == nil or type(d) == "string" then return d end
+  if type(d) == "number" then
+    -- INTERNALDATE wants "dd-Mon-yyyy hh:mm:ss +zzzz"; os.date's %z gives the zone.
+    local months = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" }
+    local t = os.date("*t", d)
+    return string.format("%2d-%s-%04d %02d:%02d:%02d %s", t.day, months[t.month], t.year,
+      t.hour, t.min, t.sec, os.date("%z", d))
+  end
+  error(core.error("usage", "append: date must be an os.time() number or an IMAP date-time string"), 3)
+end
+
+--- box:append(text [, flags [, date]]): stores a message; returns its UID when the
+--- server says (APPENDUID), else true.
+function Mailbox:append(text, flags, date)
+  if type(text) ~= "string" then
+    error(core.error("usage", self.name .. ": append wants the message text"), 2)
+  end
+  if flags ~= nil and type(flags) ~= "table" then
+    error(core.error("usage", self.name .. ": append flags must be a table"), 2)
+  end
+  local idate = format_date(date)
+  if settings.dry_run then
+    self.account:flush()
+    log.plan({ action = "append", account = self.account.label, to = self.name, size = #text },
+      string.format("append %d bytes -> %s", #text, self.name))
+    return true
+  end
+  local v = self.account:_now("append " .. self.name, function(conn)
+    return conn:append(self:_wire(), text, flags, idate)
+  end)
+  log.action(string.format("appended 1 message (%d bytes) to %s", #text, self.name))
+  return type(v) == "table" and v.uid or true
+end
+
+return M

@@ -1,0 +1,457 @@
+-- result.lua — results: which messages (UIDs) of which mailboxes. Lazy: a search waits
+-- in the account's queue until something needs its answer (#r, r:uids(), r:fetch, r:match);
+-- actions on a result join the queue too and go out pipelined (see batch.lua).
+local core = require "imapscript.core"
+local log = require "imapscript.log"
+log.internal(debug.getinfo(1, "S").source)
+
+local Result = {}
+local R = {}                 -- methods
+Result.__index = R
+Result.__name = "imapscript.result"
+
+local M = {}
+
+local function usage(msg, level)
+  error(core.error("usage", msg), (level or 1) + 1)
+end
+
+local function new(t) return setmetatable(t, Result) end
+local function is_result(v) return getmetatable(v) == Result end
+M.is_result = is_result
+
+--- A search in box, queued on its account.
+function M.search(box, q)
+  local r = new { kind = "search", box = box, query = q }
+  r.op = box.account:_enqueue { kind = "search", box = box, query = q, result = r }
+  return r
+end
+
+--- A result whose UIDs are already known.
+function M.known(box, set)
+  return new { kind = "known", box = box, parts = { { box = box, set = set } } }
+end
+
+--- Parts of a resolved result, as {box=, set=}, one per mailbox, in a stable order.
+local function by_box(parts)
+  local map, order = {}, {}
+  for _, p in ipairs(parts) do
+    if map[p.box] then
+      map[p.box] = map[p.box] + p.set
+    else
+      map[p.box] = p.set
+      order[#order + 1] = p.box
+    end
+  end
+  return map, order
+end
+
+-- a op b on resolved parts: union keeps every mailbox, intersection the common ones,
+-- difference the left side's.
+function M.combine_parts(how, pa, pb)
+  local ma, oa = by_box(pa)
+  local mb, ob = by_box(pb)
+  local out = {}
+  if how == "+" then
+    for _, box in ipairs(oa) do
+      out[#out + 1] = { box = box, set = mb[box] and (ma[box] + mb[box]) or ma[box] }
+    end
+    for _, box in ipairs(ob) do
+      if not ma[box] then out[#out + 1] = { box = box, set = mb[box] } end
+    end
+  elseif how == "*" then
+    for _, box in ipairs(oa) do
+      if mb[box] then out[#out + 1] = { box = box, set = ma[box] * mb[box] } end
+    end
+  else
+    for _, box in ipairs(oa) do
+      out[#out + 1] = { box = box, set = mb[box] and (ma[box] - mb[box]) or ma[box] }
+    end
+  end
+  return out
+end
+
+-- The single account a result lives in, or nil when it spans several.
+local function account_of(r)
+  if r.box then return r.box.account end
+  if r.kind == "combine" then
+    local a, b = account_of(r.a), account_of(r.b)
+    if a and a == b then return a end
+    return nil
+  end
+  local acct
+  for _, p in ipairs(r.parts or {}) do
+    if acct and acct ~= p.box.account then return nil end
+    acct = p.box.account
+  end
+  return acct
+end
+M.account_of = account_of
+
+--- Resolves r: flushes the accounts whose queues hold its searches. Returns its parts.
+function M.resolve(r)
+  if r.parts then return r.parts end
+  if r.err then error(r.err, 0) end
+  if r.kind == "search" then
+    r.box.account:flush()
+    if r.err then error(r.err, 0) end
+    if not r.parts then usage("internal: search did not resolve") end
+  elseif r.kind == "combine" then
+    r.parts = M.combine_parts(r.how, M.resolve(r.a), M.resolve(r.b))
+  end
+  return r.parts
+end
+
+local function combine(how)
+  return function(a, b)
+    if not is_result(a) or not is_result(b) then
+      usage(string.format("results combine only with results (got %s %s %s)",
+        is_result(a) and "result" or type(a), how, is_result(b) and "result" or type(b)), 2)
+    end
+    if a.box and a.box == b.box then
+      -- One mailbox: stays lazy, so both searches can go out in one batch.
+      return new { kind = "combine", how = how, a = a, b = b, box = a.box }
+    end
+    return new { kind = "combine", how = how, a = a, b = b,
+                 parts = M.combine_parts(how, M.resolve(a), M.resolve(b)) }
+  end
+end
+Result.__add = combine("+")
+Result.__mul = combine("*")
+Result.__sub = combine("-")
+
+function Result.__len(r)
+  local n = 0
+  for _, p in ipairs(M.resolve(r)) do n = n + #p.set end
+  return n
+end
+R.count = Result.__len
+
+function Result.__tostring(r)
+  if not r.parts then
+    return string.format("imap.result(%s: pending %s)", r.box and r.box.name or "?",
+      r.query and tostring(r.query) or r.kind)
+  end
+  local t = {}
+  for _, p in ipairs(r.parts) do t[#t + 1] = p.box.name .. ": " .. tostring(p.set) end
+  return "imap.result(" .. table.concat(t, "; ") .. ")"
+end
+
+--- r:set(): the UID set (a result of one mailbox).
+function R:set()
+  local parts = M.resolve(self)
+  if #parts == 0 then return core.set("") end
+  if #parts > 1 then usage("set(): this result spans several mailboxes; use r:parts()", 2) end
+  return parts[1].set
+end
+
+--- r:parts(): {box=, set=} for each mailbox of the result.
+function R:parts()
+  local out = {}
+  for i, p in ipairs(M.resolve(self)) do out[i] = { box = p.box, set = p.set } end
+  return out
+end
+
+--- r:uids(): iterator of uid (and mailbox) over the result.
+function R:uids()
+  local parts = M.resolve(self)
+  local i, it = 0, nil
+  return function()
+    while true do
+      if it then
+        local uid = it()
+        if uid then return uid, parts[i].box end
+      end
+      i = i + 1
+      if not parts[i] then return nil end
+      it = parts[i].set:uids()
+    end
+  end
+end
+
+--- r:search(q): the messages of r that also match q, searched on the server.
+function R:search(q)
+  if self.kind == "search" and not self.parts and not self.err then
+    return M.search(self.box, self.query & q)
+  end
+  local out
+  for _, p in ipairs(M.resolve(self)) do
+    local r = M.search(p.box, core.query_uid(p.set) & q)
+    out = out and (out + r) or r
+  end
+  return out or M.known(self.box, core.set(""))
+end
+
+---------------------------------------------------------------------------------------
+-- Actions: queued on the account, returning the result so calls chain.
+
+local function check_flags(flags, what)
+  if type(flags) == "string" then flags = { flags } end
+  if type(flags) ~= "table" or #flags == 0 then
+    usage(what .. ": want a list of flags, e.g. {\"\\\\Seen\", \"$Todo\"}", 3)
+  end
+  for i, f in ipairs(flags) do
+    if type(f) ~= "string" or f == "" or f:find("[%s%(%)%{%]\"%%%*%c]") then
+      usage(string.format("%s: flag %d (%s) is not a valid flag", what, i, tostring(f)), 3)
+    end
+  end
+  return flags
+end
+
+local function queue_action(r, op)
+  op.kind = "action"
+  op.src = r
+  op.where = log.where()
+  local acct = account_of(r)
+  if acct then
+    acct:_enqueue(op)
+    return r
+  end
+  -- Spanning accounts: each mailbox's part goes to its own account's queue.
+  for _, p in ipairs(M.resolve(r)) do
+    local sub = {}
+    for k, v in pairs(op) do sub[k] = v end
+    sub.src = M.known(p.box, p.set)
+    p.box.account:_enqueue(sub)
+  end
+  return r
+end
+
+local function check_box(box, what)
+  if type(box) == "string" then
+    usage(what .. ": want a mailbox (acct.Archive or acct[\"" .. box .. "\"]), not a string", 3)
+  end
+  if type(box) ~= "table" or not box.account then usage(what .. ": want a mailbox", 3) end
+  return box
+end
+
+function R:move_to(box)
+  check_box(box, "move_to")
+  return queue_action(self, { verb = "move", dest = box, label = "move_to " .. box.name })
+end
+
+function R:copy_to(box)
+  check_box(box, "copy_to")
+  return queue_action(self, { verb = "copy", dest = box, label = "copy_to " .. box.name })
+end
+
+function R:delete()
+  return queue_action(self, { verb = "delete", label = "delete" })
+end
+
+local function store(mode, label, fixed)
+  return function(self, flags)
+    flags = fixed or check_flags(flags, label)
+    return queue_action(self, { verb = "store", mode = mode, flags = flags, label = label })
+  end
+end
+R.add_flags = store("+", "add_flags")
+R.remove_flags = store("-", "remove_flags")
+R.set_flags = store("=", "set_flags")
+R.mark_seen = store("+", "mark_seen", { "\\Seen" })
+R.mark_unseen = store("-", "mark_unseen", { "\\Seen" })
+R.mark_flagged = store("+", "mark_flagged", { "\\Flagged" })
+R.unmark_flagged = store("-", "unmark_flagged", { "\\Flagged" })
+R.mark_answered = store("+", "mark_answered", { "\\Answered" })
+R.unmark_answered = store("-", "unmark_answered", { "\\Answered" })
+
+---------------------------------------------------------------------------------------
+-- Reading messages: one streamed FETCH per mailbox.
+
+local fetch_names = {
+  uid = "uid", flags = "flags", size = "size", date = "date", envelope = "envelope",
+  headers = "header", body = "raw", raw = "raw", modseq = "modseq",
+}
+
+local Message = {}
+Message.__index = Message
+Message.__name = "imapscript.message"
+
+--- msg:header(name): the first value of a header field, decoded to UTF-8 (nil if absent).
+function Message:header(name)
+  local raw = rawget(self, "_header")
+  if not raw then usage("header(): fetch {\"headers\"} first", 2) end
+  return core.header_values(raw, name)[1]
+end
+
+--- msg:headers(name): every value of a header field, decoded.
+function Message:headers(name)
+  local raw = rawget(self, "_header")
+  if not raw then usage("headers(): fetch {\"headers\"} first", 2) end
+  return core.header_values(raw, name)
+end
+
+local function message_table(m, want_body, want_raw, box)
+  local msg = {
+    uid = m.uid, flags = m.flags, size = m.size, internaldate = m.internaldate,
+    modseq = m.modseq, envelope = m.envelope, _header = m.header, mailbox = box,
+  }
+  if want_body and m.raw then msg.body = core.body_text(m.raw) end
+  if want_raw then msg.raw = m.raw end
+  return setmetatable(msg, Message)
+end
+
+-- Splits a set into sets of at most n members (a chunk of a mailbox at a time).
+local function chunks(set, n)
+  local out, text, count = {}, {}, 0
+  for lo, hi in set:ranges() do
+    while lo <= hi do
+      local take = math.min(hi - lo + 1, n - count)
+      text[#text + 1] = take == 1 and tostring(lo) or (lo .. ":" .. (lo + take - 1))
+      count = count + take
+      lo = lo + take
+      if count == n then
+        out[#out + 1] = core.set(table.concat(text, ","))
+        text, count = {}, 0
+      end
+    end
+  end
+  if count > 0 then out[#out + 1] = core.set(table.concat(text, ",")) end
+  return out
+end
+M.chunks = chunks
+
+--- Selects box on its account's connection unless it is already the mailbox in use.
+local function use_box(box)
+  local acct = box.account
+  acct:flush()
+  local conn = acct:_connection()
+  local h = acct:_select(conn, box)
+  if h then
+    conn:wait(h)
+    local ok, err = h:result()
+    if not ok then
+      acct:_deselect()
+      error(err, 0)
+    end
+  end
+  return conn
+end
+M.use_box = use_box
+
+--- r:fetch { "flags", "size", "date", "envelope", "headers", "body", "raw" }: an iterator
+--- of message tables, fetched a chunk at a time (the next chunk is asked for while the
+--- script works on this one), so memory stays flat in the mailbox size.
+function R:fetch(items)
+  if type(items) ~= "table" then usage("fetch: want a list of items, e.g. {\"envelope\", \"size\"}", 2) end
+  local wire, seen, want_body, want_raw = { "uid" }, { uid = true }, false, false
+  for i, it in ipairs(items) do
+    local w = fetch_names[it]
+    if not w then usage(string.format("fetch: unknown item %d %q", i, tostring(it)), 2) end
+    if it == "body" then want_body = true end
+    if it == "raw" then want_raw = true end
+    if not seen[w] then seen[w] = true; wire[#wire + 1] = w end
+  end
+  local per_chunk = (want_body or want_raw) and 50 or 500
+  local parts = M.resolve(self)
+  local total = 0
+  for _, p in ipairs(parts) do total = total + #p.set end
+  local progress, progress_done = log.progress("fetch", total)
+  local done = 0
+
+  local pi, ci, pchunks = 0, 0, nil
+  local current, ready, next_pending = nil, 1, nil
+
+  -- Sends the FETCH for the chunk after (pi, ci); returns {handle, msgs} or nil.
+  local function send_next()
+    while true do
+      if pchunks and ci < #pchunks then
+        ci = ci + 1
+        local box = parts[pi].box
+        local conn = use_box(box)
+        local msgs = {}
+        local h = conn:fetch(pchunks[ci], wire, function(m)
+          if m.uid then msgs[#msgs + 1] = message_table(m, want_body, want_raw, box) end
+        end)
+        return { handle = h, msgs = msgs, conn = conn }
+      end
+      pi = pi + 1
+      if not parts[pi] then return nil end
+      pchunks = chunks(parts[pi].set, per_chunk)
+      ci = 0
+    end
+  end
+
+  next_pending = send_next()
+  return function()
+    while true do
+      if current and ready <= #current.msgs then
+        local m = current.msgs[ready]
+        current.msgs[ready] = nil
+        ready = ready + 1
+        done = done + 1
+        progress(done)
+        return m
+      end
+      if not next_pending then
+        progress_done()
+        return nil
+      end
+      current, ready = next_pending, 1
+      current.conn:wait(current.handle)
+      local ok, err = current.handle:result()
+      if not ok then progress_done(); error(err, 0) end
+      table.sort(current.msgs, function(a, b) return a.uid < b.uid end)
+      next_pending = send_next()
+    end
+  end
+end
+
+-- Keeps the messages of each part for which keep(msg) is true, with one FETCH per part.
+local function filter(r, items, keep, what)
+  local out = {}
+  for _, p in ipairs(M.resolve(r)) do
+    local uids = {}
+    if #p.set > 0 then
+      local conn = use_box(p.box)
+      local h = conn:fetch(p.set, items, function(m)
+        if m.uid and keep(m) then uids[#uids + 1] = m.uid end
+      end)
+      conn:wait(h)
+      local ok, err = h:result()
+      if not ok then
+        err.message = string.format("%s: %s", what, err.message)
+        error(err, 0)
+      end
+    end
+    out[#out + 1] = { box = p.box, set = core.set(uids) }
+  end
+  local res = new { kind = "known", parts = out }
+  if #out == 1 then res.box = out[1].box end
+  if #out == 0 then res.box = r.box end
+  return res
+end
+
+local function compile(pattern, what)
+  if type(pattern) == "userdata" then return pattern end
+  if type(pattern) ~= "string" then usage(what .. ": want a pattern string", 3) end
+  local re, err = core.regex(pattern)
+  if not re then usage(string.format("%s: %s", what, err), 3) end
+  return re
+end
+
+--- r:match(field, pattern): the messages whose header field matches the PCRE2 pattern,
+--- field values decoded from RFC 2047 to UTF-8 first. One FETCH of just that field.
+function R:match(field, pattern)
+  if type(field) ~= "string" or field == "" or field:find("[%s:%c%(%)]") then
+    usage("match: want a header field name, e.g. \"Subject\"", 2)
+  end
+  local re = compile(pattern, "match")
+  return filter(self, { "uid", { "fields", field } }, function(m)
+    for _, v in ipairs(core.header_values(m.fields or "", field)) do
+      if re:test(v) then return true end
+    end
+    return false
+  end, "match " .. field)
+end
+
+--- r:match_body(pattern): the messages whose text body (decoded from its transfer
+--- encoding and charset) matches. One FETCH, each message dropped once tested.
+function R:match_body(pattern)
+  local re = compile(pattern, "match_body")
+  return filter(self, { "uid", "raw" }, function(m)
+    return re:test(core.body_text(m.raw or ""))
+  end, "match_body")
+end
+
+return M
