@@ -35,11 +35,15 @@ enum query_op {
 
 struct query;
 
+/* Trees deeper than this are refused (EINVAL) so that emitting and freeing stay bounded. */
+#define QUERY_MAX_DEPTH 200
+
 /* Ownership: every constructor returns a new reference (refcount 1) that the caller releases
  * with query_unref. Nodes never change after construction, so subtrees may be shared freely
  * (a & b, a | c, ~a all reuse a). Constructors that take nodes BORROW them: they take their own
  * references, and the caller still owns (and must unref) the ones it passed.
- * On failure constructors return NULL with errno = EINVAL (bad op or argument) or ENOMEM. */
+ * On failure constructors return NULL with errno = EINVAL (bad op or argument) or ENOMEM.
+ * Reference counts are not atomic: a tree belongs to one thread. */
 struct query *query_key(enum query_op op);
 /* BCC BODY CC FROM SUBJECT TEXT TO. s[0..len) must be valid UTF-8 without NUL. */
 struct query *query_string(enum query_op op, const char *s, size_t len);
@@ -53,8 +57,9 @@ struct query *query_date(enum query_op op, int y, int m, int d);
 /* Copies the set. An empty set matches nothing (sent as "NOT ALL"). */
 struct query *query_uidset(const struct msgset *s);
 struct query *query_seqset(const struct msgset *s);
-/* AND / OR of n nodes. Simplified on construction: nested ANDs (ORs) are flattened; one child
- * gives that child; empty AND is ALL; empty OR matches nothing ("NOT ALL"). */
+/* AND / OR of n nodes. Simplified on construction: nested ANDs (ORs) are flattened; ALL is
+ * dropped from an AND; one child gives that child; empty AND is ALL; empty OR matches nothing
+ * ("NOT ALL"). A NULL kid is EINVAL. */
 struct query *query_and(struct query *const *kids, size_t n);
 struct query *query_or(struct query *const *kids, size_t n);
 /* NOT q; NOT NOT x gives x. */
