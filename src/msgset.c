@@ -150,6 +150,23 @@ static int parse_number(const char *text, size_t len, size_t *i, uint32_t star, 
     return 0;
 }
 
+static int range_cmp(const void *a, const void *b)
+{
+    const struct msgset_range *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Restores the invariant over raw ranges in s->r: sorts if needed, then merges in place.
+ * O(n log n) for any order, so hostile descending text cannot make parsing quadratic. */
+static void normalize(struct msgset *s)
+{
+    qsort(s->r, s->n, sizeof *s->r, range_cmp);
+    size_t n = s->n;
+    s->n = 0;
+    for (size_t i = 0; i < n; i++)
+        push(s, s->r[i].lo, s->r[i].hi);   /* writes at index <= i: safe in place */
+}
+
 int msgset_parse(struct msgset *s, const char *text, size_t len, uint32_t star,
                  char *err, size_t errlen)
 {
@@ -159,6 +176,7 @@ int msgset_parse(struct msgset *s, const char *text, size_t len, uint32_t star,
         return -EINVAL;
     }
     size_t i = 0;
+    bool sorted = true;
     for (;;) {
         uint32_t lo, hi;
         int rc = parse_number(text, len, &i, star, &lo, err, errlen);
@@ -170,14 +188,32 @@ int msgset_parse(struct msgset *s, const char *text, size_t len, uint32_t star,
             rc = parse_number(text, len, &i, star, &hi, err, errlen);
             if (rc)
                 goto fail;
+            if (lo > hi) {
+                uint32_t t = lo;
+                lo = hi;
+                hi = t;
+            }
         }
-        rc = msgset_add(s, lo, hi);
-        if (rc) {
+        /* Raw ranges first; normalize() merges them once at the end. */
+        if (reserve(s, s->n + 1)) {
             snprintf(err, errlen, "message set: out of memory");
-            goto fail_rc;
+            msgset_clear(s);
+            return -ENOMEM;
         }
-        if (i == len)
+        if (s->n && lo < s->r[s->n - 1].lo)
+            sorted = false;
+        if (sorted)
+            push(s, lo, hi);
+        else {
+            s->r[s->n].lo = lo;
+            s->r[s->n].hi = hi;
+            s->n++;
+        }
+        if (i == len) {
+            if (!sorted)
+                normalize(s);
             return 0;
+        }
         if (text[i] != ',') {
             unsigned char ch = (unsigned char)text[i];
             snprintf(err, errlen, "message set: unexpected '%c' at offset %zu (',' expected)",
@@ -189,9 +225,6 @@ int msgset_parse(struct msgset *s, const char *text, size_t len, uint32_t star,
 fail:
     msgset_clear(s);
     return -EINVAL;
-fail_rc:
-    msgset_clear(s);
-    return -ENOMEM;
 }
 
 static size_t digits(uint32_t v)

@@ -22,11 +22,13 @@ void msgset_free(struct msgset *s);               /* frees r; s is then empty an
 void msgset_clear(struct msgset *s);              /* empties s, keeps the allocation */
 
 /* Adds lo..hi (swapped if lo > hi). O(1) amortised when ranges arrive in ascending order,
- * correct (merging) in any order. Returns 0, -EINVAL if lo or hi is 0, -ENOMEM. */
+ * correct (merging) in any order, but an insertion before the end moves the ranges after it:
+ * to load many unordered ranges, parse text (sorted once) or union sorted sets instead.
+ * Returns 0, -EINVAL if lo or hi is 0, -ENOMEM. */
 int msgset_add(struct msgset *s, uint32_t lo, uint32_t hi);
 
 /* Replaces s with the set parsed from text[0..len): comma-separated "n", "n:m", "*", "n:*", "*:n";
- * reversed ranges ("4:2") are accepted. star is the value of '*' (largest UID or sequence number
+ * reversed ranges ("4:2") and any order or overlap are accepted (O(n log n) worst case). star is the value of '*' (largest UID or sequence number
  * in the mailbox); star == 0 makes '*' an error. No spaces allowed. Returns 0, -EINVAL (with a
  * message naming the byte offset in err) or -ENOMEM; on error s is left empty. */
 int msgset_parse(struct msgset *s, const char *text, size_t len, uint32_t star,
