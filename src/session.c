@@ -1,0 +1,1390 @@
+/* session.c — the IMAP connection core: greeting, STARTTLS, login, capabilities, the command
+ * queue with pipelined writes, and dispatch of every response to its command or the view. */
+#include "session_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "msgset.h"
+
+/* Written-but-unanswered command bytes allowed before the writer waits for replies: small
+ * enough for the server's socket buffer, so neither side blocks writing while the other does. */
+#define WRITE_WINDOW (48 * 1024)
+#define READ_CHUNK (64 * 1024)
+#define TRACE_LITERAL_MAX 200
+
+/* ---- small helpers ----------------------------------------------------------------- */
+
+void strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Copies the atom/string texts of items (others skipped). */
+int strv_from_values(const struct imap_value *items, size_t n, char ***out, size_t *nout)
+{
+    char **v = calloc(n ? n : 1, sizeof *v);
+    size_t k = 0;
+    if (!v)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i].type != IMAP_ATOM && items[i].type != IMAP_STRING)
+            continue;
+        v[k] = strndup(items[i].u.str, items[i].len);
+        if (!v[k]) {
+            strv_free(v, k);
+            return -1;
+        }
+        k++;
+    }
+    *out = v;
+    *nout = k;
+    return 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+void view_clear(struct session_view *v)
+{
+    free(v->name);
+    strv_free(v->flags, v->nflags);
+    strv_free(v->permanentflags, v->npermanentflags);
+    memset(v, 0, sizeof *v);
+}
+
+static void warnf(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warnf(struct session *s, const char *fmt, ...)
+{
+    if (!s->cfg.warn)
+        return;
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    s->cfg.warn(s->cfg.warn_ud, msg);
+}
+
+static int map_transport(int rc)
+{
+    return rc == TRANSPORT_ERR_TLS ? SESSION_ERR_TLS
+         : rc == TRANSPORT_ERR_NOMEM ? SESSION_ERR_NOMEM
+         : rc == TRANSPORT_ERR_CONFIG ? SESSION_ERR_TLS
+         : SESSION_ERR_NET;
+}
+
+/* ---- trace ------------------------------------------------------------------------- */
+
+static void trace_emit(struct session *s, char dir, const char *line, size_t len)
+{
+    if (s->cfg.trace)
+        s->cfg.trace(s->cfg.trace_ud, dir, line, len);
+    if (s->cfg.trace_file)
+        fprintf(s->cfg.trace_file, "%c: %.*s\n", dir, (int)len, line);
+}
+
+static bool tracing(const struct session *s)
+{
+    return s->cfg.trace || s->cfg.trace_file;
+}
+
+/* Outgoing text already redacted: one trace line per CRLF-terminated line. */
+void session_trace_out(struct session *s, const char *text, size_t len)
+{
+    if (!tracing(s))
+        return;
+    size_t i = 0;
+    while (i < len) {
+        const char *nl = memchr(text + i, '\n', len - i);
+        size_t e = nl ? (size_t)(nl - text) : len;
+        size_t l = e - i;
+        if (l && text[i + l - 1] == '\r')
+            l--;
+        trace_emit(s, 'C', text + i, l);
+        i = e + 1;
+    }
+}
+
+static void tline_put(struct session *s, const char *p, size_t n)
+{
+    size_t room = sizeof s->tline - 4 - s->tlen;
+    if (n > room) {
+        n = room;
+        s->ttrunc = true;
+    }
+    memcpy(s->tline + s->tlen, p, n);
+    s->tlen += n;
+}
+
+/* "{123}" / "{123+}" / "~{123}" at the end of the line: the literal's size, or -1. */
+static int64_t line_literal(const char *l, size_t n)
+{
+    if (n < 3 || l[n - 1] != '}')
+        return -1;
+    size_t e = n - 1;
+    if (l[e - 1] == '+' || l[e - 1] == '-')
+        e--;
+    size_t b = e;
+    while (b > 0 && l[b - 1] >= '0' && l[b - 1] <= '9')
+        b--;
+    if (b == e || b == 0 || l[b - 1] != '{' || e - b > 18)
+        return -1;
+    int64_t v = 0;
+    for (size_t i = b; i < e; i++)
+        v = v * 10 + (l[i] - '0');
+    return v;
+}
+
+/* Incoming bytes as received, one trace line per server line; literals over 200 bytes shown as
+ * "<n bytes>", shorter ones inline with CR/LF escaped. */
+static void trace_in(struct session *s, const char *buf, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (s->tlit > 0) {
+            size_t k = s->tlit < n - i ? (size_t)s->tlit : n - i;
+            if (s->tlit_show) {
+                for (size_t j = 0; j < k; j++) {
+                    char ch = buf[i + j];
+                    if (ch == '\r') tline_put(s, "\\r", 2);
+                    else if (ch == '\n') tline_put(s, "\\n", 2);
+                    else tline_put(s, &ch, 1);
+                }
+            }
+            s->tlit -= k;
+            i += k;
+            if (s->tlit == 0 && !s->tlit_show) {
+                char note[48];
+                int m = snprintf(note, sizeof note, "<%llu bytes>", (unsigned long long)s->tlit_total);
+                tline_put(s, note, (size_t)m);
+            }
+            continue;
+        }
+        const char *nl = memchr(buf + i, '\n', n - i);
+        size_t e = nl ? (size_t)(nl - buf) : n;
+        tline_put(s, buf + i, e - i);
+        i = e;
+        if (!nl)
+            break;
+        i++;   /* the LF */
+        size_t l = s->tlen;
+        if (l && s->tline[l - 1] == '\r')
+            l--;
+        int64_t lit = s->ttrunc ? -1 : line_literal(s->tline, l);
+        if (s->ttrunc) {
+            memcpy(s->tline + l, "...", 3);
+            l += 3;
+        }
+        trace_emit(s, 'S', s->tline, l);
+        s->tlen = 0;
+        s->ttrunc = false;
+        if (lit > 0) {
+            s->tlit = s->tlit_total = (uint64_t)lit;
+            s->tlit_show = lit <= TRACE_LITERAL_MAX;
+        }
+    }
+}
+
+/* ---- capabilities ------------------------------------------------------------------ */
+
+int caps_set_from_values(struct session *s, const struct imap_value *items, size_t n)
+{
+    char **v;
+    size_t k;
+    if (strv_from_values(items, n, &v, &k) < 0)
+        return -1;
+    for (size_t i = 0; i < k; i++)
+        for (char *p = v[i]; *p; p++)
+            if (*p >= 'a' && *p <= 'z')
+                *p = (char)(*p - 32);
+    strv_free(s->caps, s->ncaps);
+    s->caps = v;
+    s->ncaps = k;
+    s->caps_fresh = true;
+    return 0;
+}
+
+bool session_has_cap(const struct session *s, const char *cap)
+{
+    for (size_t i = 0; i < s->ncaps; i++)
+        if (strcasecmp(s->caps[i], cap) == 0)
+            return true;
+    return false;
+}
+
+const char *const *session_caps(const struct session *s, size_t *n)
+{
+    *n = s->ncaps;
+    return (const char *const *)s->caps;
+}
+
+bool session_enabled(const struct session *s, const char *ext)
+{
+    for (size_t i = 0; i < s->nenabled; i++)
+        if (strcasecmp(s->enabled[i], ext) == 0)
+            return true;
+    return false;
+}
+
+static void enabled_add(struct session *s, const struct imap_value *items, size_t n)
+{
+    char **v;
+    size_t k;
+    if (strv_from_values(items, n, &v, &k) < 0)
+        return;
+    char **all = realloc(s->enabled, (s->nenabled + k + 1) * sizeof *all);
+    if (!all) {
+        strv_free(v, k);
+        return;
+    }
+    s->enabled = all;
+    for (size_t i = 0; i < k; i++)
+        s->enabled[s->nenabled++] = v[i];
+    free(v);
+}
+
+/* ---- accessors --------------------------------------------------------------------- */
+
+enum session_state session_state(const struct session *s) { return s->state; }
+const char *session_error(const struct session *s) { return s->err[0] ? s->err : "no error"; }
+const char *session_label(const struct session *s) { return s->label; }
+const struct session_view *session_view(const struct session *s) { return &s->view; }
+
+void session_set_event_handler(struct session *s, session_event_fn fn, void *ud)
+{
+    s->ev = fn;
+    s->ev_ud = ud;
+}
+
+void session_counters(const struct session *s, struct session_counters *out)
+{
+    memset(out, 0, sizeof *out);
+    out->commands = s->ncommands;
+    if (s->t) {
+        const struct transport_stats *st = transport_stats(s->t);
+        out->bytes_in = st->bytes_in;
+        out->bytes_out = st->bytes_out;
+        out->round_trips = st->round_trips;
+        out->writes = st->writes;
+        out->reads = st->reads;
+    }
+}
+
+/* ---- commands: results ------------------------------------------------------------- */
+
+const char *session_cmd_tag(const struct session_cmd *c) { return c->tag; }
+
+static bool cmd_complete(const struct session_cmd *c)
+{
+    return c->res.status != SESSION_PENDING && !c->in_flight;
+}
+
+/* For a split command: the first part that did not succeed, else the head. */
+const struct session_result *session_cmd_result(const struct session_cmd *c)
+{
+    for (const struct session_cmd *p = c; p; p = p->part)
+        if (p->res.status != SESSION_OK)
+            return &p->res;
+    return &c->res;
+}
+
+int session_cmd_error(const struct session_cmd *c, char *err, size_t errlen)
+{
+    const struct session_result *r = session_cmd_result(c);
+    if (err && errlen)
+        snprintf(err, errlen, "%s", r->error ? r->error : "");
+    return r->status == SESSION_OK ? 0 : r->code ? r->code : SESSION_ERR_PROTOCOL;
+}
+
+static void cmd_set_str(struct session_cmd *c, int slot, const char **field, const char *v)
+{
+    free(c->strs[slot]);
+    c->strs[slot] = v ? strdup(v) : NULL;
+    *field = c->strs[slot] ? c->strs[slot] : (slot == 0 ? "" : NULL);
+}
+
+/* Marks c failed (unless it already failed) with a formatted message. */
+static void cmd_failv(struct session_cmd *c, int code, const char *fmt, va_list ap)
+{
+    if (c->res.status == SESSION_FAILED)
+        return;
+    c->res.status = SESSION_FAILED;
+    c->res.code = code;
+    vsnprintf(c->errbuf, sizeof c->errbuf, fmt, ap);
+    c->res.error = c->errbuf;
+}
+
+void session_cmd_fail(struct session_cmd *c, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cmd_failv(c, code, fmt, ap);
+    va_end(ap);
+}
+
+static struct session_cmd *cmd_alloc(struct session *s, const char *what)
+{
+    struct session_cmd *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->s = s;
+    snprintf(c->what, sizeof c->what, "%s", what);
+    c->res.status = SESSION_PENDING;
+    c->res.text = "";
+    c->res.error = "";
+    return c;
+}
+
+struct session_cmd *cmd_failed(struct session *s, const char *what, int code, const char *fmt, ...)
+{
+    struct session_cmd *c = cmd_alloc(s, what);
+    if (!c)
+        return NULL;
+    c->s = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    cmd_failv(c, code, fmt, ap);
+    va_end(ap);
+    return c;
+}
+
+static void cmd_destroy(struct session_cmd *c)
+{
+    if (c->on_free)
+        c->on_free(c);
+    if (c->buf && c->has_secret)
+        explicit_bzero(c->buf, c->len);
+    free(c->buf);
+    free(c->waits);
+    for (int i = 0; i < 6; i++)
+        free(c->strs[i]);
+    free(c);
+}
+
+void session_cmd_free(struct session_cmd *c)
+{
+    while (c) {
+        struct session_cmd *next = c->part;
+        c->part = NULL;
+        if (c->in_flight)
+            c->orphan = true;       /* the session frees it when its reply comes */
+        else
+            cmd_destroy(c);
+        c = next;
+    }
+}
+
+/* Removes c from the queue and frees it if its owner already let go. */
+static void cmd_complete_now(struct session *s, struct session_cmd *c)
+{
+    struct session_cmd **pp = &s->qhead, *prev = NULL;
+    while (*pp && *pp != c) {
+        prev = *pp;
+        pp = &(*pp)->qnext;
+    }
+    if (*pp) {
+        *pp = c->qnext;
+        if (s->qtail == c)
+            s->qtail = prev;
+    }
+    c->qnext = NULL;
+    c->in_flight = false;
+    c->await_cont = false;
+    c->woff = c->len;
+    s->unacked -= c->unacked < s->unacked ? c->unacked : s->unacked;
+    c->unacked = 0;
+    if (s->idle == c)
+        s->idle = NULL;
+    if (c->buf && c->has_secret) {
+        explicit_bzero(c->buf, c->len);
+        c->has_secret = false;
+    }
+    if (c->orphan)
+        cmd_destroy(c);
+}
+
+/* "[NAME text] " for messages, "" when there is no code. */
+static void format_code(const struct imap_code *code, char *buf, size_t len)
+{
+    if (code->kind == IMAP_CODE_NONE || !code->name) {
+        buf[0] = '\0';
+        return;
+    }
+    if (code->text && code->text[0])
+        snprintf(buf, len, "[%s %s] ", code->name, code->text);
+    else
+        snprintf(buf, len, "[%s] ", code->name);
+}
+
+static void cmd_record(struct session_cmd *c, const struct imap_response *r)
+{
+    cmd_set_str(c, 0, &c->res.text, r->text ? r->text : "");
+    c->res.code_kind = r->code.kind;
+    cmd_set_str(c, 1, &c->res.code_name, r->code.kind != IMAP_CODE_NONE ? r->code.name : NULL);
+    cmd_set_str(c, 2, &c->res.code_text, r->code.kind != IMAP_CODE_NONE ? r->code.text : NULL);
+    cmd_set_str(c, 3, &c->res.set1, r->code.set1);
+    cmd_set_str(c, 4, &c->res.set2, r->code.set2);
+    c->res.code_num = r->code.num;
+    if (c->res.status == SESSION_FAILED)
+        return;   /* a handler failed it: keep that error */
+    if (r->status == IMAP_ST_OK) {
+        c->res.status = SESSION_OK;
+        c->res.code = 0;
+        return;
+    }
+    char code[300];
+    format_code(&r->code, code, sizeof code);
+    bool no = r->status == IMAP_ST_NO;
+    c->res.status = no ? SESSION_NO : SESSION_BAD;
+    c->res.code = no ? SESSION_ERR_NO : SESSION_ERR_BAD;
+    snprintf(c->errbuf, sizeof c->errbuf, "%s: %s %s%s", c->what, no ? "NO" : "BAD", code,
+             r->text ? r->text : "");
+    c->res.error = c->errbuf;
+}
+
+/* ---- breaking the session ---------------------------------------------------------- */
+
+/* The connection is gone or unusable: every in-flight command fails naming itself, and the
+ * session's error names the command that was running. */
+static void session_break(struct session *s, int code, const char *why)
+{
+    if (s->state == SESSION_BROKEN)
+        return;
+    if (s->qhead)
+        snprintf(s->err, sizeof s->err, "%s: %s", s->qhead->what, why);
+    else
+        snprintf(s->err, sizeof s->err, "%s", why);
+    s->errcode = code;
+    s->state = SESSION_BROKEN;
+    while (s->qhead) {
+        struct session_cmd *c = s->qhead;
+        session_cmd_fail(c, code, "%s: %s", c->what, why);
+        cmd_complete_now(s, c);
+    }
+    if (s->t) {
+        transport_close(s->t);
+        s->t = NULL;
+    }
+    view_clear(&s->view);
+}
+
+/* ---- sending ----------------------------------------------------------------------- */
+
+void session_command_start(struct session *s, struct command *c, const char *verb)
+{
+    enum literal_mode lit = LITERAL_SYNC;
+    if (!s->cfg.no_literal_plus) {
+        if (session_has_cap(s, "LITERAL+"))
+            lit = LITERAL_PLUS;
+        else if (session_has_cap(s, "LITERAL-"))
+            lit = LITERAL_MINUS;
+    }
+    command_init(c, lit);
+    c->utf8 = session_enabled(s, "UTF8=ACCEPT");
+    c->binary = session_has_cap(s, "BINARY");
+    char tag[16];
+    snprintf(tag, sizeof tag, "A%lu", ++s->tagn);
+    command_start(c, tag, verb);
+}
+
+/* The verb after the tag, two words for "UID X". */
+static void verb_of(const struct command *c, char *out, size_t outlen)
+{
+    const char *b = c->buf, *e = c->buf + c->len;
+    const char *p = memchr(b, ' ', c->len);
+    out[0] = '\0';
+    if (!p)
+        return;
+    p++;
+    const char *q = p;
+    while (q < e && *q != ' ' && *q != '\r')
+        q++;
+    if (q - p == 3 && strncasecmp(p, "UID", 3) == 0 && q < e && *q == ' ') {
+        q++;
+        while (q < e && *q != ' ' && *q != '\r')
+            q++;
+    }
+    size_t n = (size_t)(q - p);
+    if (n >= outlen)
+        n = outlen - 1;
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+struct session_cmd *cmd_send(struct session *s, struct command *c, const char *what,
+                             session_handler h, void *ud)
+{
+    char verb[64];
+    if (c->buf)
+        verb_of(c, verb, sizeof verb);
+    else
+        snprintf(verb, sizeof verb, "command");
+    if (!what)
+        what = verb;
+    if (s->state == SESSION_BROKEN)
+        return cmd_failed(s, what, s->errcode, "%s: session unusable: %s", what, s->err);
+    if (s->state == SESSION_LOGOUT)
+        return cmd_failed(s, what, SESSION_ERR_CLOSED, "%s: session logged out", what);
+    if (c->err || !c->len)
+        return cmd_failed(s, what, c->err == -ENOMEM ? SESSION_ERR_NOMEM : SESSION_ERR_USAGE,
+                          "%s: %s", what, c->err == -ENOMEM ? "out of memory"
+                                                            : "invalid argument for the command");
+    struct session_cmd *sc = cmd_alloc(s, what);
+    if (!sc)
+        return NULL;
+    if (tracing(s)) {
+        char *t = NULL;
+        if (command_trace(c, &t) == 0) {
+            session_trace_out(s, t, strlen(t));
+            free(t);
+        }
+    }
+    snprintf(sc->tag, sizeof sc->tag, "%s", c->tag);
+    sc->buf = c->buf;
+    sc->len = c->len;
+    sc->waits = c->waits;
+    sc->nwaits = c->nwaits;
+    sc->has_secret = c->nsecrets > 0;
+    c->buf = NULL;
+    c->len = c->cap = 0;
+    c->waits = NULL;
+    c->nwaits = c->capwaits = 0;
+    sc->h = h;
+    sc->ud = ud;
+    sc->in_flight = true;
+    if (s->qtail)
+        s->qtail->qnext = sc;
+    else
+        s->qhead = sc;
+    s->qtail = sc;
+    return sc;
+}
+
+struct session_cmd *session_send(struct session *s, struct command *c, session_handler h, void *ud)
+{
+    return cmd_send(s, c, NULL, h, ud);
+}
+
+static int out_write(struct session *s, const char *p, size_t n)
+{
+    int rc = transport_write_all(s->t, p, n);
+    if (rc < 0) {
+        session_break(s, map_transport(rc), transport_error(s->t));
+        return s->errcode;
+    }
+    return 0;
+}
+
+/* Writes every queued byte it may: stops at a synchronising literal (until "+"), behind a
+ * barrier command (STARTTLS, IDLE, AUTHENTICATE without SASL-IR) and at the write window. */
+int session_flush(struct session *s)
+{
+    if (s->state == SESSION_BROKEN)
+        return s->errcode;
+    size_t olen = 0;
+    for (struct session_cmd *c = s->qhead; c; c = c->qnext) {
+        if (c->woff >= c->len) {
+            if (c->barrier)
+                break;
+            continue;
+        }
+        if (c->await_cont)
+            break;
+        size_t end = c->wi < c->nwaits ? c->waits[c->wi] : c->len;
+        if (end > c->len || end < c->woff)
+            end = c->len;
+        size_t seg = end - c->woff;
+        if (s->unacked > 0 && s->unacked + seg > WRITE_WINDOW && c->woff == 0)
+            break;
+        if (c->woff == 0)
+            s->ncommands++;
+        if (seg > WRITE_WINDOW) {
+            if (olen && out_write(s, s->out, olen) < 0)
+                return s->errcode;
+            olen = 0;
+            if (out_write(s, c->buf + c->woff, seg) < 0)
+                return s->errcode;
+        } else {
+            if (olen + seg > s->outcap) {
+                size_t cap = s->outcap ? s->outcap : 16384;
+                while (cap < olen + seg)
+                    cap *= 2;
+                char *o = realloc(s->out, cap);
+                if (!o) {
+                    session_break(s, SESSION_ERR_NOMEM, "out of memory");
+                    return s->errcode;
+                }
+                s->out = o;
+                s->outcap = cap;
+            }
+            memcpy(s->out + olen, c->buf + c->woff, seg);
+            olen += seg;
+        }
+        c->woff = end;
+        c->unacked += seg;
+        s->unacked += seg;
+        if (end < c->len) {
+            c->wi++;
+            c->await_cont = true;
+            break;
+        }
+        if (c->barrier)
+            break;
+    }
+    if (olen && out_write(s, s->out, olen) < 0)
+        return s->errcode;
+    return 0;
+}
+
+/* ---- dispatch ---------------------------------------------------------------------- */
+
+static struct session_cmd *find_tag(struct session *s, const char *tag)
+{
+    for (struct session_cmd *c = s->qhead; c; c = c->qnext)
+        if (strcmp(c->tag, tag) == 0)
+            return c;
+    return NULL;
+}
+
+static void view_codes(struct session *s, const struct imap_response *r)
+{
+    struct session_view *v = &s->view;
+    if (!v->name)
+        return;
+    switch (r->code.kind) {
+    case IMAP_CODE_UIDNEXT: v->uidnext = (uint32_t)r->code.num; break;
+    case IMAP_CODE_UIDVALIDITY: v->uidvalidity = (uint32_t)r->code.num; break;
+    case IMAP_CODE_HIGHESTMODSEQ: v->highestmodseq = r->code.num; break;
+    case IMAP_CODE_READ_ONLY: v->read_only = true; break;
+    case IMAP_CODE_READ_WRITE: v->read_only = false; break;
+    case IMAP_CODE_PERMANENTFLAGS: {
+        char **f;
+        size_t n;
+        if (strv_from_values(r->code.list, r->code.nlist, &f, &n) == 0) {
+            strv_free(v->permanentflags, v->npermanentflags);
+            v->permanentflags = f;
+            v->npermanentflags = n;
+        }
+        break;
+    }
+    default: break;
+    }
+}
+
+/* Unclaimed data the mailbox view keeps track of. */
+static void view_update(struct session *s, const struct imap_response *r)
+{
+    struct session_view *v = &s->view;
+    if (r->status != IMAP_ST_NONE) {
+        view_codes(s, r);
+        return;
+    }
+    if (!r->name)
+        return;
+    if (strcmp(r->name, "CAPABILITY") == 0) {
+        caps_set_from_values(s, r->args, r->nargs);
+    } else if (strcmp(r->name, "ENABLED") == 0) {
+        enabled_add(s, r->args, r->nargs);
+    } else if (!v->name) {
+        return;
+    } else if (strcmp(r->name, "EXISTS") == 0 && r->has_number) {
+        v->exists = (uint32_t)r->number;
+    } else if (strcmp(r->name, "RECENT") == 0 && r->has_number) {
+        v->recent = (uint32_t)r->number;
+    } else if (strcmp(r->name, "EXPUNGE") == 0) {
+        if (v->exists)
+            v->exists--;
+        v->expunges++;
+    } else if (strcmp(r->name, "VANISHED") == 0) {
+        struct imap_vanished van;
+        char e[160];
+        if (decode_vanished(r, &s->scratch, &van, e, sizeof e) == 0 && !van.earlier && van.uids) {
+            struct msgset set;
+            msgset_init(&set);
+            if (msgset_parse(&set, van.uids, strlen(van.uids), 0, e, sizeof e) == 0) {
+                uint64_t k = msgset_count(&set);
+                v->exists = k >= v->exists ? 0 : v->exists - (uint32_t)k;
+                v->expunges += k;
+            }
+            msgset_free(&set);
+        }
+    } else if (strcmp(r->name, "FLAGS") == 0 && r->nargs == 1 && r->args[0].type == IMAP_LIST) {
+        char **f;
+        size_t n;
+        if (strv_from_values(r->args[0].u.items, r->args[0].len, &f, &n) == 0) {
+            strv_free(v->flags, v->nflags);
+            v->flags = f;
+            v->nflags = n;
+        }
+    }
+}
+
+static void dispatch_untagged(struct session *s, const struct imap_response *r)
+{
+    if (r->status != IMAP_ST_NONE) {
+        if (r->code.kind == IMAP_CODE_CAPABILITY)
+            caps_set_from_values(s, r->code.list, r->code.nlist);
+        if (r->code.kind == IMAP_CODE_ALERT)
+            warnf(s, "%s: server alert: %s", s->label, r->text ? r->text : "");
+    }
+    if (s->idle)
+        s->idle_events++;
+    for (struct session_cmd *c = s->qhead; c; c = c->qnext) {
+        if (!c->h)
+            continue;
+        int rc = c->h(c, r, c->ud);
+        if (rc < 0)
+            session_cmd_fail(c, rc, "%s: failed while reading the reply", c->what);
+        if (rc != 0)
+            return;
+    }
+    view_update(s, r);
+    if (s->ev)
+        s->ev(s->ev_ud, r);
+}
+
+static void dispatch(struct session *s, const struct imap_response *r)
+{
+    if (r->kind == IMAP_TAGGED) {
+        struct session_cmd *c = find_tag(s, r->tag ? r->tag : "");
+        if (!c) {
+            warnf(s, "%s: ignoring a reply with unknown tag %s", s->label, r->tag ? r->tag : "");
+            return;
+        }
+        if (r->code.kind == IMAP_CODE_CAPABILITY)
+            caps_set_from_values(s, r->code.list, r->code.nlist);
+        cmd_record(c, r);
+        if (c->on_done)
+            c->on_done(c, r);
+        cmd_complete_now(s, c);
+        return;
+    }
+    if (r->kind == IMAP_CONTINUE) {
+        for (struct session_cmd *c = s->qhead; c; c = c->qnext) {
+            if (c->await_cont) {
+                c->await_cont = false;
+                return;   /* the next flush writes the literal */
+            }
+        }
+        for (struct session_cmd *c = s->qhead; c; c = c->qnext) {
+            if (c->on_cont && c->woff >= c->len) {
+                int rc = c->on_cont(c, r);
+                if (rc < 0 && s->state != SESSION_BROKEN)
+                    session_break(s, rc, "could not answer the server's continuation");
+                return;
+            }
+        }
+        warnf(s, "%s: ignoring an unexpected continuation request", s->label);
+        return;
+    }
+    if (r->status == IMAP_ST_BYE) {
+        snprintf(s->bye_text, sizeof s->bye_text, "%s", r->text ? r->text : "");
+        s->bye_seen = true;
+        for (struct session_cmd *c = s->qhead; c; c = c->qnext)
+            if (c->is_logout)
+                return;   /* expected: the tagged OK follows */
+        char why[300];
+        snprintf(why, sizeof why, "connection closed by server (BYE %s)", s->bye_text);
+        session_break(s, SESSION_ERR_CLOSED, why);
+        return;
+    }
+    dispatch_untagged(s, r);
+}
+
+/* Reads and dispatches one response. Returns 1, 0 on timeout (only with timeout_ms >= 0), or a
+ * negative code after breaking the session. */
+static int session_pump(struct session *s, int timeout_ms)
+{
+    for (;;) {
+        if (s->state == SESSION_BROKEN)
+            return s->errcode;
+        struct imap_response *r;
+        int pr = parser_next(s->p, &r);
+        if (pr == 1) {
+            if (!s->got_greeting) {
+                s->got_greeting = true;
+            }
+            dispatch(s, r);
+            arena_reset(&s->scratch);
+            return 1;
+        }
+        if (pr < 0) {
+            char why[400];
+            snprintf(why, sizeof why, "protocol error: %s", parser_error(s->p));
+            session_break(s, SESSION_ERR_PROTOCOL, why);
+            return s->errcode;
+        }
+        size_t avail;
+        char *space = parser_space(s->p, READ_CHUNK, &avail);
+        if (!space) {
+            session_break(s, SESSION_ERR_NOMEM, "out of memory");
+            return s->errcode;
+        }
+        ssize_t n = timeout_ms >= 0 ? transport_read_timeout(s->t, space, avail, timeout_ms)
+                                    : transport_read(s->t, space, avail);
+        if (n == TRANSPORT_ERR_TIMEOUT && timeout_ms >= 0)
+            return 0;
+        if (n < 0) {
+            session_break(s, map_transport((int)n), transport_error(s->t));
+            return s->errcode;
+        }
+        if (n == 0) {
+            char why[300];
+            if (s->bye_seen)
+                snprintf(why, sizeof why, "connection closed by server (BYE %s)", s->bye_text);
+            else
+                snprintf(why, sizeof why, "connection closed by server");
+            bool logout = s->qhead && s->qhead->is_logout && s->bye_seen;
+            session_break(s, SESSION_ERR_CLOSED, why);
+            if (logout)
+                s->state = SESSION_LOGOUT;
+            return s->errcode;
+        }
+        if (tracing(s))
+            trace_in(s, space, (size_t)n);
+        parser_commit(s->p, (size_t)n);
+        s->committed += (uint64_t)n;
+    }
+}
+
+static bool group_complete(const struct session_cmd *c)
+{
+    for (; c; c = c->part)
+        if (!cmd_complete(c))
+            return false;
+    return true;
+}
+
+int session_wait(struct session *s, struct session_cmd *c)
+{
+    while (!group_complete(c)) {
+        if (session_flush(s) < 0)
+            break;
+        if (group_complete(c))
+            break;
+        if (session_pump(s, -1) < 0)
+            break;
+    }
+    return session_cmd_error(c, NULL, 0);
+}
+
+int session_wait_all(struct session *s)
+{
+    while (s->qhead) {
+        if (session_flush(s) < 0 || session_pump(s, -1) < 0)
+            return s->errcode;
+    }
+    return s->state == SESSION_BROKEN ? s->errcode : 0;
+}
+
+/* Sync wrapper tail: waits, copies the error, frees. */
+int cmd_finish(struct session *s, struct session_cmd *c, char *err, size_t errlen)
+{
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return SESSION_ERR_NOMEM;
+    }
+    if (c->s)
+        session_wait(s, c);
+    int rc = session_cmd_error(c, err, errlen);
+    session_cmd_free(c);
+    return rc;
+}
+
+/* ---- lifecycle --------------------------------------------------------------------- */
+
+void session_free(struct session *s)
+{
+    if (!s)
+        return;
+    while (s->qhead) {
+        struct session_cmd *c = s->qhead;
+        session_cmd_fail(c, SESSION_ERR_CLOSED, "%s: session closed", c->what);
+        c->s = NULL;
+        cmd_complete_now(s, c);
+    }
+    transport_close(s->t);
+    parser_free(s->p);
+    arena_free(&s->scratch);
+    strv_free(s->caps, s->ncaps);
+    strv_free(s->enabled, s->nenabled);
+    view_clear(&s->view);
+    free(s->out);
+    free(s->host);
+    free(s->verify_name);
+    free(s->ca_file);
+    free(s->fingerprint);
+    free(s->user);
+    if (s->password) {
+        explicit_bzero(s->password, s->password_len);
+        free(s->password);
+    }
+    free(s->label);
+    free(s);
+}
+
+static int fail_open(struct session *s, int code, char *err, size_t errlen, const char *msg)
+{
+    snprintf(err, errlen, "%s", msg);
+    session_free(s);
+    return code;
+}
+
+static int do_starttls(struct session *s, char *err, size_t errlen)
+{
+    if (!session_has_cap(s, "STARTTLS")) {
+        snprintf(err, errlen, "%s: STARTTLS requested but the server does not offer it; "
+                 "refusing to continue in plaintext", s->label);
+        return SESSION_ERR_TLS;
+    }
+    struct command c;
+    session_command_start(s, &c, "STARTTLS");
+    command_end(&c);
+    struct session_cmd *sc = cmd_send(s, &c, "STARTTLS", NULL, NULL);
+    command_free(&c);
+    if (!sc) {
+        snprintf(err, errlen, "out of memory");
+        return SESSION_ERR_NOMEM;
+    }
+    sc->barrier = true;
+    int rc = session_wait(s, sc);
+    if (rc < 0) {
+        session_cmd_error(sc, err, errlen);
+        session_cmd_free(sc);
+        return rc == SESSION_ERR_NO || rc == SESSION_ERR_BAD ? SESSION_ERR_TLS : rc;
+    }
+    session_cmd_free(sc);
+    /* Anything the server sent after its OK came before TLS and could be injected: refuse. */
+    if (s->committed != parser_offset(s->p)) {
+        snprintf(err, errlen, "STARTTLS: the server sent plaintext data after its OK "
+                 "(possible injection); refusing to continue");
+        return SESSION_ERR_TLS;
+    }
+    int trc = transport_starttls(s->t, err, errlen);
+    if (trc < 0)
+        return map_transport(trc);
+    /* Capabilities learnt in plaintext are not trusted. */
+    strv_free(s->caps, s->ncaps);
+    s->caps = NULL;
+    s->ncaps = 0;
+    s->caps_fresh = false;
+    return session_capability(s, err, errlen);
+}
+
+int session_connect(const struct session_config *cfg, struct session **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    struct session *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return SESSION_ERR_NOMEM;
+    }
+    s->cfg = *cfg;
+    s->host = dup_or_null(cfg->host);
+    s->verify_name = dup_or_null(cfg->verify_name);
+    s->ca_file = dup_or_null(cfg->ca_file);
+    s->fingerprint = dup_or_null(cfg->fingerprint);
+    s->user = dup_or_null(cfg->user);
+    if (cfg->password) {
+        s->password_len = cfg->password_len ? cfg->password_len : strlen(cfg->password);
+        s->password = malloc(s->password_len + 1);
+        if (s->password) {
+            memcpy(s->password, cfg->password, s->password_len);
+            s->password[s->password_len] = '\0';
+        }
+    }
+    if (cfg->label) {
+        s->label = strdup(cfg->label);
+    } else if (cfg->host) {
+        size_t n = (cfg->user ? strlen(cfg->user) + 1 : 0) + strlen(cfg->host) + 1;
+        s->label = malloc(n);
+        if (s->label)
+            snprintf(s->label, n, "%s%s%s", cfg->user ? cfg->user : "", cfg->user ? "@" : "",
+                     cfg->host);
+    }
+    s->cfg.host = s->host;
+    s->cfg.verify_name = s->verify_name;
+    s->cfg.ca_file = s->ca_file;
+    s->cfg.fingerprint = s->fingerprint;
+    s->cfg.user = s->user;
+    s->cfg.password = NULL;     /* only s->password holds it */
+    s->cfg.label = s->label;
+    arena_init(&s->scratch, 16384);
+    s->p = parser_new(NULL);
+    if (!s->host || !s->label || !s->p || (cfg->user && !s->user) ||
+        (cfg->password && !s->password) || (cfg->verify_name && !s->verify_name) ||
+        (cfg->ca_file && !s->ca_file) || (cfg->fingerprint && !s->fingerprint))
+        return fail_open(s, cfg->host ? SESSION_ERR_NOMEM : SESSION_ERR_USAGE, err, errlen,
+                         cfg->host ? "out of memory" : "no host given");
+
+    struct transport_config tc = {
+        .host = s->host,
+        .port = cfg->port ? cfg->port : (cfg->tls == SESSION_TLS_IMPLICIT ? 993 : 143),
+        .tls = cfg->tls == SESSION_TLS_IMPLICIT,
+        .verify_name = s->verify_name,
+        .ca_file = s->ca_file,
+        .fingerprint = s->fingerprint,
+        .insecure = cfg->insecure,
+        .connect_timeout_ms = cfg->connect_timeout_ms,
+        .io_timeout_ms = cfg->io_timeout_ms,
+    };
+    char msg[600];
+    int trc = transport_connect(&tc, &s->t, msg, sizeof msg);
+    if (trc < 0)
+        return fail_open(s, map_transport(trc), err, errlen, msg);
+
+    /* The greeting: OK, PREAUTH or BYE. Dovecot may send an OK before it (auth process slow);
+     * every untagged OK counts, the capability code refreshes the list. */
+    struct imap_response *r;
+    for (;;) {
+        int pr = parser_next(s->p, &r);
+        if (pr == 1)
+            break;
+        if (pr < 0) {
+            snprintf(msg, sizeof msg, "%s: greeting: protocol error: %s", s->label, parser_error(s->p));
+            return fail_open(s, SESSION_ERR_PROTOCOL, err, errlen, msg);
+        }
+        size_t avail;
+        char *space = parser_space(s->p, READ_CHUNK, &avail);
+        if (!space)
+            return fail_open(s, SESSION_ERR_NOMEM, err, errlen, "out of memory");
+        ssize_t n = transport_read(s->t, space, avail);
+        if (n <= 0) {
+            snprintf(msg, sizeof msg, "%s: greeting: %s", s->label,
+                     n == 0 ? "connection closed by server" : transport_error(s->t));
+            return fail_open(s, n == 0 ? SESSION_ERR_CLOSED : map_transport((int)n), err, errlen, msg);
+        }
+        if (tracing(s))
+            trace_in(s, space, (size_t)n);
+        parser_commit(s->p, (size_t)n);
+        s->committed += (uint64_t)n;
+    }
+    s->got_greeting = true;
+    if (r->kind != IMAP_UNTAGGED ||
+        (r->status != IMAP_ST_OK && r->status != IMAP_ST_PREAUTH && r->status != IMAP_ST_BYE)) {
+        snprintf(msg, sizeof msg, "%s: greeting: expected OK, PREAUTH or BYE", s->label);
+        return fail_open(s, SESSION_ERR_PROTOCOL, err, errlen, msg);
+    }
+    if (r->status == IMAP_ST_BYE) {
+        snprintf(msg, sizeof msg, "%s: server refused the connection (BYE %s)", s->label,
+                 r->text ? r->text : "");
+        return fail_open(s, SESSION_ERR_CLOSED, err, errlen, msg);
+    }
+    if (r->code.kind == IMAP_CODE_CAPABILITY)
+        caps_set_from_values(s, r->code.list, r->code.nlist);
+    s->preauth = r->status == IMAP_ST_PREAUTH;
+    s->state = s->preauth ? SESSION_AUTH : SESSION_NOT_AUTH;
+    arena_reset(&s->scratch);
+
+    int rc = 0;
+    if (cfg->tls == SESSION_TLS_STARTTLS) {
+        if (s->preauth) {
+            rc = SESSION_ERR_TLS;
+            snprintf(msg, sizeof msg, "%s: server sent PREAUTH, so STARTTLS is impossible; "
+                     "refusing to continue in plaintext", s->label);
+        } else {
+            if (!s->caps_fresh)
+                rc = session_capability(s, msg, sizeof msg);
+            if (rc == 0)
+                rc = do_starttls(s, msg, sizeof msg);
+        }
+    } else if (!s->caps_fresh) {
+        rc = session_capability(s, msg, sizeof msg);
+    }
+    if (rc < 0)
+        return fail_open(s, rc, err, errlen, msg);
+    *out = s;
+    return 0;
+}
+
+int session_open(const struct session_config *cfg, struct session **out, char *err, size_t errlen)
+{
+    struct session *s;
+    int rc = session_connect(cfg, &s, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (cfg->user && s->state == SESSION_NOT_AUTH) {
+        rc = session_login(s, err, errlen);
+        if (rc < 0) {
+            session_free(s);
+            *out = NULL;
+            return rc;
+        }
+    }
+    *out = s;
+    return 0;
+}
+
+/* ---- CAPABILITY, LOGIN, AUTHENTICATE, LOGOUT ----------------------------------------- */
+
+static struct session_cmd *simple_start(struct session *s, const char *verb)
+{
+    struct command c;
+    session_command_start(s, &c, verb);
+    command_end(&c);
+    struct session_cmd *sc = cmd_send(s, &c, verb, NULL, NULL);
+    command_free(&c);
+    return sc;
+}
+
+int session_capability(struct session *s, char *err, size_t errlen)
+{
+    return cmd_finish(s, simple_start(s, "CAPABILITY"), err, errlen);
+}
+
+int session_noop(struct session *s, char *err, size_t errlen)
+{
+    return cmd_finish(s, simple_start(s, "NOOP"), err, errlen);
+}
+
+struct session_cmd *session_noop_start(struct session *s)
+{
+    return simple_start(s, "NOOP");
+}
+
+/* The SASL PLAIN response "\0user\0password", base64; malloc'd, the caller wipes and frees. */
+static char *plain_token(const struct session *s, size_t *outlen)
+{
+    size_t ul = strlen(s->user), n = ul + s->password_len + 2;
+    unsigned char *raw = malloc(n);
+    char *b64 = malloc(4 * ((n + 2) / 3) + 1);
+    if (!raw || !b64) {
+        free(raw);
+        free(b64);
+        return NULL;
+    }
+    raw[0] = '\0';
+    memcpy(raw + 1, s->user, ul);
+    raw[1 + ul] = '\0';
+    memcpy(raw + 2 + ul, s->password, s->password_len);
+    int m = EVP_EncodeBlock((unsigned char *)b64, raw, (int)n);
+    explicit_bzero(raw, n);
+    free(raw);
+    *outlen = (size_t)m;
+    return b64;
+}
+
+struct auth_cont {
+    char *token;
+    size_t len;
+    int sent;
+};
+
+static int auth_on_cont(struct session_cmd *c, const struct imap_response *r)
+{
+    (void)r;
+    struct auth_cont *a = c->priv;
+    struct session *s = c->s;
+    /* A second challenge means the server did not accept our response: cancel with "*". */
+    const char *data = a->sent ? "*" : a->token;
+    size_t len = a->sent ? 1 : a->len;
+    a->sent++;
+    session_trace_out(s, a->sent > 1 ? "*" : "***", a->sent > 1 ? 1 : 3);
+    int rc = transport_write_all(s->t, data, len);
+    if (rc == 0)
+        rc = transport_write_all(s->t, "\r\n", 2);
+    return rc < 0 ? map_transport(rc) : 0;
+}
+
+static void auth_free(struct session_cmd *c)
+{
+    struct auth_cont *a = c->priv;
+    if (a) {
+        explicit_bzero(a->token, a->len);
+        free(a->token);
+        free(a);
+    }
+}
+
+int session_login(struct session *s, char *err, size_t errlen)
+{
+    if (!s->user || !s->password) {
+        snprintf(err, errlen, "%s: no user or password configured", s->label);
+        return SESSION_ERR_USAGE;
+    }
+    if (s->state != SESSION_NOT_AUTH) {
+        snprintf(err, errlen, "%s: already authenticated", s->label);
+        return s->state == SESSION_BROKEN ? s->errcode : SESSION_ERR_USAGE;
+    }
+    enum session_auth m = s->cfg.auth;
+    if (m == SESSION_AUTH_AUTO)
+        m = session_has_cap(s, "AUTH=PLAIN") ? SESSION_AUTH_PLAIN : SESSION_AUTH_LOGIN;
+    struct command c;
+    struct session_cmd *sc;
+    if (m == SESSION_AUTH_LOGIN) {
+        if (session_has_cap(s, "LOGINDISABLED")) {
+            snprintf(err, errlen, "%s: the server disabled LOGIN (LOGINDISABLED)%s", s->label,
+                     transport_is_tls(s->t) ? "" : "; it needs TLS first");
+            return SESSION_ERR_AUTH;
+        }
+        session_command_start(s, &c, "LOGIN");
+        command_astring(&c, s->user, strlen(s->user));
+        command_secret(&c, s->password, s->password_len);
+        command_end(&c);
+        sc = cmd_send(s, &c, "LOGIN", NULL, NULL);
+    } else {
+        if (!session_has_cap(s, "AUTH=PLAIN")) {
+            snprintf(err, errlen, "%s: the server does not offer AUTHENTICATE PLAIN", s->label);
+            return SESSION_ERR_AUTH;
+        }
+        size_t tl;
+        char *token = plain_token(s, &tl);
+        if (!token) {
+            snprintf(err, errlen, "out of memory");
+            return SESSION_ERR_NOMEM;
+        }
+        bool ir = session_has_cap(s, "SASL-IR") && !s->cfg.no_sasl_ir;
+        session_command_start(s, &c, "AUTHENTICATE");
+        command_atom(&c, "PLAIN");
+        if (ir)
+            command_secret(&c, token, tl);
+        command_end(&c);
+        sc = cmd_send(s, &c, "AUTHENTICATE PLAIN", NULL, NULL);
+        if (sc && !ir && sc->in_flight) {
+            struct auth_cont *a = calloc(1, sizeof *a);
+            if (a) {
+                a->token = token;
+                a->len = tl;
+                token = NULL;
+                sc->priv = a;
+                sc->on_cont = auth_on_cont;
+                sc->on_free = auth_free;
+                sc->barrier = true;
+            }
+        }
+        if (token) {
+            explicit_bzero(token, tl);
+            free(token);
+        }
+    }
+    if (c.buf)
+        explicit_bzero(c.buf, c.len);
+    command_free(&c);
+    if (!sc) {
+        snprintf(err, errlen, "out of memory");
+        return SESSION_ERR_NOMEM;
+    }
+    s->caps_fresh = false;
+    session_wait(s, sc);
+    const struct session_result *res = session_cmd_result(sc);
+    int rc = 0;
+    if (res->status == SESSION_NO || res->status == SESSION_BAD) {
+        char code[300] = "";
+        if (res->code_name)
+            snprintf(code, sizeof code, "[%s%s%s] ", res->code_name,
+                     res->code_text && res->code_text[0] ? " " : "", res->code_text ? res->code_text : "");
+        snprintf(err, errlen, "%s: authentication failed: %s%s", s->label, code, res->text);
+        rc = SESSION_ERR_AUTH;
+    } else if (res->status != SESSION_OK) {
+        rc = session_cmd_error(sc, err, errlen);
+    }
+    session_cmd_free(sc);
+    if (rc < 0)
+        return rc;
+    s->state = SESSION_AUTH;
+    if (!s->caps_fresh)
+        return session_capability(s, err, errlen);
+    return 0;
+}
+
+int session_logout(struct session *s, char *err, size_t errlen)
+{
+    if (s->state == SESSION_LOGOUT)
+        return 0;
+    struct session_cmd *sc = simple_start(s, "LOGOUT");
+    if (sc && sc->in_flight)
+        sc->is_logout = true;
+    int rc = cmd_finish(s, sc, err, errlen);
+    if (rc == SESSION_ERR_CLOSED && s->bye_seen)
+        rc = 0;   /* the server closed right after its BYE */
+    if (s->state != SESSION_BROKEN || rc == 0)
+        s->state = SESSION_LOGOUT;
+    view_clear(&s->view);
+    return rc;
+}
+
+/* ---- IDLE -------------------------------------------------------------------------- */
+
+static int idle_on_cont(struct session_cmd *c, const struct imap_response *r)
+{
+    (void)r;
+    c->priv = (void *)1;    /* idling */
+    return 0;
+}
+
+int session_idle_start(struct session *s, char *err, size_t errlen)
+{
+    if (!session_has_cap(s, "IDLE")) {
+        snprintf(err, errlen, "IDLE: the server does not offer IDLE");
+        return SESSION_ERR_UNSUPPORTED;
+    }
+    if (s->idle) {
+        snprintf(err, errlen, "IDLE: already idling");
+        return SESSION_ERR_USAGE;
+    }
+    struct session_cmd *sc = simple_start(s, "IDLE");
+    if (!sc) {
+        snprintf(err, errlen, "out of memory");
+        return SESSION_ERR_NOMEM;
+    }
+    if (!sc->in_flight)
+        return cmd_finish(s, sc, err, errlen);
+    sc->barrier = true;
+    sc->on_cont = idle_on_cont;
+    s->idle = sc;
+    s->idle_events = 0;
+    /* Write and wait for the "+ idling". */
+    while (s->idle == sc && !sc->priv) {
+        if (session_flush(s) < 0 || session_pump(s, -1) < 0)
+            break;
+    }
+    if (s->idle != sc) {   /* finished (NO/BAD) or broken */
+        return cmd_finish(s, sc, err, errlen);
+    }
+    return 0;
+}
+
+int session_idle_wait(struct session *s, int timeout_ms, char *err, size_t errlen)
+{
+    if (!s->idle) {
+        snprintf(err, errlen, "IDLE: not idling");
+        return s->state == SESSION_BROKEN ? s->errcode : SESSION_ERR_USAGE;
+    }
+    int before = s->idle_events;
+    while (s->idle && s->idle_events == before) {
+        int rc = session_pump(s, timeout_ms < 0 ? -1 : timeout_ms);
+        if (rc == 0)
+            return 0;
+        if (rc < 0) {
+            snprintf(err, errlen, "%s", s->err);
+            return rc;
+        }
+    }
+    return 1;
+}
+
+int session_idle_done(struct session *s, char *err, size_t errlen)
+{
+    struct session_cmd *sc = s->idle;
+    if (!sc) {
+        snprintf(err, errlen, "IDLE: not idling");
+        return s->state == SESSION_BROKEN ? s->errcode : SESSION_ERR_USAGE;
+    }
+    session_trace_out(s, "DONE", 4);
+    int trc = transport_write_all(s->t, "DONE\r\n", 6);
+    if (trc < 0) {
+        session_break(s, map_transport(trc), transport_error(s->t));
+    }
+    sc->priv = NULL;
+    return cmd_finish(s, sc, err, errlen);
+}

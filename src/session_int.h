@@ -1,0 +1,98 @@
+/* session_int.h — private to session.c (the core: I/O, queue, dispatch) and session_ops.c (the
+ * typed commands). Nobody else includes it. */
+#ifndef IMAPSCRIPT_SESSION_INT_H
+#define IMAPSCRIPT_SESSION_INT_H
+
+#include "arena.h"
+#include "command.h"
+#include "session.h"
+#include "transport.h"
+
+struct session_cmd {
+    struct session *s;              /* NULL once detached (session freed) */
+    struct session_cmd *qnext;      /* in-flight queue */
+    struct session_cmd *part;       /* next part of a split command (owned by the head) */
+    bool in_flight;                 /* in s's queue */
+    bool orphan;                    /* owner freed it while in flight */
+    bool has_secret;                /* wipe buf when done */
+    bool barrier;                   /* nothing after it is written until it completes */
+    bool await_cont;                /* written up to a literal wait point, needs "+" */
+    bool is_logout;
+    char tag[16];
+    char what[200];                 /* "UID MOVE", "SELECT Archive" for messages */
+    char *buf;                      /* the encoded command */
+    size_t len, woff;
+    size_t *waits;
+    size_t nwaits, wi;
+    size_t unacked;                 /* bytes of it written (window accounting) */
+    session_handler h;
+    void *ud;
+    /* Internal hooks for typed commands. */
+    void (*on_done)(struct session_cmd *c, const struct imap_response *r);  /* tagged reply */
+    int (*on_cont)(struct session_cmd *c, const struct imap_response *r);   /* "+" not for a literal */
+    void (*on_free)(struct session_cmd *c);
+    void *priv;
+    struct session_result res;
+    char *strs[6];                  /* owned copies behind res's strings */
+    char errbuf[600];
+};
+
+struct session {
+    /* configuration (owned copies) */
+    struct session_config cfg;
+    char *host, *verify_name, *ca_file, *fingerprint, *user, *password, *label;
+    size_t password_len;
+
+    struct transport *t;
+    struct imap_parser *p;
+    uint64_t committed;             /* bytes given to the parser */
+    struct arena scratch;           /* per-response decoding, reset after each dispatch */
+    unsigned long tagn;
+    enum session_state state;
+    bool got_greeting, preauth, bye_seen;
+    char bye_text[200];
+
+    char **caps;
+    size_t ncaps;
+    bool caps_fresh;                /* set whenever caps are replaced */
+    char **enabled;
+    size_t nenabled;
+
+    struct session_view view;
+
+    struct session_cmd *qhead, *qtail;
+    size_t unacked;                 /* written bytes of incomplete commands */
+    char *out;                      /* write coalescing */
+    size_t outcap;
+
+    uint64_t ncommands;
+    session_event_fn ev;
+    void *ev_ud;
+    int idle_events;                /* untagged responses seen while idling */
+    struct session_cmd *idle;
+
+    /* incoming trace */
+    char tline[1024];
+    size_t tlen;
+    bool ttrunc;
+    uint64_t tlit;                  /* literal bytes left */
+    uint64_t tlit_total;
+    bool tlit_show;
+
+    int errcode;
+    char err[600];
+};
+
+/* session.c, for session_ops.c */
+struct session_cmd *cmd_failed(struct session *s, const char *what, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+struct session_cmd *cmd_send(struct session *s, struct command *c, const char *what,
+                             session_handler h, void *ud);
+int cmd_finish(struct session *s, struct session_cmd *c, char *err, size_t errlen);
+void session_trace_out(struct session *s, const char *text, size_t len);
+void view_clear(struct session_view *v);
+int strv_from_values(const struct imap_value *items, size_t n, char ***out, size_t *nout);
+void strv_free(char **v, size_t n);
+int caps_set_from_values(struct session *s, const struct imap_value *items, size_t n);
+
+#endif
