@@ -1,0 +1,293 @@
+-- The Lua API against a real Dovecot: every action's effect is read back from the
+-- server's Maildirs by tests/integration/support.lua, never through imapscript itself.
+local S = require "tests.integration.support"
+local imap = require "imapscript"
+imap._configure { quiet = true }
+local Q = imap.query
+
+local function account(over, n) return imap.account(S.account_cfg(over, n)) end
+
+-- Message-IDs of a mailbox whose flags satisfy pred, from the oracle.
+local function ids(mailbox, pred, user)
+  local out = {}
+  for id, flags in pairs(S.state(mailbox, user)) do
+    if not pred or pred(flags) then out[#out + 1] = id end
+  end
+  table.sort(out)
+  return out
+end
+local function has(flag) return function(flags) return (" " .. flags .. " "):find(" " .. flag .. " ", 1, true) ~= nil end end
+local function hasnt(flag) local h = has(flag) return function(f) return not h(f) end end
+
+local function message(id, subject, body, extra)
+  return table.concat({
+    "From: Alice Example <alice@example.org>",
+    "To: bob@example.org",
+    "Subject: " .. subject,
+    "Date: Mon, 3 Feb 2025 10:00:00 +0000",
+    "Message-ID: " .. id,
+    extra or "",
+    "",
+    body or "hello",
+    "",
+  }, "\r\n"):gsub("\r\n\r\n\r\n", "\r\n\r\n", 1)
+end
+
+describe("searches and actions", function()
+  local acct
+  setup(function()
+    S.seed("T_move", 60, 11)
+    S.seed("T_copy", 30, 12)
+    S.seed("T_flags", 30, 13)
+    S.seed("T_delete", 30, 14)
+    acct = account { create = true }
+  end)
+  teardown(function() acct:logout() end)
+
+  it("move_to moves exactly the messages the search found", function()
+    local seen = ids("T_move", has("\\Seen"))
+    local unseen = ids("T_move", hasnt("\\Seen"))
+    assert.is_true(#seen > 0 and #unseen > 0)
+    local r = acct.T_move:search(Q.seen)
+    assert.are.equal(r, r:move_to(acct["Moved/Seen"]))
+    acct:flush()
+    assert.are.same(seen, ids("Moved/Seen"))
+    assert.are.same(unseen, ids("T_move"))
+  end)
+
+  it("copy_to leaves the source as it was", function()
+    local before = ids("T_copy")
+    acct.T_copy:all():copy_to(acct.T_copy_dest)
+    acct:flush()
+    assert.are.same(before, ids("T_copy"))
+    assert.are.same(before, ids("T_copy_dest"))
+  end)
+
+  it("sets, adds and removes flags and keywords", function()
+    local all = ids("T_flags")
+    local box = acct.T_flags
+    box:all():mark_unseen():mark_flagged():add_flags { "$Todo", "Work" }
+    acct:flush()
+    assert.are.same(all, ids("T_flags", has("\\Flagged")))
+    assert.are.same(all, ids("T_flags", has("$Todo")))
+    assert.are.same({}, ids("T_flags", has("\\Seen")))
+    box:search(Q.keyword "$Todo"):remove_flags { "$Todo" }:unmark_flagged():mark_seen()
+    acct:flush()
+    assert.are.same({}, ids("T_flags", has("$Todo")))
+    assert.are.same(all, ids("T_flags", has("Work")))
+    assert.are.same(all, ids("T_flags", has("\\Seen")))
+    box:all():set_flags { "\\Answered" }
+    acct:flush()
+    for _, flags in pairs(S.state("T_flags")) do assert.are.equal("\\Answered", flags) end
+  end)
+
+  it("delete expunges only its own messages, never other \\Deleted ones", function()
+    local box = acct.T_delete
+    local flagged = ids("T_delete", has("\\Flagged"))
+    local keep = ids("T_delete", hasnt("\\Flagged"))
+    assert.is_true(#flagged > 0 and #keep > 0)
+    -- Someone else's \Deleted messages must survive our delete.
+    box:search(~Q.flagged):add_flags { "\\Deleted" }
+    box:search(Q.flagged):delete()
+    acct:flush()
+    assert.are.same(keep, ids("T_delete"))
+    assert.are.same(keep, ids("T_delete", has("\\Deleted")))
+  end)
+
+  it("reports a missing destination without create, and changes nothing", function()
+    local strict = account()
+    local before = S.state("T_copy")
+    strict.T_copy:all():move_to(strict["No/Such/Box"])
+    local ok, err = pcall(strict.flush, strict)
+    strict:logout()
+    assert.is_false(ok)
+    assert.are.equal("no", err.kind)
+    assert.truthy(tostring(err):find("api_spec.lua:%d+: move_to No/Such/Box: "))
+    assert.truthy(tostring(err):find("TRYCREATE", 1, true))
+    assert.are.same(before, S.state("T_copy"))
+    assert.is_false(S.exists("No/Such/Box"))
+  end)
+end)
+
+describe("results", function()
+  local acct
+  setup(function()
+    S.seed("T_algebra", 80, 21)
+    acct = account()
+  end)
+  teardown(function() acct:logout() end)
+
+  it("are lazy until counted, and count what the server found", function()
+    local box = acct.T_algebra
+    local before = acct:stats().commands
+    local r = box:search(Q.seen)
+    assert.are.equal(before, acct:stats().commands)
+    assert.are.equal(#ids("T_algebra", has("\\Seen")), #r)
+  end)
+
+  it("combine with + * - like sets", function()
+    local box = acct.T_algebra
+    local seen, flagged = box:search(Q.seen), box:search(Q.flagged)
+    local n_seen = #ids("T_algebra", has("\\Seen"))
+    local n_flagged = #ids("T_algebra", has("\\Flagged"))
+    local n_both = #ids("T_algebra", function(f) return has("\\Seen")(f) and has("\\Flagged")(f) end)
+    assert.are.equal(n_seen + n_flagged - n_both, #(seen + flagged))
+    assert.are.equal(n_both, #(seen * flagged))
+    assert.are.equal(n_seen - n_both, #(seen - flagged))
+    assert.are.equal(n_both, #seen:search(Q.flagged))
+    local uids = {}
+    for uid in (seen * flagged):uids() do uids[#uids + 1] = uid end
+    assert.are.equal(n_both, #uids)
+  end)
+
+  it("match a PCRE2 pattern on decoded header fields", function()
+    local box = acct.T_match
+    acct:create("T_match")
+    box:append(message("<m1@t>", "=?UTF-8?B?w4RyZ2VyIG1pdCBkZXIgQmFobg==?="))
+    box:append(message("<m2@t>", "=?ISO-8859-1?Q?=C4rger_im_B=FCro?="))
+    box:append(message("<m3@t>", "[PATCH v2] fix the parser"))
+    box:append(message("<m4@t>", "Re: [PATCH] fix the parser"))
+    local arger = box:all():match("Subject", "^Ärger")
+    assert.are.equal(2, #arger)
+    local patch = box:all():match("Subject", [[^\[PATCH(?: v\d+)?\]]])
+    assert.are.equal(1, #patch)
+    patch:add_flags { "$Patch" }
+    acct:flush()
+    assert.are.same({ "<m3@t>" }, ids("T_match", has("$Patch")))
+    assert.has_error(function() box:all():match("Subject", "([") end)
+  end)
+
+  it("match_body on the decoded text", function()
+    local box = acct.T_body
+    acct:create("T_body")
+    box:append(message("<b1@t>", "qp", "Gr=FC=DFe aus M=FCnchen", "Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable"))
+    box:append(message("<b2@t>", "plain", "nothing to see"))
+    local r = box:all():match_body("Grüße aus München")
+    assert.are.equal(1, #r)
+  end)
+
+  it("fetch streams message tables", function()
+    local box = acct.T_fetch
+    acct:create("T_fetch")
+    box:append(message("<f1@t>", "=?UTF-8?Q?caf=C3=A9?=", "body one"), { "\\Seen" }, "14-Jul-2024 09:30:00 +0200")
+    local n = 0
+    for msg in box:all():fetch { "flags", "size", "date", "envelope", "headers", "body" } do
+      n = n + 1
+      assert.is_number(msg.uid)
+      assert.are.same({ "\\Seen" }, msg.flags)
+      assert.is_true(msg.size > 100)
+      assert.truthy(msg.internaldate:find("14-Jul-2024 09:30:00 +0200", 1, true))
+      assert.are.equal("<f1@t>", msg.envelope.message_id)
+      assert.are.equal("alice", msg.envelope.from[1].mailbox)
+      assert.are.equal("example.org", msg.envelope.from[1].host)
+      assert.are.equal("café", msg:header("Subject"))
+      assert.truthy(msg.body:find("body one", 1, true))
+    end
+    assert.are.equal(1, n)
+  end)
+end)
+
+describe("accounts and mailboxes", function()
+  local acct
+  setup(function() acct = account() end)
+  teardown(function() acct:logout() end)
+
+  it("create, rename, subscribe, list and delete mailboxes", function()
+    acct:create("Work/Projects")
+    assert.is_true(S.exists("Work/Projects"))
+    acct:rename("Work/Projects", "Work/Done")
+    assert.is_false(S.exists("Work/Projects"))
+    assert.is_true(S.exists("Work/Done"))
+    acct:subscribe("Work/Done")
+    local names = {}
+    for _, m in ipairs(acct:mailboxes()) do names[m.name] = m end
+    assert.is_table(names["Work/Done"])
+    assert.is_table(names.INBOX)
+    acct:unsubscribe("Work/Done")
+    acct:delete("Work/Done")
+    assert.is_false(S.exists("Work/Done"))
+  end)
+
+  it("handle UTF-8 mailbox names", function()
+    acct:create("Reisen/München")
+    local found = false
+    for _, m in ipairs(acct:mailboxes("Reisen/*")) do found = found or m.name == "Reisen/München" end
+    assert.is_true(found)
+    acct["Reisen/München"]:append(message("<u1@t>", "x"))
+    assert.are.equal(1, acct["Reisen/München"]:status().messages)
+  end)
+
+  it("status and capabilities", function()
+    S.seed("T_status", 12, 31)
+    local st = acct.T_status:status()
+    assert.are.equal(12, st.messages)
+    assert.is_number(st.uidnext)
+    assert.is_number(st.uidvalidity)
+    local caps = {}
+    for _, c in ipairs(acct:capabilities()) do caps[c] = true end
+    assert.is_true(caps.IMAP4REV1 or caps.IMAP4rev1 or false)
+  end)
+
+  it("append keeps flags and date and returns the UID", function()
+    acct:create("T_append")
+    local uid = acct.T_append:append(message("<a1@t>", "appended"), { "\\Flagged", "$Label1" },
+      os.time { year = 2020, month = 5, day = 17, hour = 8 })
+    assert.is_number(uid)
+    assert.are.same({ "<a1@t>" }, ids("T_append", has("$Label1")))
+    assert.are.same({ "<a1@t>" }, ids("T_append", has("\\Flagged")))
+  end)
+
+  it("rejects a wrong password with an auth error naming the account, not the password", function()
+    local bad = account { password = "not-the-password-xyz" }
+    local ok, err = pcall(function() return bad.INBOX:status() end)
+    assert.is_false(ok)
+    assert.are.equal("auth", err.kind)
+    assert.truthy(tostring(err):find("alice", 1, true))
+    assert.falsy(tostring(err):find("not-the-password-xyz", 1, true))
+  end)
+
+  it("takes passwords from a command or the environment", function()
+    local a = account { password = imap.command("printf '%s\\n' " .. S.shquote(S.env("TESTBED_PASSWORD"))) }
+    assert.is_number(a.INBOX:status().messages)
+    a:logout()
+    local b = account { password = imap.env "TESTBED_PASSWORD" }
+    assert.is_number(b.INBOX:status().messages)
+    b:logout()
+  end)
+end)
+
+describe("safety", function()
+  it("skips messages another client expunged between the search and the action", function()
+    S.seed("T_race", 40, 41)
+    local acct = account { create = true }
+    local other = account()
+    local r = acct.T_race:search(Q.all)
+    assert.are.equal(40, #r)
+    -- The other client deletes the flagged ones meanwhile.
+    local gone = ids("T_race", has("\\Flagged"))
+    local stay = ids("T_race", hasnt("\\Flagged"))
+    other.T_race:search(Q.flagged):delete()
+    other:flush()
+    assert.are.same(stay, ids("T_race"))
+    r:move_to(acct.T_race_dest)
+    acct:flush()
+    assert.are.same(stay, ids("T_race_dest"))
+    assert.are.same({}, ids("T_race"))
+    assert.is_true(#gone > 0)
+    acct:logout()
+    other:logout()
+  end)
+
+  it("moves across accounts keeping flags, deleting the source only after the copies", function()
+    S.seed("T_cross", 25, 51)
+    local alice = account()
+    local bob = account({ create = true }, 2)
+    local before = S.state("T_cross")
+    alice.T_cross:all():move_to(bob["From/Alice"])
+    alice:flush()
+    assert.are.same(before, S.state("From/Alice", "bob"))
+    assert.are.same({}, S.state("T_cross"))
+    alice:logout()
+    bob:logout()
+  end)
+end)

@@ -1,0 +1,152 @@
+-- support.lua — what the integration specs share: the test bed's settings, seeding,
+-- running the program, and an oracle that reads the server's state straight from its
+-- Maildirs (not through imapscript), so assertions never trust the code under test.
+package.path = "./tests/integration/?.lua;" .. package.path
+local M = {}
+
+local function env(name)
+  local v = os.getenv(name)
+  assert(v and v ~= "", name .. " is not set: run under tests/run-integration")
+  return v
+end
+M.env = env
+
+local function shquote(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
+M.shquote = shquote
+
+--- Settings for imap.account on the test bed's implicit-TLS port; `over` overrides.
+function M.account_cfg(over, n)
+  local suffix = (n and n > 1) and tostring(n) or ""
+  local cfg = {
+    host = env("TESTBED_HOST"), port = tonumber(env("TESTBED_TLS_PORT")),
+    ca_file = env("TESTBED_CA"), user = env("TESTBED_USER" .. suffix),
+    password = env("TESTBED_PASSWORD" .. suffix),
+  }
+  for k, v in pairs(over or {}) do cfg[k] = v end
+  return cfg
+end
+
+--- Seeds count generated messages into user's mailbox (created if missing).
+function M.seed(mailbox, count, seed, user)
+  local cmd = string.format("scripts/testbed seed %s --user %s --mailbox %s --count %d --seed %d >/dev/null",
+    shquote(env("TESTBED_DIR")), user or "alice", shquote(mailbox), count, seed or 1)
+  assert(os.execute(cmd), "seeding failed: " .. cmd)
+end
+
+--- Runs build/imapscript with args; returns exit code, stdout, stderr.
+function M.run(args, stdin_text)
+  local out, err = os.tmpname(), os.tmpname()
+  local cmd = (os.getenv("IMAPSCRIPT") or "build/imapscript") .. " " .. args ..
+    " >" .. out .. " 2>" .. err .. (stdin_text and "" or " </dev/null")
+  local _, _, code
+  if stdin_text then
+    local p = io.popen(cmd .. "; echo $? >" .. out .. ".rc", "w")
+    p:write(stdin_text)
+    p:close()
+    local f = io.open(out .. ".rc"); code = tonumber(f:read("l")); f:close()
+    os.remove(out .. ".rc")
+  else
+    _, _, code = os.execute(cmd)
+  end
+  local function slurp(p) local f = io.open(p); local s = f:read("a"); f:close(); os.remove(p); return s end
+  return code, slurp(out), slurp(err)
+end
+
+--- Writes a script file holding `body` after a prelude that defines `acct` on the test bed.
+function M.script(body, over)
+  local path = os.tmpname() .. ".lua"
+  local f = assert(io.open(path, "w"))
+  local cfg = M.account_cfg(over)
+  local fields = {}
+  for k, v in pairs(cfg) do
+    fields[#fields + 1] = string.format("%s = %s", k, type(v) == "string" and string.format("%q", v) or tostring(v))
+  end
+  table.sort(fields)
+  f:write("local acct = imap.account { ", table.concat(fields, ", "), " }\n",
+    "local Q = imap.query\n", body, "\n")
+  f:close()
+  return path
+end
+
+---------------------------------------------------------------------------------------
+-- The Maildir oracle.
+
+local function maildir_path(user, mailbox)
+  local root = env("TESTBED_MAILROOT") .. "/" .. user
+  if mailbox:upper() == "INBOX" then return root end
+  return root .. "/." .. mailbox:gsub("/", ".")
+end
+
+local function list_dir(dir)
+  local p = io.popen("ls -1 " .. shquote(dir) .. " 2>/dev/null")
+  local names = {}
+  for line in p:lines() do names[#names + 1] = line end
+  p:close()
+  return names
+end
+
+local function keywords(dir)
+  local map = {}
+  local f = io.open(dir .. "/dovecot-keywords")
+  if f then
+    for line in f:lines() do
+      local i, name = line:match("^(%d+) (.+)$")
+      if i then map[string.char(97 + tonumber(i))] = name end
+    end
+    f:close()
+  end
+  return map
+end
+
+local system_flags = { D = "\\Draft", F = "\\Flagged", R = "\\Answered", S = "\\Seen", T = "\\Deleted" }
+
+--- {[message-id] = "sorted flags"} of a mailbox, read from its Maildir files.
+function M.state(mailbox, user)
+  local dir = maildir_path(user or "alice", mailbox)
+  local kw = keywords(dir)
+  local out, count = {}, 0
+  for _, sub in ipairs { "cur", "new" } do
+    for _, name in ipairs(list_dir(dir .. "/" .. sub)) do
+      local f = io.open(dir .. "/" .. sub .. "/" .. name)
+      if f then
+        local id
+        for line in f:lines() do
+          if line == "" or line == "\r" then break end
+          id = id or line:match("^[Mm]essage%-[Ii][Dd]:%s*(<[^>]*>)")
+        end
+        f:close()
+        local flags = {}
+        for c in (name:match(":2,(.*)$") or ""):gmatch(".") do
+          flags[#flags + 1] = system_flags[c] or kw[c] or ("?" .. c)
+        end
+        table.sort(flags)
+        out[id or name] = table.concat(flags, " ")
+        count = count + 1
+      end
+    end
+  end
+  return out, count
+end
+
+--- Number of messages in a mailbox, by its Maildir.
+function M.count(mailbox, user)
+  local _, n = M.state(mailbox, user)
+  return n
+end
+
+--- True when the mailbox's directory exists on the server.
+function M.exists(mailbox, user)
+  local f = io.open(maildir_path(user or "alice", mailbox) .. "/cur")
+  if f then f:close() return true end
+  return os.execute("test -d " .. shquote(maildir_path(user or "alice", mailbox))) == true
+end
+
+--- The set of keys of a table, sorted, for comparing states.
+function M.keys(t)
+  local out = {}
+  for k in pairs(t) do out[#out + 1] = k end
+  table.sort(out)
+  return out
+end
+
+return M
