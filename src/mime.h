@@ -1,0 +1,51 @@
+/* mime.h — mail as text for client-side matching: RFC 2047 header decoding and unfolding, header
+ * field lookup in a raw header block, and the UTF-8 text of a raw message's text parts. */
+#ifndef IMAPSCRIPT_MIME_H
+#define IMAPSCRIPT_MIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Multipart nesting deeper than this is not looked into (the top-level message is depth 0). */
+#define MIME_MAX_DEPTH 16
+/* mime_body_text's output limit when the caller gives 0. */
+#define MIME_BODY_TEXT_DEFAULT_MAX (1u << 20)
+
+/* Decodes one header field value value[0..len) (as it stands after the colon, possibly folded)
+ * to UTF-8: folds removed (CR and LF dropped), RFC 2047 encoded words (B and Q, any charset
+ * iconv knows) decoded, the whitespace between adjacent encoded words dropped and their bytes
+ * joined before conversion (so a character split across two words survives), leading and
+ * trailing blanks trimmed. Malformed words and words in unknown charsets are kept as they are;
+ * bytes that are not UTF-8 are read as Windows-1252; the result is always valid UTF-8 (NUL
+ * bytes may appear if the input encodes them). *out is malloc'd, NUL-terminated, freed by the
+ * caller; *outlen its length. Returns 0 or -ENOMEM (*out NULL). */
+int mime_decode_header(const char *value, size_t len, char **out, size_t *outlen);
+
+/* One header field in a raw header block: name (without the colon and trailing blanks) and raw
+ * value (everything after the colon through its continuation lines, line breaks included). */
+struct mime_field {
+    const char *name, *value;
+    size_t namelen, valuelen;
+};
+
+/* Iterates over the fields of a raw header block hdr[0..len) (a whole message is fine: the
+ * block ends at the first empty line). Start with *pos = 0; each call fills *f with the next
+ * field and returns true, or returns false at the end. Lines that are not fields (no colon,
+ * stray continuation lines) are skipped. CRLF and bare LF line ends are both accepted. */
+bool mime_header_next(const char *hdr, size_t len, size_t *pos, struct mime_field *f);
+
+/* Same, but only fields named name[0..namelen) (ASCII case-insensitive). */
+bool mime_header_find(const char *hdr, size_t len, size_t *pos, const char *name,
+                      size_t namelen, struct mime_field *f);
+
+/* The text a reader sees in the raw message msg[0..len) (RFC 5322 + MIME): its text/plain
+ * parts, or when it has none its text/html parts with tags, scripts and styles removed and
+ * entities decoded; attachments (Content-Disposition: attachment) are left out. Parts are
+ * decoded from quoted-printable or base64, converted from their charset to UTF-8 (unknown
+ * charsets: UTF-8 if valid, else Windows-1252), joined with newlines; line ends become "\n".
+ * Multiparts are walked recursively up to MIME_MAX_DEPTH, message/rfc822 parts included.
+ * At most max bytes are produced (0: MIME_BODY_TEXT_DEFAULT_MAX), cut at a character boundary.
+ * *out is malloc'd, NUL-terminated, freed by the caller. Returns 0 or -ENOMEM (*out NULL). */
+int mime_body_text(const char *msg, size_t len, size_t max, char **out, size_t *outlen);
+
+#endif
