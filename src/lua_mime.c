@@ -1,0 +1,82 @@
+/* lua_mime.c — core.decode_header, core.header_values, core.body_text: fetched mail as UTF-8
+ * text for client-side rules. */
+#include <stdlib.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "lua_bind.h"
+#include "mime.h"
+
+/* Pushes the malloc'd result of a mime_* call and frees it; raises on out of memory. */
+static void push_result(lua_State *L, int rc, char *out, size_t len)
+{
+    if (rc != 0)
+        luaL_error(L, "mime: not enough memory");
+    lua_pushlstring(L, out, len);
+    free(out);
+}
+
+/* core.decode_header(s): pushes 1, the value unfolded and RFC 2047-decoded to UTF-8. */
+static int lmime_decode_header(lua_State *L)
+{
+    size_t len, outlen = 0;
+    const char *s = luaL_checklstring(L, 1, &len);
+    char *out = NULL;
+    int rc = mime_decode_header(s, len, &out, &outlen);
+    push_result(L, rc, out, outlen);
+    return 1;
+}
+
+/* core.header_values(raw_headers, name): pushes 1, an array of the decoded values of every
+ * field called name (any case), in order; empty when there is none. */
+static int lmime_header_values(lua_State *L)
+{
+    size_t len, namelen;
+    const char *hdr = luaL_checklstring(L, 1, &len);
+    const char *name = luaL_checklstring(L, 2, &namelen);
+    lua_newtable(L);
+    size_t pos = 0;
+    lua_Integer n = 0;
+    struct mime_field f;
+    while (mime_header_find(hdr, len, &pos, name, namelen, &f)) {
+        char *out = NULL;
+        size_t outlen = 0;
+        int rc = mime_decode_header(f.value, f.valuelen, &out, &outlen);
+        push_result(L, rc, out, outlen);
+        lua_rawseti(L, -2, ++n);
+    }
+    return 1;
+}
+
+/* core.body_text(raw_message [, max_bytes]): pushes 1, the message's readable text in UTF-8
+ * (text/plain parts, else text/html stripped of tags), at most max_bytes (default 1 MiB). */
+static int lmime_body_text(lua_State *L)
+{
+    size_t len, outlen = 0;
+    const char *msg = luaL_checklstring(L, 1, &len);
+    lua_Integer max = luaL_optinteger(L, 2, MIME_BODY_TEXT_DEFAULT_MAX);
+    luaL_argcheck(L, max >= 0, 2, "must be a non-negative byte count");
+    if (max == 0) {
+        lua_pushliteral(L, "");
+        return 1;
+    }
+    char *out = NULL;
+    int rc = mime_body_text(msg, len, (size_t)max, &out, &outlen);
+    push_result(L, rc, out, outlen);
+    return 1;
+}
+
+static const luaL_Reg mime_funcs[] = {
+    {"decode_header", lmime_decode_header},
+    {"header_values", lmime_header_values},
+    {"body_text", lmime_body_text},
+    {NULL, NULL},
+};
+
+/* Pops nothing, pushes nothing: sets core.decode_header, core.header_values and
+ * core.body_text into the table on top. */
+void lua_mime_open(lua_State *L)
+{
+    luaL_setfuncs(L, mime_funcs, 0);
+}
