@@ -96,13 +96,17 @@ const struct msgset *lua_msgset_coerce(lua_State *L, int idx)
         size_t len;
         const char *text = lua_tolstring(L, idx, &len);
         struct msgset *s = lua_msgset_new(L);
+        const char *star = memchr(text, '*', len);
+        if (star)
+            luaL_error(L, "message set: '*' at offset %I: a set holds known UIDs only",
+                       (lua_Integer)(star - text));
         if (len > 0) {
             char err[160];
             int rc = msgset_parse(s, text, len, 0, err, sizeof err);
             if (rc == -ENOMEM)
                 set_nomem(L);
             if (rc != 0)
-                luaL_error(L, "set: %s", err);
+                luaL_error(L, "%s", err);
         }
         lua_replace(L, idx);
         return s;
