@@ -126,8 +126,8 @@ install: all
 	install -m 755 $(B)/imapscript $(DESTDIR)$(BINDIR)/imapscript
 	install -m 755 $(B)/lua/imapscript/core.so $(DESTDIR)$(LUACDIR)/imapscript/core.so
 	cd lua && find imapscript -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(LUADIR)/{} \;
-	for m in docs/man/*.1; do [ -f "$$m" ] && install -m 644 "$$m" $(DESTDIR)$(MANDIR)/man1/; done; true
-	for m in docs/man/*.5; do [ -f "$$m" ] && install -m 644 "$$m" $(DESTDIR)$(MANDIR)/man5/; done; true
+	scripts/md2man imapscript 1 < docs/imapscript.md > $(DESTDIR)$(MANDIR)/man1/imapscript.1
+	scripts/md2man imapscript-api 5 < docs/api.md > $(DESTDIR)$(MANDIR)/man5/imapscript-api.5
 
 clean:
 	rm -rf $(B)
