@@ -298,8 +298,9 @@ static int set_min(lua_State *L)
 {
     const struct msgset *s = lua_msgset_check(L, 1);
     if (s->n == 0)
-        return 0;
-    lua_pushinteger(L, (lua_Integer)msgset_min(s));
+        lua_pushnil(L);
+    else
+        lua_pushinteger(L, (lua_Integer)msgset_min(s));
     return 1;
 }
 
@@ -307,8 +308,9 @@ static int set_max(lua_State *L)
 {
     const struct msgset *s = lua_msgset_check(L, 1);
     if (s->n == 0)
-        return 0;
-    lua_pushinteger(L, (lua_Integer)msgset_max(s));
+        lua_pushnil(L);
+    else
+        lua_pushinteger(L, (lua_Integer)msgset_max(s));
     return 1;
 }
 
