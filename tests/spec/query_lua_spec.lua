@@ -14,7 +14,7 @@ describe("imap.query", function()
 
   it("builds keys with arguments", function()
     assert.are.equal('FROM "alice@example.org"', tostring(Q.from "alice@example.org"))
-    assert.are.equal('HEADER "List-Id" "lua-l.lists.lua.org"',
+    assert.are.equal('HEADER List-Id "lua-l.lists.lua.org"',
       tostring(Q.header("List-Id", "lua-l.lists.lua.org")))
     assert.are.equal("LARGER 1000", tostring(Q.larger(1000)))
     assert.are.equal("OLDER 86400", tostring(Q.older(86400)))
@@ -29,7 +29,7 @@ describe("imap.query", function()
     assert.are.equal("ON 31-Dec-2023", tostring(Q.on(t)))
     local want = os.date("*t", os.time() - 3 * 86400)
     local text = tostring(Q.since(query.days_ago(3)))
-    assert.truthy(text:find(string.format("^SINCE %d%-", want.day)))
+    assert.truthy(text:find(string.format("^SINCE %d%%-", want.day)))
   end)
 
   it("rejects bad dates and numbers with a clear message", function()
