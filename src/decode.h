@@ -1,6 +1,8 @@
 /* decode.h — turns parsed response trees into typed structures: FETCH attributes,
  * ENVELOPE, BODYSTRUCTURE, SEARCH/ESEARCH, LIST/LSUB, STATUS, VANISHED.
  * Every decoder allocates from the arena given and returns 0, or -1 with err filled. */
+/* Lifetime: decoded strings and values point into the response tree (valid until the next
+ * parser_next) or into the arena given; copy what must outlive both. */
 #ifndef IMAPSCRIPT_DECODE_H
 #define IMAPSCRIPT_DECODE_H
 

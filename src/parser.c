@@ -117,6 +117,8 @@ void parser_free(struct imap_parser *p)
 /* Makes room for `want` more bytes after end, moving unconsumed bytes to the front first. */
 static int buf_reserve(struct imap_parser *p, size_t want)
 {
+    if (p->state == PS_FAILED)
+        p->start = p->scan = p->end;   /* input after an error is never parsed: drop it */
     if (p->cap - p->end >= want)
         return 0;
     if (p->start) {
@@ -144,7 +146,7 @@ static int buf_reserve(struct imap_parser *p, size_t want)
 
 int parser_feed(struct imap_parser *p, const char *data, size_t len)
 {
-    if (!len)
+    if (!len || p->state == PS_FAILED)
         return 0;
     if (buf_reserve(p, len) < 0)
         return -1;

@@ -71,6 +71,10 @@ struct imap_response {
     size_t nargs;
     size_t offset;                 /* stream offset of the response's first byte */
 };
+/* Filled as follows: name is never NULL (the data keyword, the upper-cased status word
+ * "OK"/"BYE"/... for status responses, "" for continuations); text and code.text are never
+ * NULL; args/nargs are set for untagged data responses only. Every string, including
+ * literal bytes, is a copy in the parser's arena: nothing points into the input buffer. */
 
 struct imap_parser_limits {
     size_t max_line;               /* bytes of one line outside literals (default 1 MiB) */
