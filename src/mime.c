@@ -1043,6 +1043,8 @@ static void strip_html(struct buf *b, const char *h, size_t n)
         space = false;
         i = j;
     }
+    while (b->len > start && (b->p[b->len - 1] == ' ' || b->p[b->len - 1] == '\n'))
+        b->len--;
 }
 
 /* Decodes a leaf text part's body into w->out (plain) or through strip_html (HTML). */

@@ -8,9 +8,10 @@
 #include <stdlib.h>
 
 
-/* The JIT stack grows up to this; a pattern that needs more fails with a limit error. */
+/* A regex whose match overflows the default JIT stack gets its own, growing up to this; a
+ * pattern that needs more runs in the interpreter, bounded by PCRE2's heap limit. */
 #define REGEX_JIT_STACK_MIN (32 * 1024)
-#define REGEX_JIT_STACK_MAX (1024 * 1024)
+#define REGEX_JIT_STACK_MAX (4 * 1024 * 1024)
 
 struct regex {
     pcre2_code *code;             /* as compiled: UTF mode when the pattern is valid UTF-8 */
@@ -115,13 +116,6 @@ struct regex *regex_compile(const char *pattern, size_t len, unsigned flags,
     re->pattern[len] = '\0';
     re->len = len;
     re->jit = jit_compile(re->code);
-    if (re->jit) {
-        /* A private, bounded JIT stack: the default 32 KiB on the machine stack is too small
-         * for some ordinary patterns on long subjects. Without it, JIT still works. */
-        re->jstack = pcre2_jit_stack_create(REGEX_JIT_STACK_MIN, REGEX_JIT_STACK_MAX, NULL);
-        if (re->jstack)
-            pcre2_jit_stack_assign(re->mctx, NULL, re->jstack);
-    }
     return re;
 
 nomem:
@@ -187,6 +181,18 @@ int regex_match(struct regex *re, const char *subject, size_t len, size_t *ov, s
         }
     }
     int rc = pcre2_match(code, (PCRE2_SPTR)subject, len, 0, opts, re->md, re->mctx);
+    if (rc == PCRE2_ERROR_JIT_STACKLIMIT && !re->jstack) {
+        /* The default 32 KiB JIT stack on the machine stack was too small: give this regex a
+         * private, bounded one (made only now, as most patterns never need it) and retry. */
+        re->jstack = pcre2_jit_stack_create(REGEX_JIT_STACK_MIN, REGEX_JIT_STACK_MAX, NULL);
+        if (re->jstack) {
+            pcre2_jit_stack_assign(re->mctx, NULL, re->jstack);
+            rc = pcre2_match(code, (PCRE2_SPTR)subject, len, 0, opts, re->md, re->mctx);
+        }
+    }
+    if (rc == PCRE2_ERROR_JIT_STACKLIMIT)   /* the interpreter keeps its frames on the heap */
+        rc = pcre2_match(code, (PCRE2_SPTR)subject, len, 0, opts | PCRE2_NO_JIT, re->md,
+                         re->mctx);
     if (rc == PCRE2_ERROR_NOMATCH)
         return 0;
     if (rc < 0)

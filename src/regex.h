@@ -33,14 +33,17 @@ unsigned regex_groups(const struct regex *re);
 /* True when matches run JIT-compiled code. */
 bool regex_jit(const struct regex *re);
 
-/* Matches subject[0..len) from its start. When ov is not NULL, it receives up to ovpairs pairs
- * of (start, end) byte offsets: the whole match, then each group (REGEX_UNSET when the group did
- * not take part). Returns 1 on a match, 0 on none, negative on an error (match or depth limit
- * exceeded on a pathological pattern: regex_error_text explains it).
- * Subjects need not be valid UTF-8: a UTF-mode regex matches a subject that is not valid
- * UTF-8 with a byte-mode compilation of the same pattern (made on first need), so hostile mail
- * can never make a match fail or crash. Uses the regex's own match data: not reentrant for one
- * regex, and allocates nothing per match (past the first use of the byte-mode fallback). */
+/* Searches subject[0..len) for the first match (unanchored unless the pattern says ^). When ov
+ * is not NULL, it receives up to ovpairs pairs of (start, end) byte offsets: the whole match,
+ * then each group (REGEX_UNSET when the group did not take part). Returns 1 on a match, 0 on
+ * none, negative on an error (PCRE2's match or heap limit exceeded by a pathological pattern:
+ * regex_error_text explains it). A match that overflows the default JIT stack is retried with a
+ * private JIT stack (up to 4 MiB), then in the interpreter.
+ * Subjects need not be valid UTF-8: a UTF-mode regex matches a subject that is not valid UTF-8
+ * with a byte-mode compilation of the same pattern (0 when the pattern has no byte form, e.g.
+ * \x{100}), so hostile mail can never make a match fail or crash. Uses the regex's own match
+ * data: not reentrant for one regex; allocates nothing per match beyond what PCRE2 keeps in the
+ * match data (the byte-mode twin and the JIT stack are made once, on first need). */
 int regex_match(struct regex *re, const char *subject, size_t len, size_t *ov, size_t ovpairs);
 
 /* Writes a message for a negative regex_match result into buf ("regex: match limit exceeded"). */

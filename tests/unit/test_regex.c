@@ -203,6 +203,25 @@ static void test_match_limit(void)
     regex_free(re);
 }
 
+static void test_deep_jit_stack(void)
+{
+    /* A repeated group over a long subject overflows the default 32 KiB JIT stack: the regex
+     * then gets a bigger stack, and past that the interpreter; either way the answer is right. */
+    size_t n = 200000;
+    char *s = malloc(n);
+    if (!s)
+        return;
+    for (size_t i = 0; i < n; i++)
+        s[i] = "ab"[i % 2];
+    s[n - 1] = 'c';
+    struct regex *re = compile("^(a|b)*c$", 0);
+    CHECK_INT(regex_match(re, s, n, NULL, 0), 1);
+    s[n - 1] = 'a';
+    CHECK_INT(regex_match(re, s, n, NULL, 0), 0);
+    regex_free(re);
+    free(s);
+}
+
 int main(void)
 {
     RUN(test_jit_on);
@@ -214,5 +233,6 @@ int main(void)
     RUN(test_nul_and_empty);
     RUN(test_big_subject);
     RUN(test_match_limit);
+    RUN(test_deep_jit_stack);
     return CHECK_DONE();
 }
