@@ -13,6 +13,9 @@ struct regex;
 #define LUA_MSGSET_TYPE "imapscript.set"
 #define LUA_QUERY_TYPE  "imapscript.query"
 #define LUA_REGEX_TYPE  "imapscript.regex"
+#define LUA_CONN_TYPE   "imapscript.conn"
+#define LUA_HANDLE_TYPE "imapscript.handle"
+#define LUA_ERROR_TYPE  "imapscript.error"
 
 /* Each opener registers its metatables and sets its functions into the module table on top of
  * the stack. Pops nothing, pushes nothing. luaopen_imapscript_core (lua_core.c) calls them all. */
@@ -21,6 +24,7 @@ void lua_query_open(lua_State *L);
 void lua_regex_open(lua_State *L);
 void lua_mime_open(lua_State *L);
 void lua_mutf7_open(lua_State *L);
+void lua_session_open(lua_State *L);   /* core.connect, core.error (lua_session.c) */
 
 /* The set at idx (a "imapscript.set" userdata, else a Lua argument error). The pointer lives as
  * long as the userdata does; the set never changes. Pops nothing, pushes nothing. */

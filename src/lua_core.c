@@ -37,5 +37,6 @@ int luaopen_imapscript_core(lua_State *L)
     lua_regex_open(L);
     lua_mutf7_open(L);
     lua_mime_open(L);
+    lua_session_open(L);
     return 1;
 }

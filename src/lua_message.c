@@ -1,0 +1,148 @@
+/* lua_message.c — turns decoded FETCH, ENVELOPE and STATUS data into Lua tables, in one place,
+ * so every binding shows the server's answers with the same field names. */
+#include <stdint.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "lua_message.h"
+
+/* Pushes s, or nil. */
+void lua_message_pushstr(lua_State *L, const char *s)
+{
+    if (s)
+        lua_pushstring(L, s);
+    else
+        lua_pushnil(L);
+}
+
+/* Pushes n as an integer when it fits, else as a float. */
+void lua_message_pushu64(lua_State *L, uint64_t n)
+{
+    if (n <= (uint64_t)INT64_MAX)
+        lua_pushinteger(L, (lua_Integer)n);
+    else
+        lua_pushnumber(L, (lua_Number)n);
+}
+
+/* Pushes an array of a list's atoms and strings (numbers as integers, nested lists skipped). */
+void lua_message_pushlist(lua_State *L, const struct imap_value *list)
+{
+    if (!list || list->type != IMAP_LIST) {
+        lua_newtable(L);
+        return;
+    }
+    lua_createtable(L, (int)(list->len < INT32_MAX ? list->len : 0), 0);
+    lua_Integer n = 0;
+    for (size_t i = 0; i < list->len; i++) {
+        const struct imap_value *v = &list->u.items[i];
+        if (v->type == IMAP_ATOM || v->type == IMAP_STRING)
+            lua_pushlstring(L, v->u.str, v->len);
+        else if (v->type == IMAP_NUMBER)
+            lua_message_pushu64(L, v->u.num);
+        else
+            continue;
+        lua_rawseti(L, -2, ++n);
+    }
+}
+
+/* Sets t[name] = s for a non-NULL s; t is on top. */
+static void set_str(lua_State *L, const char *name, const char *s)
+{
+    if (!s)
+        return;
+    lua_pushstring(L, s);
+    lua_setfield(L, -2, name);
+}
+
+/* Sets t[name] = array of {name=, mailbox=, host=} (adl too when present); t is on top. */
+static void set_addresses(lua_State *L, const char *name, const struct imap_address *a, size_t n)
+{
+    lua_createtable(L, n < INT32_MAX ? (int)n : 0, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 3);
+        set_str(L, "name", a[i].name);
+        set_str(L, "adl", a[i].adl);
+        set_str(L, "mailbox", a[i].mailbox);
+        set_str(L, "host", a[i].host);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, name);
+}
+
+/* Pushes the envelope table (see lua_message.h). */
+void lua_message_pushenvelope(lua_State *L, const struct imap_envelope *e)
+{
+    lua_createtable(L, 0, 10);
+    set_str(L, "date", e->date);
+    set_str(L, "subject", e->subject);
+    set_addresses(L, "from", e->from, e->nfrom);
+    set_addresses(L, "sender", e->sender, e->nsender);
+    set_addresses(L, "reply_to", e->reply_to, e->nreply_to);
+    set_addresses(L, "to", e->to, e->nto);
+    set_addresses(L, "cc", e->cc, e->ncc);
+    set_addresses(L, "bcc", e->bcc, e->nbcc);
+    set_str(L, "in_reply_to", e->in_reply_to);
+    set_str(L, "message_id", e->message_id);
+}
+
+/* Sets t[field] = the string value of a body section item (nothing for NIL); t is on top. */
+static void set_section(lua_State *L, const char *field, const struct imap_fetch_item *it)
+{
+    if (!it->value || (it->value->type != IMAP_STRING && it->value->type != IMAP_ATOM))
+        return;
+    lua_pushlstring(L, it->value->u.str, it->value->len);
+    lua_setfield(L, -2, field);
+}
+
+/* Pushes the message table for one FETCH response (see lua_message.h). */
+void lua_message_push(lua_State *L, const struct imap_fetch *f, struct arena *scratch)
+{
+    lua_createtable(L, 0, 8);
+    if (f->uid) {
+        lua_message_pushu64(L, f->uid);
+        lua_setfield(L, -2, "uid");
+    }
+    if (f->flags) {
+        lua_message_pushlist(L, f->flags);
+        lua_setfield(L, -2, "flags");
+    }
+    set_str(L, "internaldate", f->internaldate);
+    for (size_t i = 0; i < f->nitems; i++) {
+        const struct imap_fetch_item *it = &f->items[i];
+        if (!it->name)
+            continue;
+        if (!strcmp(it->name, "RFC822.SIZE")) {
+            lua_message_pushu64(L, f->size);
+            lua_setfield(L, -2, "size");
+        } else if (!strcmp(it->name, "MODSEQ")) {
+            lua_message_pushu64(L, f->modseq);
+            lua_setfield(L, -2, "modseq");
+        } else if (!strcmp(it->name, "ENVELOPE") && it->value) {
+            struct imap_envelope env;
+            char err[160];
+            if (decode_envelope(it->value, scratch, &env, err, sizeof err) == 0) {
+                lua_message_pushenvelope(L, &env);
+                lua_setfield(L, -2, "envelope");
+            }
+        } else if ((!strcmp(it->name, "BODY") || !strcmp(it->name, "BINARY")) && it->section
+                   && it->origin < 0) {
+            const char *sec = it->section;
+            if (!*sec)
+                set_section(L, "raw", it);
+            else if (!strcmp(sec, "HEADER"))
+                set_section(L, "header", it);
+            else if (!strcmp(sec, "TEXT"))
+                set_section(L, "body", it);
+            else if (!strncmp(sec, "HEADER.FIELDS", 13))
+                set_section(L, "fields", it);
+        } else if (!strcmp(it->name, "RFC822") && it->value) {
+            set_section(L, "raw", it);
+        } else if (!strcmp(it->name, "RFC822.HEADER") && it->value) {
+            set_section(L, "header", it);
+        } else if (!strcmp(it->name, "RFC822.TEXT") && it->value) {
+            set_section(L, "body", it);
+        }
+    }
+}

@@ -1,0 +1,30 @@
+/* lua_message.h — Lua tables for what the server tells about messages and mailboxes:
+ * FETCH results (envelope, flags, header text), LIST entries, STATUS data. Used by lua_session.c. */
+#ifndef IMAPSCRIPT_LUA_MESSAGE_H
+#define IMAPSCRIPT_LUA_MESSAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <lua.h>
+
+#include "decode.h"
+
+/* Pushes a string, or nil for NULL. */
+void lua_message_pushstr(lua_State *L, const char *s);
+/* Pushes an unsigned counter as an integer (a float beyond 2^63-1: MODSEQ may go there). */
+void lua_message_pushu64(lua_State *L, uint64_t n);
+/* Pushes an array of the strings/atoms in an IMAP list value (flags, capabilities);
+ * an empty table for NULL or a non-list. */
+void lua_message_pushlist(lua_State *L, const struct imap_value *list);
+
+/* Pushes the message table for one FETCH response:
+ * {uid=, flags={...}, size=, internaldate=, modseq=, envelope={...}, header=, fields=, body=, raw=},
+ * each field present only when the server sent that item. The arena holds decoding scratch
+ * (the envelope); the caller resets it. A malformed ENVELOPE is left out, not raised. */
+void lua_message_push(lua_State *L, const struct imap_fetch *f, struct arena *scratch);
+
+/* Pushes {date=, subject=, from={{name=, mailbox=, host=}, ...}, sender=, reply_to=, to=, cc=,
+ * bcc=, in_reply_to=, message_id=}; address lists are always arrays (empty for NIL). */
+void lua_message_pushenvelope(lua_State *L, const struct imap_envelope *e);
+#endif
