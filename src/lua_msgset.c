@@ -271,6 +271,8 @@ static int set_pieces_next(lua_State *L)
     luaL_Buffer b;
     char *p = luaL_buffinitsize(L, &b, budget + 1);
     size_t len = msgset_format_piece(s, &pos, p, budget);
+    if (len == 0)      /* cannot happen with budget >= 21; never loop on it */
+        return 0;
     luaL_pushresultsize(&b, len);
     lua_pushinteger(L, (lua_Integer)pos);
     lua_replace(L, lua_upvalueindex(2));
