@@ -56,10 +56,13 @@ function M.new(cfg)
   return self
 end
 
+-- Fields the account keeps that may be nil: reading them must not make a mailbox.
+local nil_fields = { conn = true, selecting = true, selecting_ro = true }
+
 function Account.__index(self, key)
   local m = methods[key]
   if m ~= nil then return m end
-  if type(key) == "string" then return methods.mailbox(self, key) end
+  if type(key) == "string" and not nil_fields[key] then return methods.mailbox(self, key) end
 end
 
 function Account.__tostring(self) return "imap.account(" .. self.label .. ")" end
