@@ -21,6 +21,7 @@ enum {
 
 struct options {
     int dry_run, quiet, verbose, interactive, syslog;
+    int imapfilter;              /* --imapfilter: SCRIPT is an imapfilter config */
     const char *trace, *plan_json;
     const char **exprs;          /* -e chunks, in order */
     int nexprs;
@@ -40,6 +41,8 @@ static const char usage_text[] =
     "      --trace F       write the wire dialogue to F (passwords shown as ***)\n"
     "  -e CODE             run CODE before the script (several allowed)\n"
     "  -i                  a Lua prompt after the script, on the live accounts\n"
+    "      --imapfilter    SCRIPT is an imapfilter config (default\n"
+    "                      $IMAPFILTER_HOME/config.lua, else ~/.imapfilter/config.lua)\n"
     "      --version       print the version and exit\n"
     "  -h, --help          print this help and exit\n"
     "\n"
@@ -79,6 +82,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->interactive = 1;
         else if (!strcmp(a, "--syslog"))
             o->syslog = 1;
+        else if (!strcmp(a, "--imapfilter"))
+            o->imapfilter = 1;
         else if (!strcmp(a, "--trace") || !strcmp(a, "--plan-json") || !strcmp(a, "-e")) {
             if (i + 1 >= argc)
                 return usage_error("option %s needs an argument", a);
@@ -103,6 +108,17 @@ static int parse_args(int argc, char **argv, struct options *o)
         o->script_index = i;
     } else
         o->script_index = argc;
+    if (!o->script && o->imapfilter) {
+        /* imapfilter's own default config */
+        static char path[PATH_MAX];
+        const char *home = getenv("IMAPFILTER_HOME");
+        int n = home && *home ? snprintf(path, sizeof path, "%s/config.lua", home)
+                              : snprintf(path, sizeof path, "%s/.imapfilter/config.lua",
+                                         getenv("HOME") ? getenv("HOME") : ".");
+        if (n < 0 || (size_t)n >= sizeof path)
+            return usage_error("%s", "--imapfilter: the default config path is too long");
+        o->script = path;
+    }
     if (!o->script && !o->nexprs && !o->interactive)
         return usage_error("%s", "no script given (and no -e or -i)");
     return -1;
@@ -247,8 +263,23 @@ static int load_imapscript(lua_State *L, const struct options *o)
     rc = lua_isfunction(L, -2) ? run_protected(L, 1) : (lua_pop(L, 2), EXIT_DONE);
     if (rc != EXIT_DONE)
         return rc;
+    /* Kept where scripts cannot reach it: the end of the run must flush even if the
+     * script replaced the global. */
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "imapscript.module");
     lua_setglobal(L, "imap");
-    return EXIT_DONE;
+    if (o->imapfilter) {
+        /* imapfilter's globals (IMAP, options, Set, ...) replace `imap`; ours stays
+         * reachable as `imapscript`. */
+        static const char install[] = "require('imapscript.compat.imapfilter').install()";
+        if (luaL_loadbuffer(L, install, sizeof install - 1, "=imapfilter") != LUA_OK) {
+            fprintf(stderr, "imapscript: %s\n", lua_tostring(L, -1));
+            lua_pop(L, 1);
+            return EXIT_SCRIPT;
+        }
+        rc = run_protected(L, 0);
+    }
+    return rc;
 }
 
 /* Reads a line for the -i prompt; NULL at end of input. */
@@ -304,7 +335,7 @@ static void repl(lua_State *L)
 /* Flushes queued actions and logs out: what every script gets at its end. */
 static int finish(lua_State *L)
 {
-    lua_getglobal(L, "imap");
+    lua_getfield(L, LUA_REGISTRYINDEX, "imapscript.module");
     if (!lua_istable(L, -1)) {
         lua_pop(L, 1);
         return EXIT_DONE;
