@@ -76,7 +76,7 @@ function Run:send_search(op)
   self.saved = save and r or nil
   self:track(op.handle, function(set, err)
     if set then
-      r.parts = { { box = op.box, set = set } }
+      r.resolved = { { box = op.box, set = set } }
     else
       r.err = annotate(err, { where = op.where, label = "search " .. op.box.name })
       self:record(r.err)
@@ -87,7 +87,7 @@ end
 -- The parts of result r for an action: {box=, set=}, where set may be "$" when the
 -- server holds r as its saved search result. concrete = true never gives "$".
 function Run:parts_of(r, concrete)
-  if r.parts then return r.parts end
+  if r.resolved then return r.resolved end
   if r.err then error(r.err, 0) end
   if r.kind == "search" then
     if not concrete and self.saved == r and self.acct.selecting == r.box:_wire() then
@@ -96,19 +96,19 @@ function Run:parts_of(r, concrete)
     if r.op and r.op.handle then
       self:round()
       if r.err then error(r.err, 0) end
-      return r.parts
+      return r.resolved
     end
     return Result.resolve(r)
   end
   -- A combination of results of this mailbox: both sides must be known.
-  r.parts = Result.combine_parts(r.how, self:parts_of(r.a, true), self:parts_of(r.b, true))
-  return r.parts
+  r.resolved = Result.combine_parts(r.how, self:parts_of(r.a, true), self:parts_of(r.b, true))
+  return r.resolved
 end
 
 -- The number of messages of a part once its round is over.
 local function part_count(src, part)
   if part.set ~= "$" then return #part.set end
-  for _, p in ipairs(src.parts or {}) do
+  for _, p in ipairs(src.resolved or {}) do
     if p.box == part.box then return #p.set end
   end
   return 0

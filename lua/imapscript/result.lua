@@ -29,7 +29,7 @@ end
 
 --- A result whose UIDs are already known.
 function M.known(box, set)
-  return new { kind = "known", box = box, parts = { { box = box, set = set } } }
+  return new { kind = "known", box = box, resolved = { { box = box, set = set } } }
 end
 
 --- Parts of a resolved result, as {box=, set=}, one per mailbox, in a stable order.
@@ -80,7 +80,7 @@ local function account_of(r)
     return nil
   end
   local acct
-  for _, p in ipairs(r.parts or {}) do
+  for _, p in ipairs(r.resolved or {}) do
     if acct and acct ~= p.box.account then return nil end
     acct = p.box.account
   end
@@ -90,16 +90,16 @@ M.account_of = account_of
 
 --- Resolves r: flushes the accounts whose queues hold its searches. Returns its parts.
 function M.resolve(r)
-  if r.parts then return r.parts end
+  if r.resolved then return r.resolved end
   if r.err then error(r.err, 0) end
   if r.kind == "search" then
     r.box.account:flush()
     if r.err then error(r.err, 0) end
-    if not r.parts then usage("internal: search did not resolve") end
+    if not r.resolved then usage("internal: search did not resolve") end
   elseif r.kind == "combine" then
-    r.parts = M.combine_parts(r.how, M.resolve(r.a), M.resolve(r.b))
+    r.resolved = M.combine_parts(r.how, M.resolve(r.a), M.resolve(r.b))
   end
-  return r.parts
+  return r.resolved
 end
 
 local function combine(how)
@@ -113,7 +113,7 @@ local function combine(how)
       return new { kind = "combine", how = how, a = a, b = b, box = a.box }
     end
     return new { kind = "combine", how = how, a = a, b = b,
-                 parts = M.combine_parts(how, M.resolve(a), M.resolve(b)) }
+                 resolved = M.combine_parts(how, M.resolve(a), M.resolve(b)) }
   end
 end
 Result.__add = combine("+")
@@ -128,12 +128,12 @@ end
 R.count = Result.__len
 
 function Result.__tostring(r)
-  if not r.parts then
+  if not r.resolved then
     return string.format("imap.result(%s: pending %s)", r.box and r.box.name or "?",
       r.query and tostring(r.query) or r.kind)
   end
   local t = {}
-  for _, p in ipairs(r.parts) do t[#t + 1] = p.box.name .. ": " .. tostring(p.set) end
+  for _, p in ipairs(r.resolved) do t[#t + 1] = p.box.name .. ": " .. tostring(p.set) end
   return "imap.result(" .. table.concat(t, "; ") .. ")"
 end
 
@@ -171,7 +171,7 @@ end
 
 --- r:search(q): the messages of r that also match q, searched on the server.
 function R:search(q)
-  if self.kind == "search" and not self.parts and not self.err then
+  if self.kind == "search" and not self.resolved and not self.err then
     return M.search(self.box, self.query & q)
   end
   local out
@@ -416,7 +416,7 @@ local function filter(r, items, keep, what)
     end
     out[#out + 1] = { box = p.box, set = core.set(uids) }
   end
-  local res = new { kind = "known", parts = out }
+  local res = new { kind = "known", resolved = out }
   if #out == 1 then res.box = out[1].box end
   if #out == 0 then res.box = r.box end
   return res
