@@ -1,0 +1,186 @@
+/* rtproxy.c — a byte- and round-trip-counting TCP proxy for tests on loopback.
+ * A round trip is counted when the client sends after the server has sent (the client talking
+ * again after listening), so a pipelined batch costs one however many commands it holds.
+ *
+ *   build/rtproxy LISTEN_PORT TARGET_HOST TARGET_PORT STATSFILE [IDLE_SECONDS]
+ *
+ * LISTEN_PORT 0 picks a free port; the port is printed on stdout ("PORT 12345") either way once
+ * listening. Serves one client, then exits when either side closes, after IDLE_SECONDS (default
+ * 30) without traffic, or on SIGTERM/SIGINT. STATSFILE gets "key value" lines (client_bytes,
+ * server_bytes, round_trips, client_writes, server_writes, connections), rewritten at each
+ * connection close and on exit. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop;
+
+static struct {
+    uint64_t client_bytes, server_bytes, round_trips, client_writes, server_writes, connections;
+} st;
+
+static const char *statsfile;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static void write_stats(void)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", statsfile);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    fprintf(f, "client_bytes %llu\nserver_bytes %llu\nround_trips %llu\nclient_writes %llu\n"
+               "server_writes %llu\nconnections %llu\n",
+            (unsigned long long)st.client_bytes, (unsigned long long)st.server_bytes,
+            (unsigned long long)st.round_trips, (unsigned long long)st.client_writes,
+            (unsigned long long)st.server_writes, (unsigned long long)st.connections);
+    fclose(f);
+    rename(tmp, statsfile);
+}
+
+static int connect_target(const char *host, const char *port)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res, *ai;
+    int g = getaddrinfo(host, port, &hints, &res);
+    if (g) {
+        fprintf(stderr, "rtproxy: resolve %s: %s\n", host, gai_strerror(g));
+        return -1;
+    }
+    int fd = -1;
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+            break;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        fprintf(stderr, "rtproxy: connect %s:%s: %s\n", host, port, strerror(errno));
+    return fd;
+}
+
+/* Writes all of buf; returns 0 or -1. */
+static int send_all(int fd, const char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, buf, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        buf += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Shuttles bytes until a side closes, the idle timeout or a signal. */
+static void relay(int cfd, int sfd, int idle_s)
+{
+    static char buf[65536];
+    int last = 's';   /* the server spoke last (it greets first) */
+    int one = 1;
+    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(sfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    while (!stop) {
+        struct pollfd p[2] = { { .fd = cfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+        int r = poll(p, 2, idle_s * 1000);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return;   /* idle timeout or poll failure */
+        for (int i = 0; i < 2; i++) {
+            if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t n = recv(p[i].fd, buf, sizeof buf, 0);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                return;
+            if (i == 0) {
+                if (last == 's')
+                    st.round_trips++;
+                last = 'c';
+                st.client_bytes += (uint64_t)n;
+                st.client_writes++;
+                if (send_all(sfd, buf, (size_t)n) < 0)
+                    return;
+            } else {
+                last = 's';
+                st.server_bytes += (uint64_t)n;
+                st.server_writes++;
+                if (send_all(cfd, buf, (size_t)n) < 0)
+                    return;
+            }
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 5 || argc > 6) {
+        fprintf(stderr, "usage: rtproxy LISTEN_PORT TARGET_HOST TARGET_PORT STATSFILE [IDLE_SECONDS]\n");
+        return 2;
+    }
+    statsfile = argv[4];
+    int idle_s = argc == 6 ? atoi(argv[5]) : 30;
+    if (idle_s <= 0)
+        idle_s = 30;
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[1])),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 4) < 0) {
+        fprintf(stderr, "rtproxy: listen on port %s: %s\n", argv[1], strerror(errno));
+        return 1;
+    }
+    socklen_t al = sizeof a;
+    getsockname(lfd, (struct sockaddr *)&a, &al);
+    printf("PORT %u\n", ntohs(a.sin_port));
+    fflush(stdout);
+    write_stats();
+
+    struct pollfd p = { .fd = lfd, .events = POLLIN };
+    int r;
+    while ((r = poll(&p, 1, idle_s * 1000)) < 0 && errno == EINTR && !stop)
+        ;
+    if (r > 0 && !stop) {
+        int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (cfd >= 0) {
+            int sfd = connect_target(argv[2], argv[3]);
+            if (sfd >= 0) {
+                st.connections++;
+                relay(cfd, sfd, idle_s);
+                close(sfd);
+            }
+            close(cfd);
+        }
+    }
+    close(lfd);
+    write_stats();
+    return 0;
+}
