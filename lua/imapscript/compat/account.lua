@@ -22,11 +22,9 @@ end
 
 -- Settings the account takes from `options` when it connects (the config may set options
 -- after IMAP{}, as imapfilter reads them at login).
-local function prepare(self)
+local function apply_options(self)
   local n = rawget(self, "_native")
-  if n.conn then return n end
   local o, cfg, spec = ctx.options, n.cfg, rawget(self, "_spec")
-  opt.note_ignored(o)
   if spec.ssl then
     cfg.tls = "implicit"
   else
@@ -37,6 +35,14 @@ local function prepare(self)
   local t = opt.number(o, "timeout")
   cfg.timeout = t > 0 and t or 24 * 3600          -- 0: "block indefinitely"
   cfg.create = true      -- imapfilter creates a missing destination on [TRYCREATE]
+end
+
+local function prepare(self)
+  local n = rawget(self, "_native")
+  if n.conn then return n end
+  local cfg, spec = n.cfg, rawget(self, "_spec")
+  opt.note_ignored(ctx.options)
+  apply_options(self)
   if cfg.password == nil then
     if spec.oauth2 then
       error(core.error("auth", rawget(self, "_string") ..
@@ -82,6 +88,7 @@ function M.new(t)
   }, Account)
   ctx.account_of[n] = self
   ctx.accounts[#ctx.accounts + 1] = self
+  apply_options(self)
   return self
 end
 
@@ -122,7 +129,8 @@ local function listing(self, folder, pattern, lsub)
   local pre = prefix(folder)
   local want = pre .. (pattern or (lsub and "*" or "%"))
   local list = n:_now(lsub and "list_subscribed" or "list_all", function(conn)
-    return conn:list("", n:_wire_name(want), lsub and { lsub = true } or nil)
+    if lsub then return conn:lsub("", n:_wire_name(want)) end
+    return conn:list("", n:_wire_name(want))
   end)
   local children = n:_connection():has("CHILDREN")
   local boxes, folders = {}, {}

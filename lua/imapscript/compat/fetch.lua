@@ -11,6 +11,7 @@ M.items = {
   size = { "uid", "size" },
   date = { "uid", "date" },
   header = { "uid", "header" },
+  body = { "uid", "body" },
   raw = { "uid", "raw" },
 }
 function M.field_items(field) return { "uid", { "fields", field } } end

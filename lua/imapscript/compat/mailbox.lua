@@ -102,7 +102,8 @@ function methods.enter_idle(self)
       if type(err) == "table" and err.kind == "capability" then return false end
       error(err, 0)
     end
-    if how ~= "timeout" then return true, tostring(how):upper() end
+    -- imapscript wakes on any change (EXISTS, EXPUNGE, FETCH): imapfilter's wakeonany.
+    if how ~= "timeout" then return true, "CHANGED" end
   end
 end
 
@@ -125,7 +126,16 @@ function methods.append_message(self, text, flags, date)
   for _, f in ipairs(flags or {}) do
     if f:lower() ~= "\\recent" then keep[#keep + 1] = f end
   end
-  native(self):append(text, #keep > 0 and keep or nil, date)
+  local nbox = native(self)
+  local ok, err = pcall(nbox.append, nbox, text, #keep > 0 and keep or nil, date)
+  if not ok and type(err) == "table" and err.code == "TRYCREATE" then
+    -- imapfilter creates the mailbox on [TRYCREATE] (and subscribes it with options.subscribe).
+    local acct = nbox.account
+    acct:create(nbox.name)
+    if opt.flag(ctx.options, "subscribe") then acct:subscribe(nbox.name) end
+    ok, err = pcall(nbox.append, nbox, text, #keep > 0 and keep or nil, date)
+  end
+  if not ok then error(err, 0) end
   info("Appended message of %d octets to %s.", #text, rawget(self, "_string"))
   return true
 end
@@ -160,8 +170,7 @@ function methods.fetch_header(self, messages)
   return fetch_map(self, messages, "fetch_header", fetch.items.header, function(m) return m.header end)
 end
 function methods.fetch_body(self, messages)
-  return fetch_map(self, messages, "fetch_body", fetch.items.raw,
-    function(m) return m.raw and fetch.body_of(m.raw) end)
+  return fetch_map(self, messages, "fetch_body", fetch.items.body, function(m) return m.body end)
 end
 function methods.fetch_message(self, messages)
   return fetch_map(self, messages, "fetch_message", fetch.items.raw, function(m) return m.raw end)

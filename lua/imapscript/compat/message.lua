@@ -17,9 +17,9 @@ local methods = {}
 local Message = { __name = "imapfilter.message", __index = methods }
 
 -- Messages fetched per command when reading ahead: small items many, whole messages few.
-local WINDOW = { flags = 500, size = 500, date = 500, field = 500, header = 100, raw = 25 }
+local WINDOW = { flags = 500, size = 500, date = 500, field = 500, header = 100, body = 25, raw = 25 }
 -- Items too big to keep for the whole run: only the latest window stays cached.
-local BIG = { header = true, raw = true }
+local BIG = { header = true, body = true, raw = true }
 
 local function cache_of(box, key)
   local c = rawget(box, "_cache")
@@ -86,8 +86,9 @@ function fetchers.header(box, uid)
   return get(box, uid, "header", "header", fetch.items.header, function(m) return m.header end)
 end
 function fetchers.body(box, uid)
-  local r = raw(box, uid)
-  return r and fetch.body_of(r)
+  local r = rawget(box, "_cache").raw
+  if r and r[uid] then return fetch.body_of(r[uid]) end
+  return get(box, uid, "body", "body", fetch.items.body, function(m) return m.body end)
 end
 -- The raw text of one header field ("Name: value\r\n\r\n", "\r\n" when absent).
 local function field_raw(box, uid, field)

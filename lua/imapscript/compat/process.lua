@@ -34,6 +34,8 @@ local function check_dest(dest, fname)
     error(string.format("%s: want a mailbox (account.mailbox or account['name']), got %s", fname,
       type(dest)), 4)
   end
+  -- The destination's account may not have been used yet: its password, its options.
+  require("imapscript.compat.account").prepare(rawget(dest, "_account"))
   return dest, nbox
 end
 
@@ -43,8 +45,6 @@ local function ensure_subscribed(dest, nbox)
   if not opt.flag(ctx.options, "subscribe") then return end
   local acct = nbox.account
   if acct.exists[nbox.name] then return end
-  local acct_compat = rawget(dest, "_account")
-  require("imapscript.compat.account").prepare(acct_compat)
   if #acct:mailboxes(nbox.name) == 0 then
     acct:create(nbox.name)
     acct:subscribe(nbox.name)

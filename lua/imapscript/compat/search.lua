@@ -116,7 +116,7 @@ local matches = {
   match_subject = { 1, function() return field_matcher("Subject") end },
   match_to = { 1, function() return field_matcher("To") end },
   match_header = { 1, function() return fetch.items.header, function(m) return m.header or "" end end },
-  match_body = { 1, function() return fetch.items.raw, function(m) return fetch.body_of(m.raw or "") end end },
+  match_body = { 1, function() return fetch.items.body, function(m) return m.body or "" end end },
   match_message = { 1, function() return fetch.items.raw, function(m) return m.raw or "" end end },
 }
 
