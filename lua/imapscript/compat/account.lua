@@ -128,22 +128,38 @@ local function listing(self, folder, pattern, lsub)
   local n = prepare(self)
   local pre = prefix(folder)
   local want = pre .. (pattern or (lsub and "*" or "%"))
-  local list = n:_now(lsub and "list_subscribed" or "list_all", function(conn)
-    if lsub then return conn:lsub("", n:_wire_name(want)) end
-    return conn:list("", n:_wire_name(want))
-  end)
-  local children = n:_connection():has("CHILDREN")
-  local boxes, folders = {}, {}
-  for _, e in ipairs(list) do
+  -- The listing, and (in the same round trip) every mailbox below the folder: the server
+  -- does not say \HasChildren when asked for special-use attributes, so children are
+  -- found by name. A folder is a mailbox that has children, as imapfilter counts them.
+  n:flush()
+  local conn = n:_connection()
+  local h = lsub and conn:lsub("", n:_wire_name(want)) or conn:list("", n:_wire_name(want))
+  local hall = conn:list("", n:_wire_name(pre .. "*"))
+  conn:wait()
+  local list, err = h:result()
+  if not list then error(err, 0) end
+  local all = hall:result() or {}
+  local function script_name(e)
     local name = e.name
     if e.delimiter and e.delimiter ~= "/" and e.delimiter ~= "" then
       name = name:gsub("%" .. e.delimiter, "/")
     end
+    return name
+  end
+  local parents = {}
+  for _, e in ipairs(all) do
+    local name = script_name(e)
+    for i = #name, 1, -1 do
+      if name:sub(i, i) == "/" then parents[name:sub(1, i - 1)] = true end
+    end
+  end
+  local boxes, folders = {}, {}
+  for _, e in ipairs(list) do
+    local name = script_name(e)
     local attrs = {}
     for _, f in ipairs(e.flags or {}) do attrs[f:upper()] = true end
     if not attrs["\\NOSELECT"] then boxes[#boxes + 1] = name end
-    if not attrs["\\NOINFERIORS"] and (not children or
-        (attrs["\\HASCHILDREN"] and not attrs["\\HASNOCHILDREN"])) then
+    if not attrs["\\NOINFERIORS"] and (parents[name] or attrs["\\HASCHILDREN"]) then
       if name ~= folder and name ~= pre then folders[#folders + 1] = name end
     end
   end

@@ -91,17 +91,29 @@ function M.regex(pattern, what)
   return re
 end
 
---- regex_search(pattern, subject): false, or true and the captures.
+--- regex_search(pattern, subject): false, or (as imapfilter 2.8 does) the whole match
+--- followed by the captures, up to the last one that took part.
 function M.regex_search(pattern, subject)
   check(pattern, "string", "regex_search", 1)
   check(subject, "string", "regex_search", 2)
   local re = M.regex(pattern, "regex_search")
   if re:groups() == 0 then
-    return re:test(subject) == true
+    local whole = re:match(subject)
+    if whole == nil then return false end
+    return whole
   end
-  local caps = table.pack(re:match(subject))
+  if pattern:find("\\%d") or pattern:find("%(%?%d") or pattern:find("\\g") then
+    -- Back references: wrapping the pattern in a group would renumber them.
+    local caps = table.pack(re:match(subject))
+    if caps[1] == nil then return false end
+    return true, table.unpack(caps, 1, caps.n)
+  end
+  local caps = table.pack(M.regex("(" .. pattern .. ")", "regex_search"):match(subject))
   if caps[1] == nil then return false end
-  return true, table.unpack(caps, 1, caps.n)
+  local last = caps.n
+  while last > 1 and caps[last] == false do last = last - 1 end
+  for i = 1, last do if caps[i] == false then caps[i] = "" end end
+  return table.unpack(caps, 1, last)
 end
 
 --- become_daemon(interval, commands [, nochdir [, noclose]]): runs commands every
