@@ -153,7 +153,8 @@ for row in 1 500; do
         *) fail "message $row is $want_id" "$fetch" ;; esac
     check "message $row INTERNALDATE = seeded date ($idate)" [ "${got_date:-x}" = "$want_date" ]
     # RFC822.SIZE counts CRLF line ends: the file size plus one byte per line.
-    file=$(ls "$TESTBED_MAILROOT/$TESTBED_USER/cur" | grep "Q$((row - 1))\.seedmail" | head -n 1)
+    file=
+    for f in "$TESTBED_MAILROOT/$TESTBED_USER/cur/"*"P42Q$((row - 1)).seedmail,"*; do file=${f##*/}; done
     vsize=$(printf '%s' "$file" | sed -n 's/.*,W=\([0-9]*\).*/\1/p')
     check "message $row RFC822.SIZE = W= of its file ($size)" [ "$size" = "$vsize" ]
     check "message $row file size = S= ($want_size)" [ "$(printf '%s' "$file" | sed -n 's/.*,S=\([0-9]*\).*/\1/p')" = "$want_size" ]
