@@ -1,0 +1,186 @@
+-- imapscript --imapfilter against a real Dovecot: imapfilter configs (tests/compat/configs)
+-- that call every function of imapfilter_config(5), with the server state read back from
+-- the Maildirs; and imapfilter's hazards, kept out.
+local S = require "tests.integration.support"
+
+local CONFIGS = "tests/compat/configs/"
+
+-- Runs a config; returns stdout lines as a table {first word -> rest of the line}.
+local function run(config, extra)
+  local code, out, err = S.run((extra or "") .. " --imapfilter " .. CONFIGS .. config)
+  assert.are.equal(0, code, err)
+  local lines = {}
+  for line in out:gmatch("[^\n]+") do
+    local k, v = line:match("^(%S+)%s*(.*)$")
+    if k then lines[k] = v end
+  end
+  return lines, out, err
+end
+
+local function with_flag(state, flag)
+  local n = 0
+  for _, flags in pairs(state) do
+    if (" " .. flags .. " "):find(" " .. flag .. " ", 1, true) then n = n + 1 end
+  end
+  return n
+end
+
+describe("imapscript --imapfilter", function()
+  it("runs every searching method (search.lua)", function()
+    S.seed("S", 300, 11)
+    S.seed("T", 300, 12)
+    local before = S.state("S")
+    local out = run("search.lua")
+    local after = S.state("S")
+    for _, k in ipairs { "\\Flagged", "\\Seen", "\\Answered", "\\Deleted" } do
+      local name = ({ ["\\Flagged"] = "flagged", ["\\Seen"] = "seen", ["\\Answered"] = "answered",
+                      ["\\Deleted"] = "deleted" })[k]
+      assert.are.equal(with_flag(before, k), tonumber(out[name]), name)
+      for id, flags in pairs(after) do
+        local has = (" " .. flags .. " "):find(" " .. k .. " ", 1, true) ~= nil
+        local tagged = (" " .. flags .. " "):find(" $" .. name .. " ", 1, true) ~= nil
+        assert.are.equal(has, tagged, id .. " " .. flags)
+      end
+    end
+    assert.are.equal(300, tonumber(out.all))
+    assert.are.equal(300 - with_flag(before, "\\Seen"), tonumber(out.unseen))
+    assert.are.equal(300, with_flag(after, "$all"))
+    local T = S.state("T")
+    assert.are.equal(tonumber(out.msubject), with_flag(T, "$msubject"))
+    assert.is_true(tonumber(out.msubject) > 0 and tonumber(out.mfrom) > 0)
+    assert.are.equal(300, tonumber(out.query3))
+    -- Meta-searching only narrows: every "meta" message is seen and matched the others.
+    for id, flags in pairs(T) do
+      if (" " .. flags .. " "):find(" $meta ", 1, true) then
+        assert.truthy(flags:find("\\Seen", 1, true), id)
+      end
+    end
+  end)
+
+  it("runs every processing method, across mailboxes and accounts (process.lua)", function()
+    S.seed("P", 300, 13)
+    S.seed("Q", 100, 14)
+    local before = S.state("P")
+    local out, text = run("process.lua")
+    assert.truthy(text:find("message\ttrue\ttrue", 1, true), text)
+    assert.truthy(text:find("fields\ttrue", 1, true), text)
+    assert.truthy(text:find("part1\ttrue", 1, true), text)
+    assert.are.equal("2", out.appended)
+    for _, box in ipairs { "Lists/lua", "Lists/debian", "Notes", "Picked", "Appended" } do
+      assert.is_true(S.exists(box), box)
+      assert.is_true(S.count(box) > 0, box)
+    end
+    assert.is_true(S.count("Patches", "bob") > 0)
+    assert.is_true(S.count("INBOX", "bob") > 0)
+    assert.truthy(S.state("Appended")["<appended@compat>"])
+    -- Messages flagged \Deleted before the run are still there (UID EXPUNGE of what was
+    -- deleted, not EXPUNGE of everything \Deleted).
+    local after = S.state("P")
+    local all = {}
+    for _, box in ipairs { "P", "Notes", "Lists/lua", "Lists/debian" } do
+      for id in pairs(S.state(box)) do all[id] = true end
+    end
+    for id in pairs(S.state("Patches", "bob")) do all[id] = true end
+    for id, flags in pairs(before) do
+      if flags:find("\\Deleted", 1, true) then assert.truthy(all[id], id .. " was expunged") end
+    end
+    -- Messages matching noreply were deleted; P shrank.
+    assert.is_true(S.count("P") < 300)
+    assert.is_true(with_flag(after, "$Lunch") > 0)
+    assert.are.equal(0, with_flag(after, "Work"))
+  end)
+
+  it("manages mailboxes and runs the auxiliary functions (accounts.lua)", function()
+    S.seed("L", 60, 15)
+    local _, text = run("accounts.lua")
+    local want = {
+      "Work mailboxes\tWork/2024,Work/2025",
+      "subscribed\tWork/2024",
+      "subscribed after move\tWork/2024,Work/Replies",
+      "regex\tabc-123\tabc\t123",
+      "regex unset\ta\ta",
+      "regex no\tfalse",
+      "pipe_to\t0\t3",
+      "pipe_from\t0\tone\ntwo",
+      "recover\ttrue\tfine\t1",
+      "recover fails\tfalse",
+    }
+    for _, w in ipairs(want) do assert.truthy(text:find(w, 1, true), w .. "\n--- in ---\n" .. text) end
+    local all = text:match("all mailboxes\t([^\n]*)")
+    local folders = text:match("all folders\t([^\n]*)")
+    for _, name in ipairs { "INBOX", "L", "Older", "Work" } do
+      assert.truthy(("," .. all .. ","):find("," .. name .. ",", 1, true), name)
+    end
+    assert.falsy(("," .. all .. ","):find(",Gone,", 1, true))
+    assert.falsy(("," .. all .. ","):find(",Work/2024,", 1, true))   -- '%': one level only
+    assert.truthy(("," .. folders .. ","):find(",Work,", 1, true))
+    assert.is_false(S.exists("Gone"))
+    assert.is_true(S.exists("Older"))
+    assert.is_true(S.count("Work/Replies") > 0)
+  end)
+
+  it("keeps imapfilter's hazards out (hazards.lua)", function()
+    S.seed("H", 200, 16)
+    S.seed("W", 5000, 17)
+    local x = "From: a@example.org\r\nX-Path: C:\\dir\\\"x\"\r\nSubject: say \"hi\" \\ now\r\n" ..
+      "Message-ID: <q1@compat>\r\n\r\nbody\r\n"
+    local y = "From: a@example.org\r\nSubject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= aus Wien\r\n" ..
+      "Message-ID: <q2@compat>\r\n\r\nbody\r\n"
+    local script = S.script(string.format([[acct:create "X"; acct.X:append(%q); acct.X:append(%q)]], x, y))
+    assert.are.equal(0, (S.run(script)))
+    local before = S.state("H")
+    local trace = os.tmpname()
+    local out = run("hazards.lua", "--trace " .. trace)
+    assert.are.equal("1", out.quotes)
+    assert.are.equal("1", out.backslash)
+    assert.are.equal("1", out.utf8)
+    assert.are.equal("1", out.query)
+    assert.are.equal("1", out.latin1)
+    -- The move left the messages that were \Deleted before.
+    local after = S.state("H")
+    for id, flags in pairs(before) do
+      if flags:find("\\Deleted", 1, true) then assert.truthy(after[id], id .. " was expunged") end
+    end
+    assert.is_true(S.count("H/Moved") > 0)
+    -- 2500 scattered UIDs flagged, no more, no fewer.
+    assert.are.equal("2500", out.odd)
+    assert.are.equal(2500, with_flag(S.state("W"), "$Odd"))
+    -- One FETCH of the Subject for all 5000 messages (the session may split it into a few
+    -- pipelined commands by line length, never one per message), no bare EXPUNGE.
+    local f = io.open(trace)
+    local fetches, stores, expunge = 0, 0, 0
+    for line in f:lines() do
+      if line:find("^C: %S+ UID FETCH .*HEADER%.FIELDS %(SUBJECT%)") then fetches = fetches + 1 end
+      if line:find("^C: %S+ UID STORE") then stores = stores + 1 end
+      if line:find("^C: %S+ EXPUNGE") then expunge = expunge + 1 end
+    end
+    f:close()
+    os.remove(trace)
+    assert.is_true(fetches >= 1 and fetches <= 3, "fetches: " .. fetches)
+    assert.is_true(stores >= 1 and stores <= 10, "stores: " .. stores)
+    assert.are.equal(0, expunge)
+  end)
+
+  it("runs the default config from $IMAPFILTER_HOME and shows the options in --help", function()
+    local _, out = S.run("--help")
+    assert.truthy(out:find("--imapfilter", 1, true))
+    local dir = os.tmpname()
+    os.remove(dir)
+    os.execute("mkdir -p " .. dir)
+    local f = io.open(dir .. "/config.lua", "w")
+    f:write("print(type(IMAP), type(options), options.expunge, options.keepalive, imapscript.version ~= nil)\n")
+    f:close()
+    local code, text, err = S.run("--imapfilter", nil)
+    local _ = code
+    code, text, err = (function()
+      local p = io.popen("IMAPFILTER_HOME=" .. dir .. " build/imapscript --imapfilter 2>&1")
+      local s = p:read("a")
+      local ok, _, c = p:close()
+      return c, s, ok
+    end)()
+    assert.are.equal(0, code, text)
+    assert.truthy(text:find("table\ttable\ttrue\t29\ttrue", 1, true), text)
+    local _e = err
+    os.execute("rm -rf " .. dir)
+  end)
+end)
