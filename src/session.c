@@ -8,15 +8,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-
 #include "msgset.h"
 
 /* Written-but-unanswered command bytes allowed before the writer waits for replies: small
  * enough for the server's socket buffer, so neither side blocks writing while the other does. */
 #define WRITE_WINDOW (48 * 1024)
 #define READ_CHUNK (64 * 1024)
-#define TRACE_LITERAL_MAX 200
 
 /* ---- small helpers ----------------------------------------------------------------- */
 
@@ -62,8 +59,7 @@ void view_clear(struct session_view *v)
     memset(v, 0, sizeof *v);
 }
 
-static void warnf(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warnf(struct session *s, const char *fmt, ...)
+void warnf(struct session *s, const char *fmt, ...)
 {
     if (!s->cfg.warn)
         return;
@@ -75,124 +71,12 @@ static void warnf(struct session *s, const char *fmt, ...)
     s->cfg.warn(s->cfg.warn_ud, msg);
 }
 
-static int map_transport(int rc)
+int map_transport(int rc)
 {
     return rc == TRANSPORT_ERR_TLS ? SESSION_ERR_TLS
          : rc == TRANSPORT_ERR_NOMEM ? SESSION_ERR_NOMEM
          : rc == TRANSPORT_ERR_CONFIG ? SESSION_ERR_TLS
          : SESSION_ERR_NET;
-}
-
-/* ---- trace ------------------------------------------------------------------------- */
-
-static void trace_emit(struct session *s, char dir, const char *line, size_t len)
-{
-    if (s->cfg.trace)
-        s->cfg.trace(s->cfg.trace_ud, dir, line, len);
-    if (s->cfg.trace_file)
-        fprintf(s->cfg.trace_file, "%c: %.*s\n", dir, (int)len, line);
-}
-
-static bool tracing(const struct session *s)
-{
-    return s->cfg.trace || s->cfg.trace_file;
-}
-
-/* Outgoing text already redacted: one trace line per CRLF-terminated line. */
-void session_trace_out(struct session *s, const char *text, size_t len)
-{
-    if (!tracing(s))
-        return;
-    size_t i = 0;
-    while (i < len) {
-        const char *nl = memchr(text + i, '\n', len - i);
-        size_t e = nl ? (size_t)(nl - text) : len;
-        size_t l = e - i;
-        if (l && text[i + l - 1] == '\r')
-            l--;
-        trace_emit(s, 'C', text + i, l);
-        i = e + 1;
-    }
-}
-
-static void tline_put(struct session *s, const char *p, size_t n)
-{
-    size_t room = sizeof s->tline - 4 - s->tlen;
-    if (n > room) {
-        n = room;
-        s->ttrunc = true;
-    }
-    memcpy(s->tline + s->tlen, p, n);
-    s->tlen += n;
-}
-
-/* "{123}" / "{123+}" / "~{123}" at the end of the line: the literal's size, or -1. */
-static int64_t line_literal(const char *l, size_t n)
-{
-    if (n < 3 || l[n - 1] != '}')
-        return -1;
-    size_t e = n - 1;
-    if (l[e - 1] == '+' || l[e - 1] == '-')
-        e--;
-    size_t b = e;
-    while (b > 0 && l[b - 1] >= '0' && l[b - 1] <= '9')
-        b--;
-    if (b == e || b == 0 || l[b - 1] != '{' || e - b > 18)
-        return -1;
-    int64_t v = 0;
-    for (size_t i = b; i < e; i++)
-        v = v * 10 + (l[i] - '0');
-    return v;
-}
-
-/* Incoming bytes as received, one trace line per server line; literals over 200 bytes shown as
- * "<n bytes>", shorter ones inline with CR/LF escaped. */
-static void trace_in(struct session *s, const char *buf, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        if (s->tlit > 0) {
-            size_t k = s->tlit < n - i ? (size_t)s->tlit : n - i;
-            if (s->tlit_show) {
-                for (size_t j = 0; j < k; j++) {
-                    char ch = buf[i + j];
-                    if (ch == '\r') tline_put(s, "\\r", 2);
-                    else if (ch == '\n') tline_put(s, "\\n", 2);
-                    else tline_put(s, &ch, 1);
-                }
-            }
-            s->tlit -= k;
-            i += k;
-            if (s->tlit == 0 && !s->tlit_show) {
-                char note[48];
-                int m = snprintf(note, sizeof note, "<%llu bytes>", (unsigned long long)s->tlit_total);
-                tline_put(s, note, (size_t)m);
-            }
-            continue;
-        }
-        const char *nl = memchr(buf + i, '\n', n - i);
-        size_t e = nl ? (size_t)(nl - buf) : n;
-        tline_put(s, buf + i, e - i);
-        i = e;
-        if (!nl)
-            break;
-        i++;   /* the LF */
-        size_t l = s->tlen;
-        if (l && s->tline[l - 1] == '\r')
-            l--;
-        int64_t lit = s->ttrunc ? -1 : line_literal(s->tline, l);
-        if (s->ttrunc) {
-            memcpy(s->tline + l, "...", 3);
-            l += 3;
-        }
-        trace_emit(s, 'S', s->tline, l);
-        s->tlen = 0;
-        s->ttrunc = false;
-        if (lit > 0) {
-            s->tlit = s->tlit_total = (uint64_t)lit;
-            s->tlit_show = lit <= TRACE_LITERAL_MAX;
-        }
-    }
 }
 
 /* ---- capabilities ------------------------------------------------------------------ */
@@ -284,7 +168,7 @@ void session_counters(const struct session *s, struct session_counters *out)
 
 const char *session_cmd_tag(const struct session_cmd *c) { return c->tag; }
 
-static bool cmd_complete(const struct session_cmd *c)
+bool cmd_complete(const struct session_cmd *c)
 {
     return c->res.status != SESSION_PENDING && !c->in_flight;
 }
@@ -376,9 +260,13 @@ void session_cmd_free(struct session_cmd *c)
     while (c) {
         struct session_cmd *next = c->part;
         c->part = NULL;
-        if (c->in_flight)
+        if (c->in_flight) {
             c->orphan = true;       /* the session frees it when its reply comes */
-        else
+            if (!c->own_hooks) {    /* the owner's output structs may be gone */
+                c->h = NULL;
+                c->on_done = NULL;
+            }
+        } else
             cmd_destroy(c);
         c = next;
     }
@@ -403,8 +291,6 @@ static void cmd_complete_now(struct session *s, struct session_cmd *c)
     c->woff = c->len;
     s->unacked -= c->unacked < s->unacked ? c->unacked : s->unacked;
     c->unacked = 0;
-    if (s->idle == c)
-        s->idle = NULL;
     if (c->buf && c->has_secret) {
         explicit_bzero(c->buf, c->len);
         c->has_secret = false;
@@ -456,7 +342,7 @@ static void cmd_record(struct session_cmd *c, const struct imap_response *r)
 
 /* The connection is gone or unusable: every in-flight command fails naming itself, and the
  * session's error names the command that was running. */
-static void session_break(struct session *s, int code, const char *why)
+void session_break(struct session *s, int code, const char *why)
 {
     if (s->state == SESSION_BROKEN)
         return;
@@ -542,7 +428,7 @@ struct session_cmd *cmd_send(struct session *s, struct command *c, const char *w
     struct session_cmd *sc = cmd_alloc(s, what);
     if (!sc)
         return NULL;
-    if (tracing(s)) {
+    if (session_tracing(s)) {
         char *t = NULL;
         if (command_trace(c, &t) == 0) {
             session_trace_out(s, t, strlen(t));
@@ -737,7 +623,7 @@ static void dispatch_untagged(struct session *s, const struct imap_response *r)
         if (r->code.kind == IMAP_CODE_ALERT)
             warnf(s, "%s: server alert: %s", s->label, r->text ? r->text : "");
     }
-    if (s->idle)
+    if (s->idle && !cmd_complete(s->idle))
         s->idle_events++;
     for (struct session_cmd *c = s->qhead; c; c = c->qnext) {
         if (!c->h)
@@ -803,7 +689,7 @@ static void dispatch(struct session *s, const struct imap_response *r)
 
 /* Reads and dispatches one response. Returns 1, 0 on timeout (only with timeout_ms >= 0), or a
  * negative code after breaking the session. */
-static int session_pump(struct session *s, int timeout_ms)
+int session_pump(struct session *s, int timeout_ms)
 {
     for (;;) {
         if (s->state == SESSION_BROKEN)
@@ -850,8 +736,8 @@ static int session_pump(struct session *s, int timeout_ms)
                 s->state = SESSION_LOGOUT;
             return s->errcode;
         }
-        if (tracing(s))
-            trace_in(s, space, (size_t)n);
+        if (session_tracing(s))
+            session_trace_in(s, space, (size_t)n);
         parser_commit(s->p, (size_t)n);
         s->committed += (uint64_t)n;
     }
@@ -913,6 +799,7 @@ void session_free(struct session *s)
         c->s = NULL;
         cmd_complete_now(s, c);
     }
+    session_cmd_free(s->idle);
     transport_close(s->t);
     parser_free(s->p);
     arena_free(&s->scratch);
@@ -1064,8 +951,8 @@ int session_connect(const struct session_config *cfg, struct session **out, char
                      n == 0 ? "connection closed by server" : transport_error(s->t));
             return fail_open(s, n == 0 ? SESSION_ERR_CLOSED : map_transport((int)n), err, errlen, msg);
         }
-        if (tracing(s))
-            trace_in(s, space, (size_t)n);
+        if (session_tracing(s))
+            session_trace_in(s, space, (size_t)n);
         parser_commit(s->p, (size_t)n);
         s->committed += (uint64_t)n;
     }
@@ -1123,268 +1010,4 @@ int session_open(const struct session_config *cfg, struct session **out, char *e
     }
     *out = s;
     return 0;
-}
-
-/* ---- CAPABILITY, LOGIN, AUTHENTICATE, LOGOUT ----------------------------------------- */
-
-static struct session_cmd *simple_start(struct session *s, const char *verb)
-{
-    struct command c;
-    session_command_start(s, &c, verb);
-    command_end(&c);
-    struct session_cmd *sc = cmd_send(s, &c, verb, NULL, NULL);
-    command_free(&c);
-    return sc;
-}
-
-int session_capability(struct session *s, char *err, size_t errlen)
-{
-    return cmd_finish(s, simple_start(s, "CAPABILITY"), err, errlen);
-}
-
-int session_noop(struct session *s, char *err, size_t errlen)
-{
-    return cmd_finish(s, simple_start(s, "NOOP"), err, errlen);
-}
-
-struct session_cmd *session_noop_start(struct session *s)
-{
-    return simple_start(s, "NOOP");
-}
-
-/* The SASL PLAIN response "\0user\0password", base64; malloc'd, the caller wipes and frees. */
-static char *plain_token(const struct session *s, size_t *outlen)
-{
-    size_t ul = strlen(s->user), n = ul + s->password_len + 2;
-    unsigned char *raw = malloc(n);
-    char *b64 = malloc(4 * ((n + 2) / 3) + 1);
-    if (!raw || !b64) {
-        free(raw);
-        free(b64);
-        return NULL;
-    }
-    raw[0] = '\0';
-    memcpy(raw + 1, s->user, ul);
-    raw[1 + ul] = '\0';
-    memcpy(raw + 2 + ul, s->password, s->password_len);
-    int m = EVP_EncodeBlock((unsigned char *)b64, raw, (int)n);
-    explicit_bzero(raw, n);
-    free(raw);
-    *outlen = (size_t)m;
-    return b64;
-}
-
-struct auth_cont {
-    char *token;
-    size_t len;
-    int sent;
-};
-
-static int auth_on_cont(struct session_cmd *c, const struct imap_response *r)
-{
-    (void)r;
-    struct auth_cont *a = c->priv;
-    struct session *s = c->s;
-    /* A second challenge means the server did not accept our response: cancel with "*". */
-    const char *data = a->sent ? "*" : a->token;
-    size_t len = a->sent ? 1 : a->len;
-    a->sent++;
-    session_trace_out(s, a->sent > 1 ? "*" : "***", a->sent > 1 ? 1 : 3);
-    int rc = transport_write_all(s->t, data, len);
-    if (rc == 0)
-        rc = transport_write_all(s->t, "\r\n", 2);
-    return rc < 0 ? map_transport(rc) : 0;
-}
-
-static void auth_free(struct session_cmd *c)
-{
-    struct auth_cont *a = c->priv;
-    if (a) {
-        explicit_bzero(a->token, a->len);
-        free(a->token);
-        free(a);
-    }
-}
-
-int session_login(struct session *s, char *err, size_t errlen)
-{
-    if (!s->user || !s->password) {
-        snprintf(err, errlen, "%s: no user or password configured", s->label);
-        return SESSION_ERR_USAGE;
-    }
-    if (s->state != SESSION_NOT_AUTH) {
-        snprintf(err, errlen, "%s: already authenticated", s->label);
-        return s->state == SESSION_BROKEN ? s->errcode : SESSION_ERR_USAGE;
-    }
-    enum session_auth m = s->cfg.auth;
-    if (m == SESSION_AUTH_AUTO)
-        m = session_has_cap(s, "AUTH=PLAIN") ? SESSION_AUTH_PLAIN : SESSION_AUTH_LOGIN;
-    struct command c;
-    struct session_cmd *sc;
-    if (m == SESSION_AUTH_LOGIN) {
-        if (session_has_cap(s, "LOGINDISABLED")) {
-            snprintf(err, errlen, "%s: the server disabled LOGIN (LOGINDISABLED)%s", s->label,
-                     transport_is_tls(s->t) ? "" : "; it needs TLS first");
-            return SESSION_ERR_AUTH;
-        }
-        session_command_start(s, &c, "LOGIN");
-        command_astring(&c, s->user, strlen(s->user));
-        command_secret(&c, s->password, s->password_len);
-        command_end(&c);
-        sc = cmd_send(s, &c, "LOGIN", NULL, NULL);
-    } else {
-        if (!session_has_cap(s, "AUTH=PLAIN")) {
-            snprintf(err, errlen, "%s: the server does not offer AUTHENTICATE PLAIN", s->label);
-            return SESSION_ERR_AUTH;
-        }
-        size_t tl;
-        char *token = plain_token(s, &tl);
-        if (!token) {
-            snprintf(err, errlen, "out of memory");
-            return SESSION_ERR_NOMEM;
-        }
-        bool ir = session_has_cap(s, "SASL-IR") && !s->cfg.no_sasl_ir;
-        session_command_start(s, &c, "AUTHENTICATE");
-        command_atom(&c, "PLAIN");
-        if (ir)
-            command_secret(&c, token, tl);
-        command_end(&c);
-        sc = cmd_send(s, &c, "AUTHENTICATE PLAIN", NULL, NULL);
-        if (sc && !ir && sc->in_flight) {
-            struct auth_cont *a = calloc(1, sizeof *a);
-            if (a) {
-                a->token = token;
-                a->len = tl;
-                token = NULL;
-                sc->priv = a;
-                sc->on_cont = auth_on_cont;
-                sc->on_free = auth_free;
-                sc->barrier = true;
-            }
-        }
-        if (token) {
-            explicit_bzero(token, tl);
-            free(token);
-        }
-    }
-    if (c.buf)
-        explicit_bzero(c.buf, c.len);
-    command_free(&c);
-    if (!sc) {
-        snprintf(err, errlen, "out of memory");
-        return SESSION_ERR_NOMEM;
-    }
-    s->caps_fresh = false;
-    session_wait(s, sc);
-    const struct session_result *res = session_cmd_result(sc);
-    int rc = 0;
-    if (res->status == SESSION_NO || res->status == SESSION_BAD) {
-        char code[300] = "";
-        if (res->code_name)
-            snprintf(code, sizeof code, "[%s%s%s] ", res->code_name,
-                     res->code_text && res->code_text[0] ? " " : "", res->code_text ? res->code_text : "");
-        snprintf(err, errlen, "%s: authentication failed: %s%s", s->label, code, res->text);
-        rc = SESSION_ERR_AUTH;
-    } else if (res->status != SESSION_OK) {
-        rc = session_cmd_error(sc, err, errlen);
-    }
-    session_cmd_free(sc);
-    if (rc < 0)
-        return rc;
-    s->state = SESSION_AUTH;
-    if (!s->caps_fresh)
-        return session_capability(s, err, errlen);
-    return 0;
-}
-
-int session_logout(struct session *s, char *err, size_t errlen)
-{
-    if (s->state == SESSION_LOGOUT)
-        return 0;
-    struct session_cmd *sc = simple_start(s, "LOGOUT");
-    if (sc && sc->in_flight)
-        sc->is_logout = true;
-    int rc = cmd_finish(s, sc, err, errlen);
-    if (rc == SESSION_ERR_CLOSED && s->bye_seen)
-        rc = 0;   /* the server closed right after its BYE */
-    if (s->state != SESSION_BROKEN || rc == 0)
-        s->state = SESSION_LOGOUT;
-    view_clear(&s->view);
-    return rc;
-}
-
-/* ---- IDLE -------------------------------------------------------------------------- */
-
-static int idle_on_cont(struct session_cmd *c, const struct imap_response *r)
-{
-    (void)r;
-    c->priv = (void *)1;    /* idling */
-    return 0;
-}
-
-int session_idle_start(struct session *s, char *err, size_t errlen)
-{
-    if (!session_has_cap(s, "IDLE")) {
-        snprintf(err, errlen, "IDLE: the server does not offer IDLE");
-        return SESSION_ERR_UNSUPPORTED;
-    }
-    if (s->idle) {
-        snprintf(err, errlen, "IDLE: already idling");
-        return SESSION_ERR_USAGE;
-    }
-    struct session_cmd *sc = simple_start(s, "IDLE");
-    if (!sc) {
-        snprintf(err, errlen, "out of memory");
-        return SESSION_ERR_NOMEM;
-    }
-    if (!sc->in_flight)
-        return cmd_finish(s, sc, err, errlen);
-    sc->barrier = true;
-    sc->on_cont = idle_on_cont;
-    s->idle = sc;
-    s->idle_events = 0;
-    /* Write and wait for the "+ idling". */
-    while (s->idle == sc && !sc->priv) {
-        if (session_flush(s) < 0 || session_pump(s, -1) < 0)
-            break;
-    }
-    if (s->idle != sc) {   /* finished (NO/BAD) or broken */
-        return cmd_finish(s, sc, err, errlen);
-    }
-    return 0;
-}
-
-int session_idle_wait(struct session *s, int timeout_ms, char *err, size_t errlen)
-{
-    if (!s->idle) {
-        snprintf(err, errlen, "IDLE: not idling");
-        return s->state == SESSION_BROKEN ? s->errcode : SESSION_ERR_USAGE;
-    }
-    int before = s->idle_events;
-    while (s->idle && s->idle_events == before) {
-        int rc = session_pump(s, timeout_ms < 0 ? -1 : timeout_ms);
-        if (rc == 0)
-            return 0;
-        if (rc < 0) {
-            snprintf(err, errlen, "%s", s->err);
-            return rc;
-        }
-    }
-    return 1;
-}
-
-int session_idle_done(struct session *s, char *err, size_t errlen)
-{
-    struct session_cmd *sc = s->idle;
-    if (!sc) {
-        snprintf(err, errlen, "IDLE: not idling");
-        return s->state == SESSION_BROKEN ? s->errcode : SESSION_ERR_USAGE;
-    }
-    session_trace_out(s, "DONE", 4);
-    int trc = transport_write_all(s->t, "DONE\r\n", 6);
-    if (trc < 0) {
-        session_break(s, map_transport(trc), transport_error(s->t));
-    }
-    sc->priv = NULL;
-    return cmd_finish(s, sc, err, errlen);
 }

@@ -1,5 +1,5 @@
-/* session_int.h — private to session.c (the core: I/O, queue, dispatch) and session_ops.c (the
- * typed commands). Nobody else includes it. */
+/* session_int.h — private to the session_*.c files: session.c (the core: I/O, queue, dispatch),
+ * session_ops.c (typed commands), session_login.c, session_idle.c, session_trace.c. */
 #ifndef IMAPSCRIPT_SESSION_INT_H
 #define IMAPSCRIPT_SESSION_INT_H
 
@@ -18,6 +18,7 @@ struct session_cmd {
     bool barrier;                   /* nothing after it is written until it completes */
     bool await_cont;                /* written up to a literal wait point, needs "+" */
     bool is_logout;
+    bool own_hooks;                 /* on_done/h use only the command's own data (SELECT) */
     char tag[16];
     char what[200];                 /* "UID MOVE", "SELECT Archive" for messages */
     char *buf;                      /* the encoded command */
@@ -69,7 +70,7 @@ struct session {
     session_event_fn ev;
     void *ev_ud;
     int idle_events;                /* untagged responses seen while idling */
-    struct session_cmd *idle;
+    struct session_cmd *idle;       /* the IDLE command, owned by the session until DONE */
 
     /* incoming trace */
     char tline[1024];
@@ -94,5 +95,16 @@ void view_clear(struct session_view *v);
 int strv_from_values(const struct imap_value *items, size_t n, char ***out, size_t *nout);
 void strv_free(char **v, size_t n);
 int caps_set_from_values(struct session *s, const struct imap_value *items, size_t n);
+int map_transport(int rc);
+bool cmd_complete(const struct session_cmd *c);
+void session_break(struct session *s, int code, const char *why);
+/* Reads and dispatches one response: 1, 0 on timeout (timeout_ms >= 0 only), < 0 broken. */
+int session_pump(struct session *s, int timeout_ms);
+void warnf(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* session_login.c: a command without arguments ("NOOP"). */
+struct session_cmd *cmd_simple(struct session *s, const char *verb);
+/* session_trace.c */
+bool session_tracing(const struct session *s);
+void session_trace_in(struct session *s, const char *buf, size_t n);
 
 #endif

@@ -225,6 +225,7 @@ struct session_cmd *session_select_start(struct session *s, const char *mailbox,
     }
     sc->on_done = select_done;
     sc->on_free = select_free;
+    sc->own_hooks = true;
     return sc;
 }
 

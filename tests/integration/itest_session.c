@@ -913,6 +913,44 @@ static void test_idle(void)
     session_free(b);
 }
 
+static void test_enable_qresync_id(void)
+{
+    struct session *s = open_alice(), *r = open_alice();
+    if (!s || !r) { CHECK(0); session_free(s); session_free(r); return; }
+    char err[600];
+    const char *ids[] = { "name", "imapscript-itest", "version", "0" };
+    CHECK_INT(session_id(s, ids, 2, err, sizeof err), 0);
+    CHECK_INT(session_id(s, NULL, 0, err, sizeof err), 0);
+    const char *ext[] = { "CONDSTORE", "QRESYNC", "X-NOT-OFFERED" };
+    CHECK_INT(session_enable(s, ext, 3, err, sizeof err), 0);
+    CHECK(session_enabled(s, "QRESYNC"));
+    CHECK(session_enabled(s, "condstore"));
+    CHECK(!session_enabled(s, "X-NOT-OFFERED"));
+    CHECK_INT(session_select(s, "INBOX", false, err, sizeof err), 0);
+    const struct session_view *v = session_view(s);
+    CHECK(v->highestmodseq > 0);
+    uint32_t exists = v->exists;
+    /* With QRESYNC the server reports expunges as VANISHED: the view follows. */
+    static const char msg[] = "Subject: q\r\nMessage-ID: <qresync@itest>\r\n\r\nx\r\n";
+    uint32_t uid = 0;
+    CHECK_INT(session_append(r, "INBOX", NULL, 0, NULL, msg, sizeof msg - 1, NULL, &uid, err,
+                             sizeof err), 0);
+    CHECK_INT(session_noop(s, err, sizeof err), 0);
+    CHECK_INT(v->exists, exists + 1);
+    struct msgset one;
+    msgset_init(&one);
+    msgset_add(&one, uid, uid);
+    const char *d[] = { "\\Deleted" };
+    CHECK_INT(session_store(s, &one, SESSION_STORE_ADD, d, 1, err, sizeof err), 0);
+    uint64_t before = v->expunges;
+    CHECK_INT(session_expunge(s, &one, err, sizeof err), 0);
+    CHECK_INT(v->exists, exists);
+    CHECK_INT(v->expunges, before + 1);
+    msgset_free(&one);
+    session_free(s);
+    session_free(r);
+}
+
 /* ---- fake servers ---------------------------------------------------------------------- */
 
 struct fake {
@@ -1173,6 +1211,7 @@ int main(void)
     RUN(test_round_trips_on_the_wire);
     RUN(test_append);
     RUN(test_idle);
+    RUN(test_enable_qresync_id);
     RUN(test_copy_move);
     RUN(test_uid_expunge_exact);
     RUN(test_split_long_sets);
