@@ -52,6 +52,8 @@ static void buf_reserve(struct buf *b, size_t extra)
 
 static void buf_put(struct buf *b, const void *s, size_t n)
 {
+    if (n == 0)
+        return;
     buf_reserve(b, n);
     memcpy(b->p + b->len, s, n);
     b->len += n;
@@ -424,7 +426,7 @@ static void thread_root_get(uint64_t seed, unsigned long i, struct thread_root *
 }
 
 /* Writes the Subject header (or none) and its decoded UTF-8 form into `decoded`. */
-static void subject_write(struct buf *b, const struct thread_root *t, int reply, struct buf *decoded)
+static void subject_put(struct buf *b, const struct thread_root *t, int reply, struct buf *decoded)
 {
     uint64_t r = t->subject_rng;
     unsigned k = t->subject_kind;
@@ -478,6 +480,14 @@ static void subject_write(struct buf *b, const struct thread_root *t, int reply,
         buf_puts(decoded, PAIR_SECOND.utf8);
     }
     header_end(&h);
+}
+
+/* As subject_put, with `decoded` NUL-terminated (its len excludes the NUL). */
+static void subject_write(struct buf *b, const struct thread_root *t, int reply, struct buf *decoded)
+{
+    subject_put(b, t, reply, decoded);
+    buf_putc(decoded, 0);
+    decoded->len--;
 }
 
 static void date_format(char *out, size_t n, time_t t, uint64_t *r)
@@ -737,7 +747,7 @@ static void message_build(const struct options *o, unsigned long i, struct buf *
         snprintf(who, sizeof who, "%s <%s>", from.name8->utf8, from.addr);
     else
         snprintf(who, sizeof who, "%s", from.display);
-    int patch = strstr(decoded->p ? decoded->p : "", "[PATCH") != NULL;
+    int patch = strstr(decoded->p, "[PATCH") != NULL;
     size_t head_len = b->len;
     size_t text_bytes = target > head_len + 400 ? target - head_len - 300 : 200;
     unsigned shape = rng_below(&r, 100);
@@ -959,6 +969,12 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--verbose")) { o.verbose = 1; continue; }
         if (!strcmp(a, "--new")) { o.to_new = 1; continue; }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(); return 0; }
+        static const char *const WITH_VALUE[] = { "--maildir", "--folder", "--manifest", "--count", "--seed",
+                                                  "--days", "--max-size", "--start-date", "--chown" };
+        int known = 0;
+        for (size_t k = 0; k < sizeof WITH_VALUE / sizeof WITH_VALUE[0]; k++)
+            known |= !strcmp(a, WITH_VALUE[k]);
+        if (!known) { usage(); fatal("unknown option %s", a); }
         if (!v) { usage(); fatal("%s needs a value", a); }
         i++;
         if (!strcmp(a, "--maildir")) o.maildir = v;
@@ -1040,8 +1056,6 @@ int main(int argc, char **argv)
         struct person from;
         int list;
         message_build(&o, i, &msg, &decoded, &info, &from, &list);
-        buf_putc(&decoded, 0);
-        decoded.len--;
 
         char name[256], final[300];
         snprintf(name, sizeof name, "%lld.M%luP%lluQ%lu.seedmail,S=%zu,W=%zu", (long long)info.when, i % 1000000,
