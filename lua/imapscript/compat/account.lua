@@ -158,7 +158,8 @@ local function listing(self, folder, pattern, lsub)
     local name = script_name(e)
     local attrs = {}
     for _, f in ipairs(e.flags or {}) do attrs[f:upper()] = true end
-    if not attrs["\\NOSELECT"] then boxes[#boxes + 1] = name end
+    -- \NonExistent (LIST-EXTENDED) implies \Noselect.
+    if not attrs["\\NOSELECT"] and not attrs["\\NONEXISTENT"] then boxes[#boxes + 1] = name end
     if not attrs["\\NOINFERIORS"] and (parents[name] or attrs["\\HASCHILDREN"]) then
       if name ~= folder and name ~= pre then folders[#folders + 1] = name end
     end
