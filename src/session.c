@@ -154,14 +154,12 @@ void session_counters(const struct session *s, struct session_counters *out)
 {
     memset(out, 0, sizeof *out);
     out->commands = s->ncommands;
-    if (s->t) {
-        const struct transport_stats *st = transport_stats(s->t);
-        out->bytes_in = st->bytes_in;
-        out->bytes_out = st->bytes_out;
-        out->round_trips = st->round_trips;
-        out->writes = st->writes;
-        out->reads = st->reads;
-    }
+    const struct transport_stats *st = s->t ? transport_stats(s->t) : &s->last_stats;
+    out->bytes_in = st->bytes_in;
+    out->bytes_out = st->bytes_out;
+    out->round_trips = st->round_trips;
+    out->writes = st->writes;
+    out->reads = st->reads;
 }
 
 /* ---- commands: results ------------------------------------------------------------- */
@@ -358,6 +356,7 @@ void session_break(struct session *s, int code, const char *why)
         cmd_complete_now(s, c);
     }
     if (s->t) {
+        s->last_stats = *transport_stats(s->t);   /* counters outlive the connection */
         transport_close(s->t);
         s->t = NULL;
     }

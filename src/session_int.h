@@ -45,6 +45,7 @@ struct session {
     size_t password_len;
 
     struct transport *t;
+    struct transport_stats last_stats;  /* t's counters when the session broke */
     struct imap_parser *p;
     uint64_t committed;             /* bytes given to the parser */
     struct arena scratch;           /* per-response decoding, reset after each dispatch */

@@ -883,6 +883,39 @@ static void test_split_long_sets(void)
     session_free(s);
 }
 
+static void test_trace_literals(void)
+{
+    struct session_config c = cfg_tls();
+    c.trace = trace_cb;
+    struct session *s = open_cfg(&c);
+    if (!s) { CHECK(0); return; }
+    char err[600];
+    static char big[5000];
+    memset(big, 'Z', sizeof big);
+    memcpy(big, "Subject: big\r\n\r\n", 16);
+    memcpy(big + sizeof big - 2, "\r\n", 2);
+    uint32_t uid = 0;
+    CHECK_INT(session_append(s, "INBOX", NULL, 0, NULL, big, sizeof big, NULL, &uid, err, sizeof err), 0);
+    CHECK(uid > 0);
+    CHECK_INT(session_select(s, "INBOX", false, err, sizeof err), 0);
+    struct msgset one;
+    msgset_init(&one);
+    msgset_add(&one, uid, uid);
+    tracelen = 0;
+    int n = 0;
+    CHECK_INT(session_fetch(s, &one, "(UID BODY.PEEK[] BODY.PEEK[HEADER])", count_cb, &n, err, sizeof err), 0);
+    CHECK_INT(n, 1);
+    CHECK(trace_has("<5000 bytes>"));           /* the long literal abbreviated */
+    CHECK(!trace_has("ZZZZZZZZZZ"));
+    CHECK(trace_has("Subject: big\\r\\n"));    /* the short one inline, CR LF escaped */
+    CHECK(trace_has("C:A"));
+    const char *d[] = { "\\Deleted" };
+    CHECK_INT(session_store(s, &one, SESSION_STORE_ADD, d, 1, err, sizeof err), 0);
+    CHECK_INT(session_expunge(s, &one, err, sizeof err), 0);
+    msgset_free(&one);
+    session_free(s);
+}
+
 /* ---- IDLE ------------------------------------------------------------------------------ */
 
 static void test_idle(void)
@@ -1211,6 +1244,7 @@ int main(void)
     RUN(test_round_trips_on_the_wire);
     RUN(test_append);
     RUN(test_idle);
+    RUN(test_trace_literals);
     RUN(test_enable_qresync_id);
     RUN(test_copy_move);
     RUN(test_uid_expunge_exact);
