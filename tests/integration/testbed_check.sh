@@ -159,6 +159,18 @@ for row in 1 500; do
     check "message $row RFC822.SIZE = W= of its file ($size)" [ "$size" = "$vsize" ]
     check "message $row file size = S= ($want_size)" [ "$(printf '%s' "$file" | sed -n 's/.*,S=\([0-9]*\).*/\1/p')" = "$want_size" ]
 done
+# Dovecot decodes the seeded encoded words (UTF-8, KOI8-R, ISO-8859-15, windows-1252) as the
+# manifest says: a SEARCH for a decoded word finds exactly the manifest's messages.
+for word in 'München' 'Привет' '€' 'Genève'; do
+    want=$(awk -F'\t' -v w="$word" 'index($6, w) { n++ } END { print n + 0 }' "$manifest")
+    n=$(printf '%s' "$word" | wc -c)
+    out=$({ printf 'a LOGIN %s %s\nb SELECT INBOX\n' "$TESTBED_USER" "$TESTBED_PASSWORD"
+            printf 'c SEARCH CHARSET UTF-8 SUBJECT {%d+}\n%s\nd LOGOUT\n' "$n" "$word"; } |
+        imap_plain "$TESTBED_PORT")
+    got=$(printf '%s\n' "$out" | grep '^\* SEARCH' | wc -w)
+    got=$((got - 2))
+    check "SEARCH SUBJECT $word finds the manifest's $want" test "$got" = "$want" -a "$want" -gt 0
+done
 rm -f "$manifest"
 
 # Mail seeded while the server already knows the mailbox shows up on the next SELECT.
