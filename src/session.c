@@ -160,6 +160,10 @@ void session_counters(const struct session *s, struct session_counters *out)
     out->round_trips = st->round_trips;
     out->writes = st->writes;
     out->reads = st->reads;
+    out->wire_in = st->wire_in;
+    out->wire_out = st->wire_out;
+    out->tls = s->t && transport_is_tls(s->t);
+    out->compressed = s->t && transport_is_compressed(s->t);
 }
 
 /* ---- commands: results ------------------------------------------------------------- */
@@ -1007,6 +1011,60 @@ int session_open(const struct session_config *cfg, struct session **out, char *e
             return rc;
         }
     }
+    if (cfg->compress && s->state == SESSION_AUTH && session_has_cap(s, "COMPRESS=DEFLATE")) {
+        char msg[600];
+        rc = session_compress(s, msg, sizeof msg);
+        if (rc < 0 && s->state == SESSION_BROKEN) {
+            snprintf(err, errlen, "%s", msg);
+            session_free(s);
+            *out = NULL;
+            return rc;
+        }
+        if (rc < 0)
+            warnf(s, "%s", msg);
+    }
     *out = s;
+    return 0;
+}
+
+int session_compress(struct session *s, char *err, size_t errlen)
+{
+    if (!session_has_cap(s, "COMPRESS=DEFLATE")) {
+        snprintf(err, errlen, "COMPRESS: the server does not support COMPRESS=DEFLATE");
+        return SESSION_ERR_UNSUPPORTED;
+    }
+    if (s->t && transport_is_compressed(s->t))
+        return 0;
+    if (s->qhead) {
+        snprintf(err, errlen, "COMPRESS: commands are still in flight");
+        return SESSION_ERR_USAGE;
+    }
+    struct command c;
+    session_command_start(s, &c, "COMPRESS");
+    command_atom(&c, "DEFLATE");
+    command_end(&c);
+    struct session_cmd *sc = cmd_send(s, &c, "COMPRESS", NULL, NULL);
+    command_free(&c);
+    if (!sc) {
+        snprintf(err, errlen, "out of memory");
+        return SESSION_ERR_NOMEM;
+    }
+    sc->barrier = true;
+    int rc = session_wait(s, sc);
+    session_cmd_error(sc, err, errlen);
+    session_cmd_free(sc);
+    if (rc < 0)
+        return rc;
+    /* The server compresses from the byte after its OK; we must not have read any of that. */
+    if (s->committed != parser_offset(s->p)) {
+        session_break(s, SESSION_ERR_PROTOCOL, "COMPRESS: data arrived with the server's OK");
+        snprintf(err, errlen, "%s", s->err);
+        return SESSION_ERR_PROTOCOL;
+    }
+    int trc = transport_compress(s->t, err, errlen);
+    if (trc < 0) {
+        session_break(s, map_transport(trc), err);
+        return map_transport(trc);
+    }
     return 0;
 }

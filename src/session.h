@@ -80,6 +80,7 @@ struct session_config {
     void *warn_ud;
     bool no_literal_plus;           /* ignore LITERAL+/LITERAL- (tests the synchronising path) */
     bool no_sasl_ir;                /* ignore SASL-IR (tests the continuation path) */
+    bool compress;                  /* COMPRESS=DEFLATE after login when offered */
 };
 
 /* ---- lifecycle ------------------------------------------------------------------------ */
@@ -93,6 +94,9 @@ int session_open(const struct session_config *cfg, struct session **out, char *e
 int session_connect(const struct session_config *cfg, struct session **out, char *err, size_t errlen);
 /* Logs in with the configured user/password and method, then refreshes capabilities. */
 int session_login(struct session *s, char *err, size_t errlen);
+/* COMPRESS DEFLATE (RFC 4978; needs COMPRESS=DEFLATE, nothing else in flight). session_open does
+ * it after login when cfg->compress is set; a refusal there is only a warning. */
+int session_compress(struct session *s, char *err, size_t errlen);
 /* LOGOUT (waits for the tagged OK; BYE is expected). The session is unusable afterwards. */
 int session_logout(struct session *s, char *err, size_t errlen);
 /* Closes the connection without LOGOUT and frees everything. Commands still in flight are
@@ -138,6 +142,8 @@ struct session_counters {
     uint64_t bytes_in, bytes_out;   /* application bytes (before TLS) */
     uint64_t round_trips;           /* writes that followed a read */
     uint64_t writes, reads;
+    uint64_t wire_in, wire_out;     /* socket bytes: TLS records and compression included */
+    bool tls, compressed;
 };
 void session_counters(const struct session *s, struct session_counters *out);
 

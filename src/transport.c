@@ -1,5 +1,6 @@
-/* transport.c — TCP with poll-based timeouts and OpenSSL 3 TLS over a non-blocking socket.
- * Our own socket BIO sends with MSG_NOSIGNAL so a dropped peer is an error, never SIGPIPE. */
+/* transport.c — TCP with poll-based timeouts, OpenSSL 3 TLS over a non-blocking socket, and
+ * COMPRESS=DEFLATE above both. Our own socket BIO sends with MSG_NOSIGNAL: a dropped peer is an
+ * error, never SIGPIPE. */
 #include "transport.h"
 
 #include <arpa/inet.h>
@@ -22,8 +23,10 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <zlib.h>
 
 #define DEFAULT_TIMEOUT_MS 30000
+#define ZBUF_SIZE (64 * 1024)
 
 struct transport {
     int fd;
@@ -36,6 +39,9 @@ struct transport {
     char label[300];              /* "host:port" for messages */
     int sys_errno;                /* errno seen by the BIO, for TLS syscall errors */
     bool last_io_read;
+    bool compressing, zin_init, zout_init, zin_ended;
+    z_stream zin, zout;           /* COMPRESS=DEFLATE (RFC 4978): raw DEFLATE both ways */
+    char *zbuf, *zoutbuf;         /* compressed input waiting to be inflated; deflate output */
     struct transport_stats st;
     char err[512];
 };
@@ -473,6 +479,12 @@ void transport_close(struct transport *t)
     }
     SSL_CTX_free(t->ctx);
     ERR_clear_error();
+    if (t->zin_init)
+        inflateEnd(&t->zin);
+    if (t->zout_init)
+        deflateEnd(&t->zout);
+    free(t->zbuf);
+    free(t->zoutbuf);
     if (t->fd >= 0)
         close(t->fd);
     free(t->host);
@@ -546,7 +558,8 @@ int transport_starttls(struct transport *t, char *err, size_t errlen)
     return rc;
 }
 
-ssize_t transport_read_timeout(struct transport *t, void *buf, size_t cap, int timeout_ms)
+/* One read from the socket or TLS: n > 0, 0 at EOF, or TRANSPORT_ERR_*. Counts wire bytes only. */
+static ssize_t raw_read(struct transport *t, void *buf, size_t cap, int timeout_ms)
 {
     if (cap > INT_MAX)
         cap = INT_MAX;
@@ -601,11 +614,49 @@ ssize_t transport_read_timeout(struct transport *t, void *buf, size_t cap, int t
 got:
         if (!t->ssl)
             t->st.wire_in += (uint64_t)n;
+        return n;
+    }
+}
+
+/* Decompressed read (COMPRESS=DEFLATE): inflates what is buffered, reading more when empty. */
+static ssize_t inflate_read(struct transport *t, void *buf, size_t cap, int timeout_ms)
+{
+    z_stream *z = &t->zin;
+    for (;;) {
+        if (t->zin_ended)
+            return 0;   /* the server finished its stream (it does at LOGOUT): end of data */
+        z->next_out = buf;
+        z->avail_out = cap > UINT_MAX ? UINT_MAX : (unsigned)cap;
+        int zr = inflate(z, Z_SYNC_FLUSH);
+        size_t made = (cap > UINT_MAX ? UINT_MAX : cap) - z->avail_out;
+        if (zr == Z_STREAM_END)
+            t->zin_ended = true;
+        else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+            snprintf(t->err, sizeof t->err, "COMPRESS: bad DEFLATE data from %s: %s", t->label,
+                     z->msg ? z->msg : "inflate failed");
+            return TRANSPORT_ERR_NET;
+        }
+        if (made > 0)
+            return (ssize_t)made;
+        if (z->avail_in == 0) {
+            ssize_t n = raw_read(t, t->zbuf, ZBUF_SIZE, timeout_ms);
+            if (n <= 0)
+                return n;
+            z->next_in = (unsigned char *)t->zbuf;
+            z->avail_in = (unsigned)n;
+        }
+    }
+}
+
+ssize_t transport_read_timeout(struct transport *t, void *buf, size_t cap, int timeout_ms)
+{
+    ssize_t n = t->compressing ? inflate_read(t, buf, cap, timeout_ms) : raw_read(t, buf, cap, timeout_ms);
+    if (n > 0) {
         t->st.bytes_in += (uint64_t)n;
         t->st.reads++;
         t->last_io_read = true;
-        return n;
     }
+    return n;
 }
 
 ssize_t transport_read(struct transport *t, void *buf, size_t cap)
@@ -613,14 +664,11 @@ ssize_t transport_read(struct transport *t, void *buf, size_t cap)
     return transport_read_timeout(t, buf, cap, t->io_timeout_ms);
 }
 
-int transport_write_all(struct transport *t, const void *buf, size_t len)
+/* Writes all of buf to the socket or TLS. Counts wire bytes only. */
+static int raw_write_all(struct transport *t, const void *buf, size_t len)
 {
     const char *p = buf;
     int64_t deadline = deadline_after(t->io_timeout_ms);
-    if (len && t->last_io_read) {
-        t->st.round_trips++;
-        t->last_io_read = false;
-    }
     while (len > 0) {
         size_t chunk = len > INT_MAX ? INT_MAX : len;
         int w;
@@ -631,8 +679,6 @@ int transport_write_all(struct transport *t, const void *buf, size_t len)
             if (r > 0) {
                 p += r;
                 len -= (size_t)r;
-                t->st.bytes_out += (uint64_t)r;
-                t->st.writes++;
                 continue;
             }
             int e = SSL_get_error(t->ssl, r);
@@ -655,9 +701,7 @@ int transport_write_all(struct transport *t, const void *buf, size_t len)
             if (n > 0) {
                 p += n;
                 len -= (size_t)n;
-                t->st.bytes_out += (uint64_t)n;
                 t->st.wire_out += (uint64_t)n;
-                t->st.writes++;
                 continue;
             }
             if (n < 0 && errno == EINTR)
@@ -672,6 +716,87 @@ int transport_write_all(struct transport *t, const void *buf, size_t len)
             return w;
     }
     return 0;
+}
+
+/* Deflates buf with a sync flush (so the server can act on it now) and writes the result. */
+static int deflate_write_all(struct transport *t, const void *buf, size_t len)
+{
+    z_stream *z = &t->zout;
+    z->next_in = (unsigned char *)buf;
+    z->avail_in = 0;
+    const unsigned char *p = buf;
+    for (;;) {
+        size_t chunk = len > UINT_MAX ? UINT_MAX : len;
+        z->next_in = (unsigned char *)p;
+        z->avail_in = (unsigned)chunk;
+        p += chunk;
+        len -= chunk;
+        int flush = len ? Z_NO_FLUSH : Z_SYNC_FLUSH;
+        do {
+            z->next_out = (unsigned char *)t->zoutbuf;
+            z->avail_out = ZBUF_SIZE;
+            int zr = deflate(z, flush);
+            if (zr != Z_OK && zr != Z_BUF_ERROR) {
+                snprintf(t->err, sizeof t->err, "COMPRESS: deflate failed");
+                return TRANSPORT_ERR_NET;
+            }
+            size_t made = ZBUF_SIZE - z->avail_out;
+            if (made) {
+                int rc = raw_write_all(t, t->zoutbuf, made);
+                if (rc < 0)
+                    return rc;
+            }
+        } while (z->avail_in > 0 || z->avail_out == 0);
+        if (!len)
+            return 0;
+    }
+}
+
+int transport_write_all(struct transport *t, const void *buf, size_t len)
+{
+    if (!len)
+        return 0;
+    if (t->last_io_read) {
+        t->st.round_trips++;
+        t->last_io_read = false;
+    }
+    int rc = t->compressing ? deflate_write_all(t, buf, len) : raw_write_all(t, buf, len);
+    if (rc == 0) {
+        t->st.bytes_out += len;
+        t->st.writes++;
+    }
+    return rc;
+}
+
+int transport_compress(struct transport *t, char *err, size_t errlen)
+{
+    if (t->compressing) {
+        snprintf(err, errlen, "COMPRESS: already active");
+        return TRANSPORT_ERR_CONFIG;
+    }
+    t->zbuf = malloc(ZBUF_SIZE);
+    t->zoutbuf = malloc(ZBUF_SIZE);
+    if (!t->zbuf || !t->zoutbuf) {
+        snprintf(err, errlen, "out of memory");
+        return TRANSPORT_ERR_NOMEM;
+    }
+    if (inflateInit2(&t->zin, -15) != Z_OK) {
+        snprintf(err, errlen, "COMPRESS: cannot start inflate");
+        return TRANSPORT_ERR_NOMEM;
+    }
+    t->zin_init = true;
+    if (deflateInit2(&t->zout, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        snprintf(err, errlen, "COMPRESS: cannot start deflate");
+        return TRANSPORT_ERR_NOMEM;
+    }
+    t->zout_init = true;
+    t->compressing = true;
+    return 0;
+}
+
+bool transport_is_compressed(const struct transport *t)
+{
+    return t->compressing;
 }
 
 const char *transport_error(const struct transport *t)

@@ -1,5 +1,5 @@
-/* transport.h — one byte stream to a server: TCP (IPv4/IPv6, timeouts) and OpenSSL TLS
- * (implicit or STARTTLS upgrade, chain + host name verification, SHA-256 fingerprint pins). */
+/* transport.h — one byte stream to a server: TCP (IPv4/IPv6, timeouts), OpenSSL TLS (implicit
+ * or STARTTLS upgrade, chain + host name verification, SHA-256 fingerprint pins), DEFLATE. */
 #ifndef IMAPSCRIPT_TRANSPORT_H
 #define IMAPSCRIPT_TRANSPORT_H
 
@@ -36,9 +36,9 @@ struct transport_config {
  * commands written before their replies are read costs one. */
 struct transport_stats {
     uint64_t bytes_in, bytes_out;
-    uint64_t reads, writes;       /* read and write calls that moved bytes */
+    uint64_t reads, writes;       /* transport_read calls that returned data, transport_write_all calls */
     uint64_t round_trips;
-    uint64_t wire_in, wire_out;   /* bytes on the socket, TLS records included */
+    uint64_t wire_in, wire_out;   /* bytes on the socket, TLS records and compression included */
 };
 
 struct transport;
@@ -60,6 +60,12 @@ ssize_t transport_read(struct transport *t, void *buf, size_t cap);
 ssize_t transport_read_timeout(struct transport *t, void *buf, size_t cap, int timeout_ms);
 /* Writes all len bytes. Returns 0 or a TRANSPORT_ERR_* code. */
 int transport_write_all(struct transport *t, const void *buf, size_t len);
+
+/* Starts COMPRESS=DEFLATE (RFC 4978) after the server's OK: every later byte both ways is raw
+ * DEFLATE (inside TLS when TLS is on). The stats' bytes_* stay uncompressed, wire_* show the
+ * saving. Returns 0 or a TRANSPORT_ERR_* code. */
+int transport_compress(struct transport *t, char *err, size_t errlen);
+bool transport_is_compressed(const struct transport *t);
 
 /* Message for the last failed read/write ("read timeout after 30 s"). */
 const char *transport_error(const struct transport *t);
