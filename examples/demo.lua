@@ -27,7 +27,7 @@ for _, list in ipairs { "lua-l", "dovecot", "debian-devel" } do
 end
 
 -- 2. Patches: a PCRE2 rule on the decoded Subject, one FETCH for all unseen mail.
-inbox:search(Q.unseen):match("Subject", [[^\[PATCH(?: v\d+)?\]]]):add_flags { "$Patch" }
+inbox:search(Q.unseen):match("Subject", [=[^\[PATCH(?: v\d+)?\]]=]):add_flags { "$Patch" }
 
 -- 3. Mail from people who matter is flagged.
 inbox:search(Q.from "ceo@" | Q.from "boss@"):mark_flagged()

@@ -47,6 +47,20 @@ function Run:round()
   end
 end
 
+-- Sends a command naming UIDs. When another client expunged some of them unseen by this
+-- session, Dovecot answers NO [EXPUNGEISSUED] and (for COPY and MOVE) does nothing; after
+-- a NOOP has told us of the expunges, the same command acts on the messages that remain.
+function Run:track_uids(send, finish)
+  self:track(send(), function(v, err)
+    if v == nil and err and err.code == "EXPUNGEISSUED" then
+      self:track(self.conn:noop(), function() end)
+      self:track(send(), finish)
+    else
+      finish(v, err)
+    end
+  end)
+end
+
 function Run:select(box)
   local h = self.acct:_select(self.conn, box)
   if h then
@@ -149,7 +163,7 @@ local past = { move = "moved", copy = "copied", delete = "deleted" }
 -- leaves them flagged and warns, unless the account allows a full expunge.
 function Run:remove(op, box, set, then_log)
   local conn = self.conn
-  self:track(conn:store(set, "+", { "\\Deleted" }), function(ok, err)
+  self:track_uids(function() return conn:store(set, "+", { "\\Deleted" }) end, function(ok, err)
     if not ok then self:record(annotate(err, op)) end
   end)
   if conn:has("UIDPLUS") then
@@ -205,7 +219,7 @@ function Run:send_action(op)
         end
       end
       if verb == "store" then
-        self:track(conn:store(set, op.mode, op.flags), function(ok, err)
+        self:track_uids(function() return conn:store(set, op.mode, op.flags) end, function(ok, err)
           if ok then done(part_count(op.src, p)) else self:record(annotate(err, op)) end
         end)
       elseif verb == "delete" then
@@ -213,7 +227,7 @@ function Run:send_action(op)
       elseif verb == "copy" or not fallback then
         self:ensure_dest(op.dest)
         local send = verb == "move" and conn.move or conn.copy
-        self:track(send(conn, set, op.dest:_wire()), function(v, err)
+        self:track_uids(function() return send(conn, set, op.dest:_wire()) end, function(v, err)
           if v then
             self.acct.exists[op.dest.name] = true
             done(type(v) == "table" and v.src and #v.src or part_count(op.src, p))
@@ -225,7 +239,7 @@ function Run:send_action(op)
         -- MOVE-less move: the COPY must be confirmed before any message is flagged
         -- \Deleted, so it ends the round; the removal goes first in the next one.
         self:ensure_dest(op.dest)
-        self:track(conn:copy(set, op.dest:_wire()), function(v, err)
+        self:track_uids(function() return conn:copy(set, op.dest:_wire()) end, function(v, err)
           if not v then return self:record(annotate(err, op)) end
           self.acct.exists[op.dest.name] = true
           -- COPYUID names what was copied: messages expunged meanwhile are not removed.
@@ -250,8 +264,14 @@ function M.run(acct, ops)
     local ok, err = pcall(op.kind == "search" and Run.send_search or Run.send_action, run, op)
     if not ok then run:record(annotate(err, op)) end
   end
-  local ok, err = pcall(Run.round, run)
-  if not ok then run:record(annotate(err, {})) end
+  -- A round's answers may send more (a retry, the removal after a confirmed COPY).
+  while #run.inflight > 0 do
+    local ok, err = pcall(Run.round, run)
+    if not ok then
+      run:record(annotate(err, {}))
+      break
+    end
+  end
   if run.errors[1] then error(run.errors[1], 0) end
 end
 

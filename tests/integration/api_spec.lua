@@ -20,7 +20,7 @@ local function has(flag) return function(flags) return (" " .. flags .. " "):fin
 local function hasnt(flag) local h = has(flag) return function(f) return not h(f) end end
 
 local function message(id, subject, body, extra)
-  return table.concat({
+  local text = table.concat({
     "From: Alice Example <alice@example.org>",
     "To: bob@example.org",
     "Subject: " .. subject,
@@ -31,6 +31,7 @@ local function message(id, subject, body, extra)
     body or "hello",
     "",
   }, "\r\n"):gsub("\r\n\r\n\r\n", "\r\n\r\n", 1)
+  return text
 end
 
 describe("searches and actions", function()
@@ -149,7 +150,7 @@ describe("results", function()
     box:append(message("<m4@t>", "Re: [PATCH] fix the parser"))
     local arger = box:all():match("Subject", "^Ärger")
     assert.are.equal(2, #arger)
-    local patch = box:all():match("Subject", [[^\[PATCH(?: v\d+)?\]]])
+    local patch = box:all():match("Subject", [=[^\[PATCH(?: v\d+)?\]]=])
     assert.are.equal(1, #patch)
     patch:add_flags { "$Patch" }
     acct:flush()
@@ -174,9 +175,13 @@ describe("results", function()
     for msg in box:all():fetch { "flags", "size", "date", "envelope", "headers", "body" } do
       n = n + 1
       assert.is_number(msg.uid)
-      assert.are.same({ "\\Seen" }, msg.flags)
+      local flags = {}
+      for _, f in ipairs(msg.flags) do if f ~= "\\Recent" then flags[#flags + 1] = f end end
+      assert.are.same({ "\\Seen" }, flags)
       assert.is_true(msg.size > 100)
-      assert.truthy(msg.internaldate:find("14-Jul-2024 09:30:00 +0200", 1, true))
+      -- The same instant; Maildir keeps no zone, so Dovecot answers in UTC.
+      assert.truthy(msg.internaldate:find("14-Jul-2024 09:30:00 +0200", 1, true)
+        or msg.internaldate:find("14-Jul-2024 07:30:00 +0000", 1, true), msg.internaldate)
       assert.are.equal("<f1@t>", msg.envelope.message_id)
       assert.are.equal("alice", msg.envelope.from[1].mailbox)
       assert.are.equal("example.org", msg.envelope.from[1].host)
