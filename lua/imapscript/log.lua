@@ -39,6 +39,10 @@ local function json(v)
   local t = type(v)
   if t == "string" then return json_string(v)
   elseif t == "number" or t == "boolean" then return tostring(v)
+  elseif t == "table" and #v > 0 then
+    local out = {}
+    for i, x in ipairs(v) do out[i] = json(x) end
+    return "[" .. table.concat(out, ",") .. "]"
   elseif t == "table" then
     local keys = {}
     for k in pairs(v) do keys[#keys + 1] = k end
