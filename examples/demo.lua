@@ -14,8 +14,12 @@ local inbox = acct.INBOX
 local function report(title)
   print(title)
   for _, m in ipairs(acct:mailboxes()) do
+    local selectable = true
+    for _, f in ipairs(m.flags) do selectable = selectable and f:upper() ~= "\\NOSELECT" end
+    if not selectable then goto next end
     local st = acct[m.name]:status()
     print(string.format("  %-34s %6d messages, %5d unseen", m.name, st.messages, st.unseen))
+    ::next::
   end
 end
 
@@ -29,8 +33,8 @@ end
 -- 2. Patches: a PCRE2 rule on the decoded Subject, one FETCH for all unseen mail.
 inbox:search(Q.unseen):match("Subject", [=[^\[PATCH(?: v\d+)?\]]=]):add_flags { "$Patch" }
 
--- 3. Mail from people who matter is flagged.
-inbox:search(Q.from "ceo@" | Q.from "boss@"):mark_flagged()
+-- 3. Unread mail from colleagues (or from Grace, wherever she writes from) is flagged.
+inbox:search(Q.unseen & (Q.from "@corp.example" | Q.from "grace")):mark_flagged()
 
 -- 4. Seen, unflagged mail older than two years goes to Archive/<year of arrival>.
 local cutoff = imap.days_ago(730)

@@ -173,6 +173,9 @@ function methods.mailboxes(self, pattern)
   local out = {}
   for _, e in ipairs(list) do
     local name = e.name
+    local gone = false
+    for _, f in ipairs(e.flags or {}) do gone = gone or f:upper() == "\\NONEXISTENT" end
+    if gone then goto next end
     if e.delimiter and e.delimiter ~= "/" and e.delimiter ~= "" then
       name = name:gsub("%" .. e.delimiter, "/")
     end
@@ -186,6 +189,7 @@ function methods.mailboxes(self, pattern)
     end
     self.exists[name] = true
     out[#out + 1] = { name = name, flags = e.flags or {}, special_use = special }
+    ::next::
   end
   table.sort(out, function(a, b) return a.name < b.name end)
   return out

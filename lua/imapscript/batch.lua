@@ -209,7 +209,9 @@ function Run:send_action(op)
     if set == "$" or #set > 0 then
       self:select(box)
       local function done(n)
-        if verb == "store" then
+        if n == 0 then
+          log.info(string.format("%s: no messages in %s", op.label, box.name))
+        elseif verb == "store" then
           log.action(string.format("%s %d messages in %s", op.label ..
             (op.label:find("flags$") and " " .. table.concat(op.flags, " ") or ""), n, box.name))
         elseif op.dest then

@@ -281,10 +281,22 @@ function Message:headers(name)
   return core.header_values(raw, name)
 end
 
+-- Envelope strings arrive as the header had them: decode RFC 2047 words for scripts.
+local function decode_envelope(env)
+  if not env then return nil end
+  if env.subject then env.subject = core.decode_header(env.subject) end
+  for _, field in ipairs { "from", "sender", "reply_to", "to", "cc", "bcc" } do
+    for _, addr in ipairs(env[field] or {}) do
+      if addr.name then addr.name = core.decode_header(addr.name) end
+    end
+  end
+  return env
+end
+
 local function message_table(m, want_body, want_raw, box)
   local msg = {
     uid = m.uid, flags = m.flags, size = m.size, internaldate = m.internaldate,
-    modseq = m.modseq, envelope = m.envelope, _header = m.header, mailbox = box,
+    modseq = m.modseq, envelope = decode_envelope(m.envelope), _header = m.header, mailbox = box,
   }
   if want_body and m.raw then msg.body = core.body_text(m.raw) end
   if want_raw then msg.raw = m.raw end
