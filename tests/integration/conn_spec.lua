@@ -508,6 +508,63 @@ describe("connection lifetime", function()
     assert.equal(before, count_fds())
   end)
 
+  it("fails every outstanding handle when the server drops the connection", function()
+    local c = connect({}, 2)
+    value(c, c:select("INBOX"))
+    assert.truthy(os.execute("doveadm -c " .. S.shquote(S.env("TESTBED_DIR") .. "/dovecot.conf") ..
+                             " kick " .. S.env("TESTBED_USER2") .. " >/dev/null 2>&1"))
+    local h1, h2 = c:noop(), c:status("INBOX")
+    local ok, err = c:wait()
+    assert.is_false(ok)
+    assert.truthy(err.kind == "closed" or err.kind == "network", err.kind)
+    assert.equal("NOOP", err.command)
+    local _, e2 = h2:result()
+    assert.truthy(e2.kind == "closed" or e2.kind == "network")
+    assert.is_nil(c:selected())
+    ok, err = c:wait(c:noop())
+    assert.is_false(ok)
+    assert.truthy(err.kind == "closed" or err.kind == "network")
+    assert.is_true(c:logout())
+    assert.is_nil(h1:result())
+  end)
+
+  it("collects a connection with fetches in flight without running their callbacks", function()
+    S.seed(M("gc"), 20, 31)
+    local calls = 0
+    do
+      local c = connect()
+      c:wait(c:select(M("gc")))
+      local h = c:search(ALL())
+      c:wait(h)
+      for _ = 1, 3 do c:fetch(h:result(), { "envelope" }, function() calls = calls + 1 end) end
+      c:status(M("gc"))
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.equal(0, calls)
+  end)
+
+  it("lets a fetch callback queue commands, written during the same wait", function()
+    S.seed(M("cb"), 12, 32)
+    local c = connect()
+    value(c, c:select(M("cb")))
+    local all = value(c, c:search(ALL()))
+    local stores = {}
+    local h = c:fetch(all, { "uid" }, function(m)
+      if m.uid % 2 == 0 then stores[#stores + 1] = c:store(core.set(tostring(m.uid)), "+", { "$Even" }) end
+    end)
+    assert.is_true(c:wait(h))
+    assert.is_true(c:wait())
+    assert.truthy(#stores > 0)
+    for _, st in ipairs(stores) do assert.is_true(st:result()) end
+    assert.equal(#stores, #value(c, c:search(core.query_string("KEYWORD", "$Even"))))
+    local other = connect()
+    local err = raises(other.wait, other, h)
+    assert.equal("usage", err.kind)
+    other:logout()
+    c:logout()
+  end)
+
   it("keeps handle results after the connection is gone", function()
     local c = connect()
     local h = c:status("INBOX")
