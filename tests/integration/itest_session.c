@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *host, *ca, *user, *password, *user3, *password3, *testbed, *beddir;
@@ -505,6 +506,7 @@ static void test_copy_move(void)
     struct session *s = open_alice(), *r = open_alice();
     if (!s || !r) { CHECK(0); session_free(s); session_free(r); return; }
     char err[600];
+    session_mailbox_op(s, SESSION_DELETE, "Dest", err, sizeof err);   /* left by an aborted run */
     CHECK_INT(session_mailbox_op(s, SESSION_CREATE, "Dest", err, sizeof err), 0);
     struct idlist before;
     CHECK_INT(ids_of(s, "INBOX", &before), 0);
@@ -826,6 +828,67 @@ static void test_round_trips_on_the_wire(void)
     CHECK(cb > 0);
     fprintf(stderr, "  on the wire: %llu round trips for the whole session (login + 10 STATUS + "
             "logout), %llu bytes from the client\n", rt, cb);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Under 2 x 25 ms of latency (rtproxy's delay), 20 STATUS one by one cost 20 round trips;
+ * pipelined they cost one. */
+static void test_pipelining_under_latency(void)
+{
+    char stats[] = "/tmp/itest-rtproxy-XXXXXX";
+    int fd = mkstemp(stats);
+    if (fd < 0) { CHECK(0); return; }
+    close(fd);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "build/rtproxy 0 %s %u %s 20 25", host, port, stats);
+    FILE *p = popen(cmd, "r");
+    unsigned pport = 0;
+    if (!p || fscanf(p, "PORT %u", &pport) != 1) {
+        CHECK(0);
+        if (p) pclose(p);
+        unlink(stats);
+        return;
+    }
+    struct session_config c = cfg_tls();
+    c.port = pport;
+    c.tls = SESSION_TLS_NONE;
+    c.auth = SESSION_AUTH_LOGIN;
+    struct session *s = open_cfg(&c);
+    CHECK(s != NULL);
+    if (s) {
+        enum { K = 20 };
+        const char *boxes[] = { "INBOX", "Drafts", "Sent", "Junk", "Trash" };
+        struct session_status_info st[K];
+        char err[600];
+        double t0 = now_s();
+        for (int i = 0; i < K; i++)
+            CHECK_INT(session_status(s, boxes[i % 5], &st[i], err, sizeof err), 0);
+        double seq = now_s() - t0;
+        struct session_cmd *cm[K];
+        t0 = now_s();
+        for (int i = 0; i < K; i++)
+            cm[i] = session_status_start(s, boxes[i % 5], &st[i]);
+        CHECK_INT(session_wait_all(s), 0);
+        double pipe = now_s() - t0;
+        for (int i = 0; i < K; i++) {
+            CHECK_INT(session_cmd_result(cm[i])->status, SESSION_OK);
+            CHECK(st[i].uidvalidity > 0);
+            session_cmd_free(cm[i]);
+        }
+        CHECK(pipe * 5 < seq);
+        fprintf(stderr, "  20 x STATUS at 50 ms round-trip time: %.0f ms one by one, %.0f ms "
+                "pipelined\n", seq * 1000, pipe * 1000);
+        session_logout(s, err, sizeof err);
+        session_free(s);
+    }
+    pclose(p);
+    unlink(stats);
 }
 
 static void test_split_long_sets(void)
@@ -1280,6 +1343,7 @@ int main(void)
     RUN(test_store_read_back);
     RUN(test_pipelined_status_one_round_trip);
     RUN(test_round_trips_on_the_wire);
+    RUN(test_pipelining_under_latency);
     RUN(test_append);
     RUN(test_idle);
     RUN(test_trace_literals);

@@ -2,8 +2,11 @@
  * A round trip is counted when the client sends after the server has sent (the client talking
  * again after listening), so a pipelined batch costs one however many commands it holds.
  *
- *   build/rtproxy LISTEN_PORT TARGET_HOST TARGET_PORT STATSFILE [IDLE_SECONDS]
+ *   build/rtproxy LISTEN_PORT TARGET_HOST TARGET_PORT STATSFILE [IDLE_SECONDS [DELAY_MS]]
  *
+ * DELAY_MS holds every chunk that long in each direction before passing it on (a round trip
+ * then costs 2 x DELAY_MS), for measuring what pipelining saves under latency: the kernel here
+ * has no netem.
  * LISTEN_PORT 0 picks a free port; the port is printed on stdout ("PORT 12345") either way once
  * listening. Serves one client, then exits when either side closes, after IDLE_SECONDS (default
  * 30) without traffic, or on SIGTERM/SIGINT. STATSFILE gets "key value" lines (client_bytes,
@@ -16,11 +19,13 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop;
@@ -92,58 +97,151 @@ static int send_all(int fd, const char *buf, size_t n)
     return 0;
 }
 
+/* Chunks waiting for their delivery time, per direction. */
+struct chunk {
+    struct chunk *next;
+    int64_t due;
+    size_t len, off;
+    char data[];
+};
+struct pipe_q {
+    struct chunk *head, *tail;
+    size_t bytes;
+};
+
+#define QUEUE_MAX (16u << 20)   /* stop reading a side while this much waits */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int q_push(struct pipe_q *q, const char *buf, size_t n, int64_t due)
+{
+    struct chunk *c = malloc(sizeof *c + n);
+    if (!c)
+        return -1;
+    c->next = NULL;
+    c->due = due;
+    c->len = n;
+    c->off = 0;
+    memcpy(c->data, buf, n);
+    if (q->tail)
+        q->tail->next = c;
+    else
+        q->head = c;
+    q->tail = c;
+    q->bytes += n;
+    return 0;
+}
+
+/* Sends every chunk that is due. Returns 0 or -1 when the peer is gone. */
+static int q_flush(struct pipe_q *q, int fd, int64_t now)
+{
+    while (q->head && q->head->due <= now) {
+        struct chunk *c = q->head;
+        if (send_all(fd, c->data, c->len) < 0)
+            return -1;
+        q->head = c->next;
+        if (!q->head)
+            q->tail = NULL;
+        q->bytes -= c->len;
+        free(c);
+    }
+    return 0;
+}
+
+static void q_free(struct pipe_q *q)
+{
+    while (q->head) {
+        struct chunk *c = q->head;
+        q->head = c->next;
+        free(c);
+    }
+    q->tail = NULL;
+    q->bytes = 0;
+}
+
 /* Shuttles bytes until a side closes, the idle timeout or a signal. */
-static void relay(int cfd, int sfd, int idle_s)
+static void relay(int cfd, int sfd, int idle_s, int delay_ms)
 {
     static char buf[65536];
     int last = 's';   /* the server spoke last (it greets first) */
     int one = 1;
+    struct pipe_q toserver = { 0 }, toclient = { 0 };
     setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     setsockopt(sfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int64_t last_traffic = now_ms();
+    bool closing = false;
     while (!stop) {
-        struct pollfd p[2] = { { .fd = cfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
-        int r = poll(p, 2, idle_s * 1000);
+        int64_t now = now_ms();
+        if (q_flush(&toserver, sfd, now) < 0 || q_flush(&toclient, cfd, now) < 0)
+            break;
+        if (closing && !toserver.head && !toclient.head)
+            break;
+        int timeout = idle_s * 1000 - (int)(now - last_traffic);
+        if (timeout <= 0)
+            break;
+        struct chunk *next = toserver.head;
+        if (toclient.head && (!next || toclient.head->due < next->due))
+            next = toclient.head;
+        if (next && next->due - now < timeout)
+            timeout = next->due - now < 0 ? 0 : (int)(next->due - now);
+        struct pollfd p[2] = {
+            { .fd = closing || toserver.bytes > QUEUE_MAX ? -1 : cfd, .events = POLLIN },
+            { .fd = closing || toclient.bytes > QUEUE_MAX ? -1 : sfd, .events = POLLIN },
+        };
+        int r = poll(p, 2, timeout);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
-            return;   /* idle timeout or poll failure */
+        if (r < 0)
+            break;
         for (int i = 0; i < 2; i++) {
             if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
             ssize_t n = recv(p[i].fd, buf, sizeof buf, 0);
             if (n < 0 && errno == EINTR)
                 continue;
-            if (n <= 0)
-                return;
+            if (n <= 0) {
+                closing = true;   /* deliver what is queued, then stop */
+                break;
+            }
+            last_traffic = now_ms();
             if (i == 0) {
                 if (last == 's')
                     st.round_trips++;
                 last = 'c';
                 st.client_bytes += (uint64_t)n;
                 st.client_writes++;
-                if (send_all(sfd, buf, (size_t)n) < 0)
-                    return;
             } else {
                 last = 's';
                 st.server_bytes += (uint64_t)n;
                 st.server_writes++;
-                if (send_all(cfd, buf, (size_t)n) < 0)
-                    return;
             }
+            if (q_push(i == 0 ? &toserver : &toclient, buf, (size_t)n, last_traffic + delay_ms) < 0)
+                closing = true;
         }
     }
+    q_free(&toserver);
+    q_free(&toclient);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 5 || argc > 6) {
-        fprintf(stderr, "usage: rtproxy LISTEN_PORT TARGET_HOST TARGET_PORT STATSFILE [IDLE_SECONDS]\n");
+    if (argc < 5 || argc > 7) {
+        fprintf(stderr, "usage: rtproxy LISTEN_PORT TARGET_HOST TARGET_PORT STATSFILE "
+                        "[IDLE_SECONDS [DELAY_MS]]\n");
         return 2;
     }
     statsfile = argv[4];
-    int idle_s = argc == 6 ? atoi(argv[5]) : 30;
+    int idle_s = argc >= 6 ? atoi(argv[5]) : 30;
     if (idle_s <= 0)
         idle_s = 30;
+    int delay_ms = argc == 7 ? atoi(argv[6]) : 0;
+    if (delay_ms < 0 || delay_ms > 10000)
+        delay_ms = 0;
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -174,7 +272,7 @@ int main(int argc, char **argv)
             int sfd = connect_target(argv[2], argv[3]);
             if (sfd >= 0) {
                 st.connections++;
-                relay(cfd, sfd, idle_s);
+                relay(cfd, sfd, idle_s, delay_ms);
                 close(sfd);
             }
             close(cfd);
