@@ -209,6 +209,8 @@ static int sect_next(const char **pp, int *prev)
 
 static bool section_equal(const char *a, const char *b)
 {
+    if (strcasecmp(a, b) == 0)
+        return true;
     int pa = 0, pb = 0;
     for (;;) {
         int ca = sect_next(&a, &pa), cb = sect_next(&b, &pb);

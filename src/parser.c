@@ -209,17 +209,22 @@ const char *imap_value_str(const struct imap_value *v)
 
 /* ---- value stack -------------------------------------------------------- */
 
-static struct imap_value *val_push(struct imap_parser *p)
+static struct imap_value *val_grow(struct imap_parser *p)
 {
-    if (p->nvals == p->capvals) {
-        size_t cap = p->capvals ? p->capvals * 2 : 256;
-        struct imap_value *nv = realloc(p->vals, cap * sizeof *nv);
-        if (!nv)
-            return NULL;
-        p->vals = nv;
-        p->capvals = cap;
-    }
+    size_t cap = p->capvals ? p->capvals * 2 : 256;
+    struct imap_value *nv = realloc(p->vals, cap * sizeof *nv);
+    if (!nv)
+        return NULL;
+    p->vals = nv;
+    p->capvals = cap;
     return &p->vals[p->nvals++];
+}
+
+static inline struct imap_value *val_push(struct imap_parser *p)
+{
+    if (p->nvals < p->capvals)
+        return &p->vals[p->nvals++];
+    return val_grow(p);
 }
 
 /* Moves vals[from..nvals) into the arena; *n gets the count. */
