@@ -76,9 +76,6 @@ function methods._connection(self)
     error(core.error("usage", self.label .. ": account used after logout"), 0)
   end
   local cfg = self.cfg
-  if cfg.insecure then
-    log.warn(self.label .. ": insecure = true: the server's certificate is not checked")
-  end
   self.conn = core.connect {
     host = cfg.host, port = cfg.port, tls = cfg.tls or "implicit", ca_file = cfg.ca_file,
     fingerprint = cfg.fingerprint, insecure = cfg.insecure, user = cfg.user,
