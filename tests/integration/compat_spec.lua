@@ -161,6 +161,34 @@ describe("imapscript --imapfilter", function()
     assert.are.equal(0, expunge)
   end)
 
+  it("asks for a missing password, wakes from enter_idle, runs become_daemon rounds", function()
+    S.seed("I", 10, 18)
+    local out = os.tmpname()
+    local p = io.popen(string.format("%s --imapfilter %sinteractive.lua >%s 2>&1",
+      os.getenv("IMAPSCRIPT") or "build/imapscript", CONFIGS, out), "w")
+    p:write(S.env("TESTBED_PASSWORD"), "\n")
+    p:flush()
+    -- Wait until it is logged in (and so about to IDLE), then add mail.
+    for _ = 1, 100 do
+      local f = io.open(out)
+      local s = f and f:read("a") or ""
+      if f then f:close() end
+      if s:find("logged in", 1, true) then break end
+      os.execute("sleep 0.1")
+    end
+    os.execute("sleep 1")
+    S.seed("I", 1, 19)
+    p:close()
+    local f = io.open(out)
+    local text = f:read("a")
+    f:close()
+    os.remove(out)
+    assert.truthy(text:find("Enter password for", 1, true), text)
+    assert.truthy(text:find("idle\ttrue\tCHANGED", 1, true), text)
+    assert.truthy(text:find("tick\t2\ttrue", 1, true), text)
+    assert.truthy(text:find("stop the daemon", 1, true), text)
+  end)
+
   it("runs the default config from $IMAPFILTER_HOME and shows the options in --help", function()
     local _, out = S.run("--help")
     assert.truthy(out:find("--imapfilter", 1, true))
