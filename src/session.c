@@ -694,16 +694,17 @@ static void dispatch(struct session *s, const struct imap_response *r)
  * negative code after breaking the session. */
 int session_pump(struct session *s, int timeout_ms)
 {
+    if (s->in_dispatch)
+        return SESSION_ERR_USAGE;
     for (;;) {
         if (s->state == SESSION_BROKEN)
             return s->errcode;
         struct imap_response *r;
         int pr = parser_next(s->p, &r);
         if (pr == 1) {
-            if (!s->got_greeting) {
-                s->got_greeting = true;
-            }
+            s->in_dispatch++;
             dispatch(s, r);
+            s->in_dispatch--;
             arena_reset(&s->scratch);
             return 1;
         }
@@ -754,8 +755,25 @@ static bool group_complete(const struct session_cmd *c)
     return true;
 }
 
+/* Waiting reads responses, which would pull the parser's current response from under a
+ * callback that is still looking at it: inside one, commands can be queued, not waited for.
+ * The parts of c not yet written are taken back and failed. */
+static int wait_in_callback(struct session *s, struct session_cmd *c)
+{
+    for (struct session_cmd *p = c; p; p = p->part) {
+        if (p->in_flight && p->woff == 0) {
+            session_cmd_fail(p, SESSION_ERR_USAGE, "%s: cannot wait for a command inside a "
+                             "response callback", p->what);
+            cmd_complete_now(s, p);
+        }
+    }
+    return SESSION_ERR_USAGE;
+}
+
 int session_wait(struct session *s, struct session_cmd *c)
 {
+    if (s->in_dispatch && !group_complete(c))
+        return wait_in_callback(s, c);
     while (!group_complete(c)) {
         if (session_flush(s) < 0)
             break;
@@ -769,6 +787,8 @@ int session_wait(struct session *s, struct session_cmd *c)
 
 int session_wait_all(struct session *s)
 {
+    if (s->in_dispatch)
+        return s->qhead ? SESSION_ERR_USAGE : 0;
     while (s->qhead) {
         if (session_flush(s) < 0 || session_pump(s, -1) < 0)
             return s->errcode;

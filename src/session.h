@@ -180,7 +180,10 @@ struct session_cmd *session_send(struct session *s, struct command *c, session_h
 int session_flush(struct session *s);
 /* Writes what is queued, then reads and dispatches until c (and every part of it, for split
  * FETCH/STORE/COPY/MOVE) is complete. Returns 0 when OK, else the command's SESSION_ERR_*.
- * Other commands finishing meanwhile get their results recorded. */
+ * Other commands finishing meanwhile get their results recorded.
+ * Inside a handler or callback (FETCH callback, event handler) commands may be queued but not
+ * waited for: the wait fails with SESSION_ERR_USAGE and c's unsent parts are failed. Never
+ * session_free from inside a callback. */
 int session_wait(struct session *s, struct session_cmd *c);
 /* Until nothing is in flight. Returns 0, or the code of the first failure of the session itself
  * (individual NO/BAD are in each command's result). */

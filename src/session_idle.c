@@ -54,8 +54,11 @@ int session_idle_wait(struct session *s, int timeout_ms, char *err, size_t errle
         int rc = session_pump(s, timeout_ms < 0 ? -1 : timeout_ms);
         if (rc == 0)
             return 0;
-        if (rc < 0)
-            break;
+        if (rc < 0 && !cmd_complete(s->idle)) {
+            snprintf(err, errlen, "IDLE: %s", rc == SESSION_ERR_USAGE
+                     ? "cannot wait inside a response callback" : session_error(s));
+            return rc;
+        }
     }
     if (cmd_complete(s->idle)) {   /* the server ended IDLE itself, or the line broke */
         struct session_cmd *sc = s->idle;

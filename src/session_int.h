@@ -52,6 +52,7 @@ struct session {
     unsigned long tagn;
     enum session_state state;
     bool got_greeting, preauth, bye_seen;
+    int in_dispatch;                /* inside handlers/callbacks: no waiting (see session_wait) */
     char bye_text[200];
 
     char **caps;

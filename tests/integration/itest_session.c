@@ -435,6 +435,43 @@ static void test_fetch_callback_stop(void)
     session_free(s);
 }
 
+struct reenter { struct session *s; int calls, sync_rc; struct session_cmd *queued;
+                 struct session_status_info st; };
+
+static int reenter_cb(void *ud, const struct imap_fetch *f)
+{
+    (void)f;
+    struct reenter *re = ud;
+    if (re->calls++ == 0) {
+        char err[600];
+        re->sync_rc = session_status(re->s, "INBOX", &re->st, err, sizeof err);
+        re->queued = session_status_start(re->s, "INBOX", &re->st);
+    }
+    return 0;
+}
+
+static void test_callback_reentry(void)
+{
+    struct session *s = open_alice();
+    if (!s) { CHECK(0); return; }
+    struct msgset set;
+    msgset_init(&set);
+    CHECK_INT(all_uids(s, "INBOX", &set), 0);
+    struct reenter re = { .s = s };
+    char err[600];
+    CHECK_INT(session_fetch(s, &set, "(FLAGS)", reenter_cb, &re, err, sizeof err), 0);
+    CHECK_INT(re.calls, (int)msgset_count(&set));
+    CHECK_INT(re.sync_rc, SESSION_ERR_USAGE);        /* no waiting inside a callback */
+    CHECK(re.queued != NULL);
+    if (re.queued) {                                  /* but queueing works */
+        CHECK_INT(session_wait(s, re.queued), 0);
+        CHECK_INT(re.st.messages, (int64_t)msgset_count(&set));
+        session_cmd_free(re.queued);
+    }
+    msgset_free(&set);
+    session_free(s);
+}
+
 struct flagcheck { uint32_t uid; bool flagged, seen, label; int found; };
 
 static int flag_cb(void *ud, const struct imap_fetch *f)
@@ -1340,6 +1377,7 @@ int main(void)
     RUN(test_list_and_mailbox_ops);
     RUN(test_search_fetch);
     RUN(test_fetch_callback_stop);
+    RUN(test_callback_reentry);
     RUN(test_store_read_back);
     RUN(test_pipelined_status_one_round_trip);
     RUN(test_round_trips_on_the_wire);
