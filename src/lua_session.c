@@ -1,6 +1,28 @@
 /* lua_session.c — the Lua binding of one IMAP connection ("imapscript.conn"), its pipelined
  * command handles ("imapscript.handle") and the error objects ("imapscript.error"). Thin glue:
- * arguments in, session.c calls, results out; policy lives in lua/imapscript. */
+ * arguments in, session.c calls, results out; policy lives in lua/imapscript.
+ *
+ * What Lua sees (mailbox names are UTF-8 in the server's delimiter; SET is a set userdata,
+ * set text, an array of UIDs, or "$" for the saved search result):
+ *   core.connect(cfg) -> conn            raises an error object (kind network/tls/auth/...)
+ *   core.error(kind, message [, fields]) -> error object (tostring gives .message)
+ *   conn:capabilities() conn:has(cap) conn:stats() conn:selected() conn:delimiter()
+ *   conn:logout()                        waits for pending commands, LOGOUT; idempotent
+ *   conn:select(name [, readonly]) conn:search(query [, {save=}]) conn:fetch(SET, items, fn)
+ *   conn:store(SET, "+"|"-"|"=", flags) conn:copy(SET, dest) conn:move(SET, dest)
+ *   conn:expunge(SET) conn:close_mailbox() conn:unselect() conn:append(name, text [, flags
+ *   [, date]]) conn:list(ref, pat) conn:lsub(ref, pat) conn:status(name) conn:create(name)
+ *   conn:delete(name) conn:rename(old, new) conn:subscribe(name) conn:unsubscribe(name)
+ *   conn:noop()                          -> handle: queued, nothing written yet
+ *   conn:wait([handle]) -> true | false, first error object     (never raises for NO/BAD)
+ *   conn:idle(seconds) -> "changed" | "timeout" | nil, error object
+ *   handle:result() -> value | nil, error object; handle:done(); handle:command()
+ * Reads happen only in wait, idle, logout, delimiter, close_mailbox and unselect (the session
+ * has no queued CLOSE/UNSELECT). Fetch callbacks run during those reads, on the calling thread;
+ * they may queue commands but not read (usage error); the first error one raises stops that
+ * FETCH's delivery and is re-raised once the read returns, the stream staying in sync.
+ * __gc/__close log out without running Lua callbacks and never raise; queued commands are
+ * still written before the LOGOUT. */
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
