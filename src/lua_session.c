@@ -467,7 +467,9 @@ static int core_connect(lua_State *L)
     cfg.connect_timeout_ms = cfg.io_timeout_ms = ms > 0 ? ms : 1;
     lua_getfield(L, 1, "insecure");
     cfg.insecure = lua_toboolean(L, -1);
-    lua_pop(L, 3);
+    lua_getfield(L, 1, "compress");
+    cfg.compress = lua_toboolean(L, -1);
+    lua_pop(L, 4);
     cfg.ca_file = opt_str_field(L, 1, "ca_file", NULL);
     cfg.fingerprint = opt_str_field(L, 1, "fingerprint", NULL);
     cfg.user = opt_str_field(L, 1, "user", NULL);
@@ -583,14 +585,15 @@ static int conn_has(lua_State *L)
     return 1;
 }
 
-/* conn:stats(): pushes 1, {commands=, bytes_in=, bytes_out=, round_trips=}. */
+/* conn:stats(): pushes 1, {commands=, bytes_in=, bytes_out=, round_trips=, reads=, writes=,
+ * wire_in=, wire_out=, tls=, compressed=} (bytes_* before TLS and compression, wire_* after). */
 static int conn_stats(lua_State *L)
 {
     struct lconn *lc = conn_check(L, 1);
     struct session_counters c = lc->last;
     if (lc->s)
         session_counters(lc->s, &c);
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 10);
     lua_message_pushu64(L, c.commands);
     lua_setfield(L, -2, "commands");
     lua_message_pushu64(L, c.bytes_in);
@@ -603,6 +606,14 @@ static int conn_stats(lua_State *L)
     lua_setfield(L, -2, "reads");
     lua_message_pushu64(L, c.writes);
     lua_setfield(L, -2, "writes");
+    lua_message_pushu64(L, c.wire_in);
+    lua_setfield(L, -2, "wire_in");
+    lua_message_pushu64(L, c.wire_out);
+    lua_setfield(L, -2, "wire_out");
+    lua_pushboolean(L, c.tls);
+    lua_setfield(L, -2, "tls");
+    lua_pushboolean(L, c.compressed);
+    lua_setfield(L, -2, "compressed");
     return 1;
 }
 
