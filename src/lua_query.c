@@ -1,6 +1,7 @@
 /* lua_query.c — the "imapscript.query" userdata: one reference to an immutable query node,
  * built by the core.query_* constructors and combined with & | ~. */
 #include <errno.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -274,6 +275,22 @@ static int lquery_uses_within(lua_State *L)
     return 1;
 }
 
+/* q:without_within([now]): pushes 1, the query with OLDER n / YOUNGER n rewritten to BEFORE /
+ * SINCE dates counted from now (default: the current time), for servers without WITHIN. */
+static int lquery_without_within(lua_State *L)
+{
+    struct query *q = toquery(L, 1);
+    time_t now = (time_t)luaL_optinteger(L, 2, (lua_Integer)time(NULL));
+    struct lquery *u = query_push_empty(L);
+    struct query *out = NULL;
+    int rc = query_without_within(&out, q, now);
+    if (rc < 0)
+        return luaL_error(L, rc == -ENOMEM ? "query: not enough memory"
+                                            : "query: OLDER/YOUNGER cannot be turned into dates");
+    u->q = out;
+    return 1;
+}
+
 /* q:kind(): pushes 1, the top node's key name ("AND", "OR", "NOT", "FROM", "UID", ...). */
 static int lquery_kind(lua_State *L)
 {
@@ -308,6 +325,7 @@ static const luaL_Reg query_methods[] = {
     {"text", lquery_text},
     {"needs_utf8", lquery_needs_utf8},
     {"uses_within", lquery_uses_within},
+    {"without_within", lquery_without_within},
     {"kind", lquery_kind},
     {NULL, NULL},
 };

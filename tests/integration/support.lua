@@ -71,8 +71,9 @@ end
 ---------------------------------------------------------------------------------------
 -- The Maildir oracle.
 
+-- M.mailroot, when set, points the oracle at another test bed's mail.
 local function maildir_path(user, mailbox)
-  local root = env("TESTBED_MAILROOT") .. "/" .. user
+  local root = (M.mailroot or env("TESTBED_MAILROOT")) .. "/" .. user
   if mailbox:upper() == "INBOX" then return root end
   return root .. "/." .. mailbox:gsub("/", ".")
 end
