@@ -54,6 +54,13 @@ $(B)/libcore.a: $(CORE_OBJ)
 $(B)/asan/libcore.a: $(ASAN_CORE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
+# main.o holds LUADIR: rebuild it when PREFIX or LUADIR change.
+$(B)/luadir.txt: FORCE | $(B)/obj
+	@echo '$(LUADIR)' | cmp -s - $@ || echo '$(LUADIR)' > $@
+$(B)/obj/main.o: $(B)/luadir.txt
+.PHONY: FORCE
+FORCE:
+
 $(B)/imapscript: $(B)/obj/main.o $(LUA_OBJ) $(B)/libcore.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(LUA_LIBS) -lm -Wl,-E
 
