@@ -24,6 +24,7 @@ local function report(title)
 end
 
 report("Before:")
+local at_start = acct:stats()
 
 -- 1. Mailing lists go to Lists/<name>, found by their List-Id header on the server.
 for _, list in ipairs { "lua-l", "dovecot", "debian-devel" } do
@@ -45,6 +46,7 @@ end
 
 -- 5. The five largest messages left in the INBOX.
 acct:flush()
+local rules = acct:stats()
 local big = {}
 for msg in inbox:search(Q.larger(500 * 1024)):fetch { "size", "envelope" } do
   big[#big + 1] = msg
@@ -58,6 +60,6 @@ end
 print()
 
 report("After:")
-local st = acct:stats()
-print(string.format("\n%d commands in %d round trips, %d bytes sent, %d received.",
-  st.commands, st.round_trips, st.bytes_out, st.bytes_in))
+print(string.format("\nThe rules took %d commands in %d round trips (%d bytes sent, %d received).",
+  rules.commands - at_start.commands, rules.round_trips - at_start.round_trips,
+  rules.bytes_out - at_start.bytes_out, rules.bytes_in - at_start.bytes_in))

@@ -412,22 +412,30 @@ end
 -- Keeps the messages of each part for which keep(msg) is true, with one FETCH per part.
 local function filter(r, items, keep, what)
   local out = {}
-  for _, p in ipairs(M.resolve(r)) do
+  local parts = M.resolve(r)
+  local total, done = 0, 0
+  for _, p in ipairs(parts) do total = total + #p.set end
+  local progress, progress_done = log.progress(what, total)
+  for _, p in ipairs(parts) do
     local uids = {}
     if #p.set > 0 then
       local conn = use_box(p.box)
       local h = conn:fetch(p.set, items, function(m)
+        done = done + 1
+        progress(done)
         if m.uid and keep(m) then uids[#uids + 1] = m.uid end
       end)
       conn:wait(h)
       local ok, err = h:result()
       if not ok then
+        progress_done()
         err.message = string.format("%s: %s", what, err.message)
         error(err, 0)
       end
     end
     out[#out + 1] = { box = p.box, set = core.set(uids) }
   end
+  progress_done()
   local res = new { kind = "known", resolved = out }
   if #out == 1 then res.box = out[1].box end
   if #out == 0 then res.box = r.box end
