@@ -264,6 +264,8 @@ void session_cmd_free(struct session_cmd *c)
         c->part = NULL;
         if (c->in_flight) {
             c->orphan = true;       /* the session frees it when its reply comes */
+            if (c->own_hooks && c->on_orphan)
+                c->on_orphan(c);
             if (!c->own_hooks) {    /* the owner's output structs may be gone */
                 c->h = NULL;
                 c->on_done = NULL;

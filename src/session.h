@@ -201,6 +201,9 @@ void session_cmd_free(struct session_cmd *c);
 int session_cmd_error(const struct session_cmd *c, char *err, size_t errlen);
 
 /* ---- typed commands ------------------------------------------------------------------- */
+
+/* A FETCH reply, decoded, valid only during the call; non-zero stops delivery. */
+typedef int (*session_fetch_fn)(void *ud, const struct imap_fetch *f);
 /* Each X_start queues and returns the command (free with session_cmd_free; NULL only when out
  * of memory); each sync X sends, waits, frees, and returns 0 or SESSION_ERR_* with err filled.
  * A command needing a missing capability fails UNSUPPORTED without being sent. */
@@ -219,6 +222,23 @@ int session_id(struct session *s, const char *const *pairs, size_t n, char *err,
 /* SELECT, or EXAMINE when read_only. Fills the view; on failure nothing is selected. */
 int session_select(struct session *s, const char *mailbox, bool read_only, char *err, size_t errlen);
 struct session_cmd *session_select_start(struct session *s, const char *mailbox, bool read_only);
+/* SELECT/EXAMINE mailbox (QRESYNC (uidvalidity modseq [known])) — RFC 7162, after
+ * session_enable of QRESYNC: for a mailbox seen before, the server reports only what changed
+ * since modseq: expunged UIDs (VANISHED (EARLIER), added to *vanished) and the changed messages'
+ * FETCH (UID FLAGS MODSEQ) to changed(ud, f). If uidvalidity no longer matches, nothing is
+ * reported: compare the view's uidvalidity and resync fully. UNSUPPORTED unless QRESYNC is on. */
+struct session_qresync {
+    uint32_t uidvalidity;
+    uint64_t modseq;
+    const struct msgset *known;     /* UIDs the caller knows, or NULL */
+    struct msgset *vanished;        /* caller-initialised, or NULL */
+    session_fetch_fn changed;       /* or NULL */
+    void *ud;
+};
+int session_select_qresync(struct session *s, const char *mailbox, bool read_only,
+                           const struct session_qresync *q, char *err, size_t errlen);
+struct session_cmd *session_select_qresync_start(struct session *s, const char *mailbox,
+                                                 bool read_only, const struct session_qresync *q);
 /* CLOSE (expunges \Deleted) or UNSELECT (does not; needs UNSELECT). */
 int session_close(struct session *s, char *err, size_t errlen);
 int session_unselect(struct session *s, char *err, size_t errlen);
@@ -282,7 +302,6 @@ struct session_cmd *session_search_start(struct session *s, const struct query *
  * (valid only during the call); returning non-zero stops delivery and fails the command with
  * SESSION_ERR_CALLBACK (the replies are still read to keep the stream in sync). Long sets are
  * split into several pipelined commands of at most ~8000 bytes each. */
-typedef int (*session_fetch_fn)(void *ud, const struct imap_fetch *f);
 int session_fetch(struct session *s, const struct msgset *set, const char *items,
                   session_fetch_fn cb, void *ud, char *err, size_t errlen);
 struct session_cmd *session_fetch_start(struct session *s, const struct msgset *set,

@@ -32,6 +32,7 @@ struct session_cmd {
     void (*on_done)(struct session_cmd *c, const struct imap_response *r);  /* tagged reply */
     int (*on_cont)(struct session_cmd *c, const struct imap_response *r);   /* "+" not for a literal */
     void (*on_free)(struct session_cmd *c);
+    void (*on_orphan)(struct session_cmd *c);   /* owner freed it in flight (own_hooks only) */
     void *priv;
     struct session_result res;
     char *strs[6];                  /* owned copies behind res's strings */

@@ -125,9 +125,18 @@ int session_id(struct session *s, const char *const *pairs, size_t n, char *err,
 
 /* ---- SELECT / EXAMINE / CLOSE / UNSELECT -------------------------------------------- */
 
+struct select_priv {
+    struct session_view v;          /* becomes the session's view on OK */
+    bool qresync;
+    struct msgset *vanished;        /* caller's, for VANISHED (EARLIER); NULL once orphaned */
+    session_fetch_fn cb;            /* caller's, for the changed messages' FETCH */
+    void *cb_ud;
+};
+
 static int select_handler(struct session_cmd *c, const struct imap_response *r, void *ud)
 {
-    struct session_view *v = ud;
+    struct select_priv *sp = ud;
+    struct session_view *v = &sp->v;
     if (r->status == IMAP_ST_OK) {
         switch (r->code.kind) {
         case IMAP_CODE_UIDVALIDITY: v->uidvalidity = (uint32_t)r->code.num; return 1;
@@ -168,22 +177,45 @@ static int select_handler(struct session_cmd *c, const struct imap_response *r, 
         }
         return 1;
     }
-    (void)c;
+    if (!sp->qresync)
+        return 0;
+    char msg[200];
+    if (strcmp(r->name, "VANISHED") == 0) {
+        struct imap_vanished van;
+        if (decode_vanished(r, &c->s->scratch, &van, msg, sizeof msg) == 0 && van.earlier) {
+            set_add_text(sp->vanished, van.uids);
+            return 1;
+        }
+        return 0;
+    }
+    if (strcmp(r->name, "FETCH") == 0) {
+        struct imap_fetch f;
+        if (decode_fetch(r, &c->s->scratch, &f, msg, sizeof msg) < 0) {
+            session_cmd_fail(c, SESSION_ERR_PROTOCOL, "%s: bad reply: %s", c->what, msg);
+            return SESSION_ERR_PROTOCOL;
+        }
+        if (sp->cb && sp->cb(sp->cb_ud, &f) != 0) {
+            sp->cb = NULL;
+            session_cmd_fail(c, SESSION_ERR_CALLBACK, "%s: stopped by the callback", c->what);
+            return SESSION_ERR_CALLBACK;
+        }
+        return 1;
+    }
     return 0;
 }
 
 static void select_done(struct session_cmd *c, const struct imap_response *r)
 {
     struct session *s = c->s;
-    struct session_view *v = c->ud;
+    struct select_priv *sp = c->ud;
     view_clear(&s->view);
     if (c->res.status == SESSION_OK) {
         if (r->code.kind == IMAP_CODE_READ_ONLY)
-            v->read_only = true;
+            sp->v.read_only = true;
         else if (r->code.kind == IMAP_CODE_READ_WRITE)
-            v->read_only = false;
-        s->view = *v;
-        memset(v, 0, sizeof *v);
+            sp->v.read_only = false;
+        s->view = sp->v;
+        memset(&sp->v, 0, sizeof sp->v);
         s->state = SESSION_SELECTED;
     } else if (s->state == SESSION_SELECTED) {
         s->state = SESSION_AUTH;
@@ -192,46 +224,88 @@ static void select_done(struct session_cmd *c, const struct imap_response *r)
 
 static void select_free(struct session_cmd *c)
 {
-    struct session_view *v = c->ud;
-    if (v) {
-        view_clear(v);
-        free(v);
+    struct select_priv *sp = c->ud;
+    if (sp) {
+        view_clear(&sp->v);
+        free(sp);
     }
 }
 
-struct session_cmd *session_select_start(struct session *s, const char *mailbox, bool read_only)
+/* The owner let go: keep updating the view, forget the owner's outputs. */
+static void select_orphan(struct session_cmd *c)
+{
+    struct select_priv *sp = c->ud;
+    sp->vanished = NULL;
+    sp->cb = NULL;
+}
+
+static struct session_cmd *select_send(struct session *s, const char *mailbox, bool read_only,
+                                       const struct session_qresync *q)
 {
     const char *verb = read_only ? "EXAMINE" : "SELECT";
     char what[200];
     snprintf(what, sizeof what, "%s %s", verb, mailbox);
-    struct session_view *v = calloc(1, sizeof *v);
-    if (!v || !(v->name = strdup(mailbox))) {
-        free(v);
+    if (q && !session_enabled(s, "QRESYNC"))
+        return cmd_failed(s, what, SESSION_ERR_UNSUPPORTED, "%s: QRESYNC is not enabled "
+                          "(the server lacks it, or ENABLE QRESYNC was not done)", what);
+    struct select_priv *sp = calloc(1, sizeof *sp);
+    if (!sp || !(sp->v.name = strdup(mailbox))) {
+        free(sp);
         return oom(s, what);
     }
-    v->read_only = read_only;
+    sp->v.read_only = read_only;
     struct command c;
     session_command_start(s, &c, verb);
     command_mailbox(&c, mailbox, strlen(mailbox));
+    if (q) {
+        sp->qresync = true;
+        sp->vanished = q->vanished;
+        sp->cb = q->changed;
+        sp->cb_ud = q->ud;
+        command_raw(&c, "(QRESYNC (", 10);
+        command_number(&c, q->uidvalidity);
+        command_number(&c, q->modseq);
+        if (q->known && q->known->n)
+            command_msgset(&c, q->known);
+        command_raw(&c, "))", 2);
+    }
     command_end(&c);
-    struct session_cmd *sc = cmd_send(s, &c, what, select_handler, v);
+    struct session_cmd *sc = cmd_send(s, &c, what, select_handler, sp);
     command_free(&c);
     if (!sc || !sc->in_flight) {
-        view_clear(v);
-        free(v);
+        view_clear(&sp->v);
+        free(sp);
         if (sc)
             sc->ud = NULL;
         return sc;
     }
     sc->on_done = select_done;
     sc->on_free = select_free;
+    sc->on_orphan = select_orphan;
     sc->own_hooks = true;
     return sc;
 }
 
+struct session_cmd *session_select_start(struct session *s, const char *mailbox, bool read_only)
+{
+    return select_send(s, mailbox, read_only, NULL);
+}
+
 int session_select(struct session *s, const char *mailbox, bool read_only, char *err, size_t errlen)
 {
-    return cmd_finish(s, session_select_start(s, mailbox, read_only), err, errlen);
+    return cmd_finish(s, select_send(s, mailbox, read_only, NULL), err, errlen);
+}
+
+struct session_cmd *session_select_qresync_start(struct session *s, const char *mailbox,
+                                                 bool read_only, const struct session_qresync *q)
+{
+    return select_send(s, mailbox, read_only, q);
+}
+
+int session_select_qresync(struct session *s, const char *mailbox, bool read_only,
+                           const struct session_qresync *q, char *err, size_t errlen)
+{
+    return cmd_finish(s, select_send(s, mailbox, read_only, q), err, errlen);
 }
 
 static void deselect_done(struct session_cmd *c, const struct imap_response *r)

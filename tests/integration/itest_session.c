@@ -1122,6 +1122,71 @@ static void test_enable_qresync_id(void)
     session_free(r);
 }
 
+struct changed { uint32_t uid; int seen_changed; int calls; };
+
+static int changed_cb(void *ud, const struct imap_fetch *f)
+{
+    struct changed *ch = ud;
+    ch->calls++;
+    if (f->uid == ch->uid && f->modseq > 0)
+        ch->seen_changed++;
+    return 0;
+}
+
+static void test_qresync_select(void)
+{
+    struct session *s = open_alice(), *b = open_alice();
+    if (!s || !b) { CHECK(0); session_free(s); session_free(b); return; }
+    char err[600];
+    const char *ext[] = { "QRESYNC" };
+    CHECK_INT(session_enable(s, ext, 1, err, sizeof err), 0);
+    CHECK_INT(session_select(s, "INBOX", true, err, sizeof err), 0);
+    uint32_t uidv = session_view(s)->uidvalidity;
+    uint64_t modseq = session_view(s)->highestmodseq;
+    CHECK(modseq > 0);
+    CHECK_INT(session_unselect(s, err, sizeof err), 0);
+
+    /* Meanwhile another client flags one message and expunges another. */
+    static const char msg[] = "Subject: gone\r\nMessage-ID: <gone@itest>\r\n\r\nx\r\n";
+    uint32_t gone = 0;
+    CHECK_INT(session_append(b, "INBOX", NULL, 0, NULL, msg, sizeof msg - 1, NULL, &gone, err,
+                             sizeof err), 0);
+    struct msgset all, one, g;
+    msgset_init(&all); msgset_init(&one); msgset_init(&g);
+    CHECK_INT(all_uids(b, "INBOX", &all), 0);
+    CHECK_INT(session_select(b, "INBOX", false, err, sizeof err), 0);
+    uint32_t flagged = msgset_min(&all);
+    msgset_add(&one, flagged, flagged);
+    msgset_add(&g, gone, gone);
+    const char *f[] = { "$Changed" };
+    CHECK_INT(session_store(b, &one, SESSION_STORE_ADD, f, 1, err, sizeof err), 0);
+    const char *d[] = { "\\Deleted" };
+    CHECK_INT(session_store(b, &g, SESSION_STORE_ADD, d, 1, err, sizeof err), 0);
+    CHECK_INT(session_expunge(b, &g, err, sizeof err), 0);
+
+    struct msgset vanished;
+    msgset_init(&vanished);
+    struct changed ch = { .uid = flagged };
+    struct session_qresync q = { .uidvalidity = uidv, .modseq = modseq, .known = &all,
+                                 .vanished = &vanished, .changed = changed_cb, .ud = &ch };
+    CHECK_INT(session_select_qresync(s, "INBOX", true, &q, err, sizeof err), 0);
+    CHECK(msgset_contains(&vanished, gone));
+    CHECK_INT(ch.seen_changed, 1);
+    CHECK(ch.calls <= 2);                        /* only what changed, not the mailbox */
+    CHECK_STR(session_view(s)->name, "INBOX");
+    CHECK(session_view(s)->highestmodseq > modseq);
+
+    struct session *p = open_alice();   /* without ENABLE QRESYNC: refused before sending */
+    if (p) {
+        CHECK_INT(session_select_qresync(p, "INBOX", true, &q, err, sizeof err),
+                  SESSION_ERR_UNSUPPORTED);
+        session_free(p);
+    }
+    msgset_free(&all); msgset_free(&one); msgset_free(&g); msgset_free(&vanished);
+    session_free(s);
+    session_free(b);
+}
+
 /* ---- fake servers ---------------------------------------------------------------------- */
 
 struct fake {
@@ -1386,6 +1451,7 @@ int main(void)
     RUN(test_idle);
     RUN(test_trace_literals);
     RUN(test_enable_qresync_id);
+    RUN(test_qresync_select);
     RUN(test_copy_move);
     RUN(test_uid_expunge_exact);
     RUN(test_split_long_sets);
