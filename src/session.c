@@ -426,10 +426,11 @@ struct session_cmd *cmd_send(struct session *s, struct command *c, const char *w
         return cmd_failed(s, what, s->errcode, "%s: session unusable: %s", what, s->err);
     if (s->state == SESSION_LOGOUT)
         return cmd_failed(s, what, SESSION_ERR_CLOSED, "%s: session logged out", what);
-    if (c->err || !c->len)
+    if (c->err || c->len < 2 || memcmp(c->buf + c->len - 2, "\r\n", 2) != 0)
         return cmd_failed(s, what, c->err == -ENOMEM ? SESSION_ERR_NOMEM : SESSION_ERR_USAGE,
                           "%s: %s", what, c->err == -ENOMEM ? "out of memory"
-                                                            : "invalid argument for the command");
+                          : c->err ? "invalid argument for the command"
+                          : "command not finished (command_end missing)");
     struct session_cmd *sc = cmd_alloc(s, what);
     if (!sc)
         return NULL;
@@ -539,10 +540,12 @@ int session_flush(struct session *s)
 
 /* ---- dispatch ---------------------------------------------------------------------- */
 
+/* The in-flight command with that tag; only written ones (a reply to a command the server has
+ * not seen yet is a lie, reported as an unknown tag). */
 static struct session_cmd *find_tag(struct session *s, const char *tag)
 {
     for (struct session_cmd *c = s->qhead; c; c = c->qnext)
-        if (strcmp(c->tag, tag) == 0)
+        if (c->woff > 0 && strcmp(c->tag, tag) == 0)
             return c;
     return NULL;
 }
