@@ -246,6 +246,54 @@ static void test_read_timeout(void)
     close(lfd);
 }
 
+/* "localhost" may resolve to ::1 first, where nothing listens: the next address is tried. */
+static void test_each_address_tried(void)
+{
+    struct transport_config c = tls_cfg();
+    c.host = "localhost";
+    struct transport *t;
+    char err[512], buf[4096];
+    CHECK_INT(transport_connect(&c, &t, err, sizeof err), 0);
+    if (t) {
+        CHECK_INT(read_until(t, "* OK", buf, sizeof buf), 0);
+        transport_close(t);
+    } else {
+        fprintf(stderr, "  %s\n", err);
+    }
+}
+
+static void test_ipv6(void)
+{
+    int lfd = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    socklen_t al = sizeof a;
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(lfd, 1) < 0) {
+        fprintf(stderr, "  no IPv6 loopback here; skipped\n");
+        if (lfd >= 0)
+            close(lfd);
+        return;
+    }
+    getsockname(lfd, (struct sockaddr *)&a, &al);
+    struct transport_config c = { .host = "::1", .port = ntohs(a.sin6_port), .io_timeout_ms = 2000 };
+    struct transport *t;
+    char err[512], buf[16];
+    CHECK_INT(transport_connect(&c, &t, err, sizeof err), 0);
+    int cfd = accept(lfd, NULL, NULL);
+    CHECK(cfd >= 0);
+    if (t && cfd >= 0) {
+        send(cfd, "* OK v6\r\n", 9, 0);
+        CHECK_INT(transport_read(t, buf, sizeof buf), 9);
+        close(cfd);
+        CHECK_INT(transport_read(t, buf, sizeof buf), 0);     /* orderly close: EOF */
+    }
+    transport_close(t);
+    close(lfd);
+    /* and the message format for IPv6 literals */
+    c.port = 1;
+    CHECK_INT(transport_connect(&c, &t, err, sizeof err), TRANSPORT_ERR_NET);
+    CHECK_STR(err, "connect [::1]:1: Connection refused");
+}
+
 int main(void)
 {
     host = env("TESTBED_HOST");
@@ -264,5 +312,7 @@ int main(void)
     RUN(test_starttls_and_counters);
     RUN(test_connect_refused);
     RUN(test_read_timeout);
+    RUN(test_each_address_tried);
+    RUN(test_ipv6);
     return CHECK_DONE();
 }
