@@ -176,7 +176,9 @@ static int msghandler(lua_State *L)
     if (lua_istable(L, 1)) {
         lua_getfield(L, 1, "kind");
         const char *kind = lua_tostring(L, -1);
-        if (kind && (!strcmp(kind, "network") || !strcmp(kind, "tls")))
+        /* The connection failed: refused, timed out, TLS, dropped or garbled by the server. */
+        if (kind && (!strcmp(kind, "network") || !strcmp(kind, "tls") ||
+                     !strcmp(kind, "closed") || !strcmp(kind, "protocol")))
             code = EXIT_NETWORK;
         else if (kind && !strcmp(kind, "auth"))
             code = EXIT_AUTH;
