@@ -61,14 +61,15 @@ function Run:track_uids(send, finish)
   end)
 end
 
-function Run:select(box)
+-- Selects box for op (whose script line an error names) unless it is selected already.
+function Run:select(box, op)
   local h = self.acct:_select(self.conn, box)
   if h then
     self.saved = nil     -- SELECT empties the server's saved result
     self:track(h, function(ok, err)
       if not ok then
         self.acct:_deselect()
-        self:record(err)
+        self:record(annotate(err, op))
       end
     end)
   end
@@ -84,7 +85,7 @@ end
 
 function Run:send_search(op)
   local r = op.result
-  self:select(op.box)
+  self:select(op.box, op)
   local save = not settings.dry_run and self.conn:has("SEARCHRES")
   op.handle = self.conn:search(self:server_query(op.query), { save = save })
   self.saved = save and r or nil
@@ -207,7 +208,7 @@ function Run:send_action(op)
   for _, p in ipairs(self:parts_of(op.src, fallback)) do
     local box, set = p.box, p.set
     if set == "$" or #set > 0 then
-      self:select(box)
+      self:select(box, op)
       local function done(n)
         if n == 0 then
           log.info(string.format("%s: no messages in %s", op.label, box.name))
