@@ -24,7 +24,18 @@ void lua_query_open(lua_State *L);
 void lua_regex_open(lua_State *L);
 void lua_mime_open(lua_State *L);
 void lua_mutf7_open(lua_State *L);
-void lua_session_open(lua_State *L);   /* core.connect, core.error (lua_session.c) */
+void lua_error_open(lua_State *L);     /* core.error (lua_error.c) */
+void lua_conn_open(lua_State *L);      /* core.connect (lua_conn.c) */
+
+/* Error objects (lua_error.c): tables {kind=, message=, command=, mailbox=, code=,
+ * server_text=} with the "imapscript.error" metatable. lua_error_push pushes a new one, NULL
+ * fields left out (pushes 1). lua_error_usage raises one of kind "usage" with a printf-style
+ * message (never returns). lua_error_kind names the kind for a SESSION_ERR_* code ("network",
+ * "tls", "auth", "no", "bad", "closed", "capability", "usage", else "protocol"). */
+void lua_error_push(lua_State *L, const char *kind, const char *message, const char *command,
+                    const char *mailbox, const char *code, const char *server_text);
+int lua_error_usage(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *lua_error_kind(int code);
 
 /* The set at idx (a "imapscript.set" userdata, else a Lua argument error). The pointer lives as
  * long as the userdata does; the set never changes. Pops nothing, pushes nothing. */

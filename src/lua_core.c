@@ -37,6 +37,7 @@ int luaopen_imapscript_core(lua_State *L)
     lua_regex_open(L);
     lua_mutf7_open(L);
     lua_mime_open(L);
-    lua_session_open(L);
+    lua_error_open(L);
+    lua_conn_open(L);
     return 1;
 }

@@ -1,5 +1,6 @@
 /* lua_message.c — turns decoded FETCH, ENVELOPE and STATUS data into Lua tables, in one place,
  * so every binding shows the server's answers with the same field names. */
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -44,6 +45,16 @@ void lua_message_pushlist(lua_State *L, const struct imap_value *list)
         else
             continue;
         lua_rawseti(L, -2, ++n);
+    }
+}
+
+/* Pushes an array of C strings. */
+void lua_message_pushstrv(lua_State *L, char *const *v, size_t n)
+{
+    lua_createtable(L, n < INT_MAX ? (int)n : 0, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, v[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
 }
 

@@ -1,5 +1,6 @@
 /* lua_message.h — Lua tables for what the server tells about messages and mailboxes:
- * FETCH results (envelope, flags, header text), LIST entries, STATUS data. Used by lua_session.c. */
+ * FETCH results (envelope, flags, header text), flag and attribute arrays. Used by lua_conn.c,
+ * lua_handle.c and lua_commands.c. */
 #ifndef IMAPSCRIPT_LUA_MESSAGE_H
 #define IMAPSCRIPT_LUA_MESSAGE_H
 
@@ -17,6 +18,8 @@ void lua_message_pushu64(lua_State *L, uint64_t n);
 /* Pushes an array of the strings/atoms in an IMAP list value (flags, capabilities);
  * an empty table for NULL or a non-list. */
 void lua_message_pushlist(lua_State *L, const struct imap_value *list);
+/* Pushes an array of n C strings (flags, LIST attributes). */
+void lua_message_pushstrv(lua_State *L, char *const *v, size_t n);
 
 /* Pushes the message table for one FETCH response:
  * {uid=, flags={...}, size=, internaldate=, modseq=, envelope={...}, header=, fields=, body=, raw=},

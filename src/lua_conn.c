@@ -1,0 +1,640 @@
+/* lua_conn.c — the Lua binding of one IMAP connection ("imapscript.conn"): connect, information,
+ * waiting, IDLE, logout. Its queued commands are in lua_commands.c, their handles
+ * ("imapscript.handle") in lua_handle.c, the error objects ("imapscript.error") in lua_error.c.
+ * Thin glue: arguments in, session.c calls, results out; policy lives in lua/imapscript.
+ *
+ * What Lua sees (mailbox names are UTF-8 in the server's delimiter; SET is a set userdata,
+ * set text, an array of UIDs, or "$" for the saved search result):
+ *   core.connect(cfg) -> conn            raises an error object (kind network/tls/auth/...)
+ *   core.error(kind, message [, fields]) -> error object (tostring gives .message)
+ *   conn:capabilities() conn:has(cap) conn:stats() conn:selected() conn:delimiter()
+ *   conn:logout()                        waits for pending commands, LOGOUT; idempotent
+ *   conn:select(name [, readonly]) conn:search(query [, {save=}]) conn:fetch(SET, items, fn)
+ *   conn:store(SET, "+"|"-"|"=", flags) conn:copy(SET, dest) conn:move(SET, dest)
+ *   conn:expunge(SET) conn:close_mailbox() conn:unselect() conn:append(name, text [, flags
+ *   [, date]]) conn:list(ref, pat) conn:lsub(ref, pat) conn:status(name) conn:create(name)
+ *   conn:delete(name) conn:rename(old, new) conn:subscribe(name) conn:unsubscribe(name)
+ *   conn:noop()                          -> handle: queued, nothing written yet
+ *   conn:wait([handle]) -> true | false, first error object     (never raises for NO/BAD)
+ *   conn:idle(seconds) -> "changed" | "timeout" | nil, error object
+ *   handle:result() -> value | nil, error object; handle:done(); handle:command()
+ * Reads happen only in wait, idle, logout, delimiter, close_mailbox and unselect (the session
+ * has no queued CLOSE/UNSELECT). Fetch callbacks run during those reads, on the calling thread;
+ * they may queue commands but not read (usage error); the first error one raises stops that
+ * FETCH's delivery and is re-raised once the read returns, the stream staying in sync.
+ * __gc/__close log out without running Lua callbacks and never raise; queued commands are
+ * still written before the LOGOUT. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lua_conn.h"
+#include "lua_message.h"
+
+struct lconn *conn_check(lua_State *L, int idx)
+{
+    return luaL_checkudata(L, idx, LUA_CONN_TYPE);
+}
+
+/* The live session of the connection at idx, or NULL after logout. */
+static struct session *conn_session(lua_State *L, int idx)
+{
+    return conn_check(L, idx)->s;
+}
+
+/* ---- callbacks from the session ------------------------------------------------------------- */
+
+/* Protected part of the warn callback: (fn, msg) -> fn(msg). */
+static int warn_call(lua_State *L)
+{
+    const char *msg = lua_touserdata(L, 2);
+    lua_settop(L, 1);
+    lua_pushstring(L, msg);
+    lua_call(L, 1, 0);
+    return 0;
+}
+
+/* session_warn_fn: the cfg.warn function, or stderr. Errors in the function are ignored. */
+static void warn_cb(void *ud, const char *msg)
+{
+    struct lconn *lc = ud;
+    if (lc->closing)
+        return;
+    if (lc->warnref == LUA_NOREF || !lc->L) {
+        fprintf(stderr, "imapscript: warning: %s\n", msg);
+        return;
+    }
+    lua_State *L = lc->L;
+    if (!lua_checkstack(L, 4))
+        return;
+    lua_pushcfunction(L, warn_call);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lc->warnref);
+    lua_pushlightuserdata(L, (void *)msg);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK)
+        lua_pop(L, 1);
+}
+
+/* session_trace_fn: "C: ..." / "S: ..." lines into the Lua file, while it is open. */
+static void trace_cb(void *ud, char dir, const char *line, size_t len)
+{
+    struct lconn *lc = ud;
+    if (!lc->trace || !lc->trace->closef || !lc->trace->f)
+        return;
+    fprintf(lc->trace->f, "%c: %.*s\n", dir, (int)(len > INT_MAX ? INT_MAX : len), line);
+}
+
+/* session_event_fn: remembers mailbox changes for conn:idle. */
+static void event_cb(void *ud, const struct imap_response *r)
+{
+    struct lconn *lc = ud;
+    if (r->kind != IMAP_UNTAGGED || r->status != IMAP_ST_NONE || !r->name)
+        return;
+    if (!strcmp(r->name, "EXISTS") || !strcmp(r->name, "EXPUNGE") || !strcmp(r->name, "FETCH") ||
+        !strcmp(r->name, "VANISHED"))
+        lc->idle_changed++;
+}
+
+/* Before a call that reads: callbacks may run on L. Refuses nested reads (from a callback). */
+void conn_enter(lua_State *L, struct lconn *lc)
+{
+    if (lc->busy)
+        lua_error_usage(L, "%s: the connection is busy reading (called from a fetch callback?)",
+                        lc->label);
+    lc->L = L;
+    lc->busy = true;
+}
+
+/* After the read: raises the first error a fetch callback threw, if any. */
+void conn_leave(lua_State *L, struct lconn *lc)
+{
+    lc->busy = false;
+    lc->L = NULL;
+    if (lc->cberr != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, lc->cberr);
+        luaL_unref(L, LUA_REGISTRYINDEX, lc->cberr);
+        lc->cberr = LUA_NOREF;
+        lua_error(L);
+    }
+}
+
+/* ---- core.connect ------------------------------------------------------------------------- */
+
+/* Optional string field of the table at idx (NULL when nil); a usage error otherwise. */
+static const char *opt_str_field(lua_State *L, int idx, const char *name, size_t *len)
+{
+    lua_getfield(L, idx, name);
+    const char *s = NULL;
+    if (lua_type(L, -1) == LUA_TSTRING)
+        s = lua_tolstring(L, -1, len);
+    else if (!lua_isnil(L, -1))
+        lua_error_usage(L, "connect: cfg.%s must be a string, not %s", name, luaL_typename(L, -1));
+    lua_pop(L, 1);   /* the string stays referenced by the table */
+    return s;
+}
+
+/* Index of name among opts (NULL-terminated), def when the field is nil; usage error else. */
+static int opt_enum_field(lua_State *L, int idx, const char *name, const char *const *opts, int def)
+{
+    const char *s = opt_str_field(L, idx, name, NULL);
+    if (!s)
+        return def;
+    for (int i = 0; opts[i]; i++)
+        if (!strcmp(opts[i], s))
+            return i;
+    return lua_error_usage(L, "connect: cfg.%s: unknown value \"%s\"", name, s);
+}
+
+static bool is_loopback(const char *host)
+{
+    return !strcmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "::1");
+}
+
+/* core.connect(cfg): pushes 1, the connection; raises an error object on failure. */
+static int core_connect(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    struct session_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.host = opt_str_field(L, 1, "host", NULL);
+    if (!cfg.host || !*cfg.host)
+        lua_error_usage(L, "connect: cfg.host is required");
+    static const char *const tls_opts[] = { "implicit", "starttls", "none", NULL };
+    static const char *const auth_opts[] = { "auto", "login", "plain", NULL };
+    cfg.tls = (enum session_tls)opt_enum_field(L, 1, "tls", tls_opts, 0);
+    cfg.auth = (enum session_auth)opt_enum_field(L, 1, "auth", auth_opts, 0);
+    lua_getfield(L, 1, "port");
+    if (!lua_isnil(L, -1)) {
+        int ok;
+        lua_Integer port = lua_tointegerx(L, -1, &ok);
+        if (!ok || port < 1 || port > 65535)
+            lua_error_usage(L, "connect: cfg.port must be an integer 1..65535");
+        cfg.port = (unsigned)port;
+    }
+    lua_getfield(L, 1, "timeout");
+    double timeout = 60;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TNUMBER || !(lua_tonumber(L, -1) > 0))
+            lua_error_usage(L, "connect: cfg.timeout must be a positive number of seconds");
+        timeout = lua_tonumber(L, -1);
+    }
+    int ms = timeout * 1000 >= INT_MAX ? INT_MAX : (int)(timeout * 1000);
+    cfg.connect_timeout_ms = cfg.io_timeout_ms = ms > 0 ? ms : 1;
+    lua_getfield(L, 1, "insecure");
+    cfg.insecure = lua_toboolean(L, -1);
+    lua_getfield(L, 1, "compress");
+    cfg.compress = lua_toboolean(L, -1);
+    lua_pop(L, 4);
+    cfg.ca_file = opt_str_field(L, 1, "ca_file", NULL);
+    cfg.fingerprint = opt_str_field(L, 1, "fingerprint", NULL);
+    cfg.user = opt_str_field(L, 1, "user", NULL);
+    cfg.password = opt_str_field(L, 1, "password", &cfg.password_len);
+    cfg.label = opt_str_field(L, 1, "label", NULL);
+    if (cfg.password && !cfg.user)
+        lua_error_usage(L, "connect: cfg.password given without cfg.user");
+
+    /* The userdata first, so that whatever fails below is collected. */
+    struct lconn *lc = lua_newuserdatauv(L, sizeof *lc, CONN_NUV);
+    memset(lc, 0, sizeof *lc);
+    lc->warnref = lc->traceref = lc->cberr = LUA_NOREF;
+    lc->delim = -2;
+    arena_init(&lc->scratch, 16384);
+    luaL_setmetatable(L, LUA_CONN_TYPE);
+    lua_newtable(L);
+    lua_setiuservalue(L, -2, CONN_UV_PENDING);
+    int cidx = lua_gettop(L);
+    if (cfg.label)
+        snprintf(lc->label, sizeof lc->label, "%s", cfg.label);
+    else
+        snprintf(lc->label, sizeof lc->label, "%s%s%s", cfg.user ? cfg.user : "",
+                 cfg.user ? "@" : "", cfg.host);
+
+    lua_getfield(L, 1, "warn");
+    if (lua_isfunction(L, -1))
+        lc->warnref = luaL_ref(L, LUA_REGISTRYINDEX);
+    else if (!lua_isnil(L, -1))
+        lua_error_usage(L, "connect: cfg.warn must be a function");
+    else
+        lua_pop(L, 1);
+    lua_getfield(L, 1, "trace");
+    if (!lua_isnil(L, -1)) {
+        luaL_Stream *st = luaL_testudata(L, -1, LUA_FILEHANDLE);
+        if (!st)
+            lua_error_usage(L, "connect: cfg.trace must be a file handle (io.open(...), "
+                            "io.stderr)");
+        lc->trace = st;
+        lc->traceref = luaL_ref(L, LUA_REGISTRYINDEX);
+        cfg.trace = trace_cb;
+        cfg.trace_ud = lc;
+    } else {
+        lua_pop(L, 1);
+    }
+    cfg.warn = warn_cb;
+    cfg.warn_ud = lc;
+
+    lc->L = L;
+    if (cfg.insecure)
+        warn_cb(lc, "TLS certificate verification is disabled (insecure = true)");
+    if (cfg.tls == SESSION_TLS_NONE && cfg.password && !is_loopback(cfg.host)) {
+        char w[400];
+        snprintf(w, sizeof w, "%s: the password goes to %s without TLS (tls = \"none\")",
+                 lc->label, cfg.host);
+        warn_cb(lc, w);
+    }
+    char err[600];
+    struct session *s = NULL;
+    int rc = session_open(&cfg, &s, err, sizeof err);
+    if (rc == 0) {
+        session_set_event_handler(s, event_cb, lc);
+        /* CONDSTORE: MODSEQ in FETCH/STATUS/SELECT for incremental runs; UTF8=ACCEPT: mailbox
+         * names and search strings as UTF-8. Refusals are harmless: warn and go on. */
+        static const char *const exts[] = { "CONDSTORE", "UTF8=ACCEPT" };
+        char e2[600];
+        if (session_enable(s, exts, 2, e2, sizeof e2) < 0 && session_state(s) != SESSION_BROKEN)
+            warn_cb(lc, e2);
+        if (session_state(s) == SESSION_BROKEN) {
+            snprintf(err, sizeof err, "%s", session_error(s));
+            rc = SESSION_ERR_CLOSED;
+            session_free(s);
+            s = NULL;
+        }
+    }
+    lc->L = NULL;
+    if (rc < 0) {
+        const char *kind = lua_error_kind(rc);
+        char msg[900];
+        size_t ll = strlen(lc->label);
+        if (!strncmp(err, lc->label, ll) && err[ll] == ':')
+            snprintf(msg, sizeof msg, "%s", err);
+        else
+            snprintf(msg, sizeof msg, "%s: %s", lc->label, err);
+        lua_error_push(L, kind, msg, rc == SESSION_ERR_AUTH ? "LOGIN" : "connect", NULL, NULL,
+                       NULL);
+        return lua_error(L);
+    }
+    lc->s = s;
+    lua_settop(L, cidx);
+    return 1;
+}
+
+/* ---- synchronous information -------------------------------------------------------------- */
+
+/* conn:capabilities(): pushes 1, an array of the capability names (empty after logout). */
+static int conn_capabilities(lua_State *L)
+{
+    struct session *s = conn_session(L, 1);
+    size_t n = 0;
+    const char *const *caps = s ? session_caps(s, &n) : NULL;
+    lua_createtable(L, n < INT_MAX ? (int)n : 0, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, caps[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+/* conn:has(cap): pushes 1, whether the server announced cap (case-insensitive). */
+static int conn_has(lua_State *L)
+{
+    struct session *s = conn_session(L, 1);
+    const char *cap = luaL_checkstring(L, 2);
+    lua_pushboolean(L, s && session_has_cap(s, cap));
+    return 1;
+}
+
+/* conn:stats(): pushes 1, {commands=, bytes_in=, bytes_out=, round_trips=, reads=, writes=,
+ * wire_in=, wire_out=, tls=, compressed=} (bytes_* before TLS and compression, wire_* after). */
+static int conn_stats(lua_State *L)
+{
+    struct lconn *lc = conn_check(L, 1);
+    struct session_counters c = lc->last;
+    if (lc->s)
+        session_counters(lc->s, &c);
+    lua_createtable(L, 0, 10);
+    lua_message_pushu64(L, c.commands);
+    lua_setfield(L, -2, "commands");
+    lua_message_pushu64(L, c.bytes_in);
+    lua_setfield(L, -2, "bytes_in");
+    lua_message_pushu64(L, c.bytes_out);
+    lua_setfield(L, -2, "bytes_out");
+    lua_message_pushu64(L, c.round_trips);
+    lua_setfield(L, -2, "round_trips");
+    lua_message_pushu64(L, c.reads);
+    lua_setfield(L, -2, "reads");
+    lua_message_pushu64(L, c.writes);
+    lua_setfield(L, -2, "writes");
+    lua_message_pushu64(L, c.wire_in);
+    lua_setfield(L, -2, "wire_in");
+    lua_message_pushu64(L, c.wire_out);
+    lua_setfield(L, -2, "wire_out");
+    lua_pushboolean(L, c.tls);
+    lua_setfield(L, -2, "tls");
+    lua_pushboolean(L, c.compressed);
+    lua_setfield(L, -2, "compressed");
+    return 1;
+}
+
+/* conn:selected(): pushes 1 (nil: nothing selected) or 2: the mailbox name and its view
+ * {exists=, recent=, unseen=, uidvalidity=, uidnext=, highestmodseq=, readonly=, flags=,
+ * permanentflags=, expunges=}. */
+static int conn_selected(lua_State *L)
+{
+    struct session *s = conn_session(L, 1);
+    const struct session_view *v = s ? session_view(s) : NULL;
+    if (!v || !v->name) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushstring(L, v->name);
+    lua_createtable(L, 0, 10);
+    lua_pushinteger(L, v->exists);
+    lua_setfield(L, -2, "exists");
+    lua_pushinteger(L, v->recent);
+    lua_setfield(L, -2, "recent");
+    if (v->unseen) {
+        lua_pushinteger(L, v->unseen);
+        lua_setfield(L, -2, "unseen");
+    }
+    lua_pushinteger(L, v->uidvalidity);
+    lua_setfield(L, -2, "uidvalidity");
+    lua_pushinteger(L, v->uidnext);
+    lua_setfield(L, -2, "uidnext");
+    if (v->highestmodseq) {
+        lua_message_pushu64(L, v->highestmodseq);
+        lua_setfield(L, -2, "highestmodseq");
+    }
+    lua_pushboolean(L, v->read_only);
+    lua_setfield(L, -2, "readonly");
+    lua_message_pushstrv(L, v->flags, v->nflags);
+    lua_setfield(L, -2, "flags");
+    lua_message_pushstrv(L, v->permanentflags, v->npermanentflags);
+    lua_setfield(L, -2, "permanentflags");
+    lua_message_pushu64(L, v->expunges);
+    lua_setfield(L, -2, "expunges");
+    return 2;
+}
+
+/* Pushes 2: nil and an error object "<label>: <what>: connection logged out". */
+static int push_closed(lua_State *L, struct lconn *lc, const char *what)
+{
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s: %s: the connection is logged out", lc->label, what);
+    lua_pushnil(L);
+    lua_error_push(L, "closed", msg, what, NULL, NULL, NULL);
+    return 2;
+}
+
+/* Pushes 2: nil and an error object for a failed synchronous session call. */
+static int push_sync_error(lua_State *L, struct lconn *lc, int rc, const char *what,
+                           const char *mailbox, const char *err)
+{
+    char msg[900];
+    snprintf(msg, sizeof msg, "%s: %s", lc->label, err);
+    lua_pushnil(L);
+    lua_error_push(L, lua_error_kind(rc), msg, what, mailbox, NULL, NULL);
+    return 2;
+}
+
+/* conn:delimiter(): pushes 1, the hierarchy delimiter (a one-character string, nil for a
+ * flat namespace), from LIST "" "" once per connection; or 2: nil and an error object. */
+static int conn_delimiter(lua_State *L)
+{
+    struct lconn *lc = conn_check(L, 1);
+    if (lc->delim == -2) {
+        if (!lc->s)
+            return push_closed(L, lc, "LIST");
+        struct session_list out = { 0 };
+        char err[600];
+        conn_enter(L, lc);
+        int rc = session_list(lc->s, "", "", false, false, &out, err, sizeof err);
+        if (rc == 0)
+            lc->delim = out.n > 0 && out.items[0].delimiter ? (unsigned char)out.items[0].delimiter : -1;
+        session_list_free(&out);
+        conn_leave(L, lc);
+        if (rc < 0)
+            return push_sync_error(L, lc, rc, "LIST", NULL, err);
+    }
+    if (lc->delim < 0) {
+        lua_pushnil(L);
+    } else {
+        char d = (char)lc->delim;
+        lua_pushlstring(L, &d, 1);
+    }
+    return 1;
+}
+
+/* Logs out (best effort) and frees the session; every pending handle is then complete. */
+static void conn_shutdown(lua_State *L, int cidx, struct lconn *lc)
+{
+    if (lc->s) {
+        char err[600];
+        session_counters(lc->s, &lc->last);
+        if (session_state(lc->s) != SESSION_BROKEN && session_state(lc->s) != SESSION_LOGOUT)
+            session_logout(lc->s, err, sizeof err);
+        session_counters(lc->s, &lc->last);
+        session_free(lc->s);
+        lc->s = NULL;
+    }
+    conn_confirm_all(L, cidx, false);
+}
+
+/* conn:logout(): waits for every pending command (fetch callbacks run), sends LOGOUT and
+ * closes. Idempotent. Pushes 1, true. */
+static int conn_logout(lua_State *L)
+{
+    struct lconn *lc = conn_check(L, 1);
+    if (lc->s) {
+        conn_enter(L, lc);
+        session_wait_all(lc->s);
+        lc->closing = true;    /* nothing more for Lua callbacks during LOGOUT */
+        conn_shutdown(L, 1, lc);
+        lc->closing = false;
+        conn_leave(L, lc);
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* __gc and __close: LOGOUT without running Lua callbacks; never raises. Pushes nothing. */
+static int conn_gc(lua_State *L)
+{
+    struct lconn *lc = luaL_checkudata(L, 1, LUA_CONN_TYPE);
+    if (lc->busy)
+        return 0;          /* __close from inside a callback: the running read goes on */
+    lc->closing = true;
+    lc->L = L;
+    conn_shutdown(L, 1, lc);
+    lc->L = NULL;
+    lc->closing = false;
+    luaL_unref(L, LUA_REGISTRYINDEX, lc->warnref);
+    luaL_unref(L, LUA_REGISTRYINDEX, lc->traceref);
+    luaL_unref(L, LUA_REGISTRYINDEX, lc->cberr);
+    lc->warnref = lc->traceref = lc->cberr = LUA_NOREF;
+    lc->trace = NULL;
+    free(lc->queued_mailbox);
+    lc->queued_mailbox = NULL;
+    arena_free(&lc->scratch);
+    arena_init(&lc->scratch, 16384);
+    return 0;
+}
+
+/* tostring(conn): pushes 1. */
+static int conn_tostring(lua_State *L)
+{
+    struct lconn *lc = conn_check(L, 1);
+    lua_pushfstring(L, "imapscript.conn (%s%s)", lc->label, lc->s ? "" : ", logged out");
+    return 1;
+}
+
+/* ---- waiting -------------------------------------------------------------------------------- */
+
+/* conn:wait([handle]): writes what is queued and reads until handle (or every pending command)
+ * is complete. Pushes 1, true, or 2: false and the first error object among those waited for.
+ * Raises the error a fetch callback threw, once the reply that carried it is read. */
+static int conn_wait(lua_State *L)
+{
+    struct lconn *lc = conn_check(L, 1);
+    int hidx;
+    if (!lua_isnoneornil(L, 2)) {
+        hidx = 2;
+        struct lhandle *h = handle_check(L, 2);
+        if (h->lc != lc)
+            return lua_error_usage(L, "conn:wait: the handle belongs to another connection");
+        if (!h->confirmed) {
+            conn_enter(L, lc);
+            session_wait(lc->s, h->cmd);
+            handle_confirm(L, 1, 2, h);
+            if (session_state(lc->s) == SESSION_BROKEN)
+                conn_confirm_all(L, 1, false);
+            conn_leave(L, lc);
+        }
+        if (handle_code(h) == 0) {
+            lua_pushboolean(L, 1);
+            return 1;
+        }
+    } else {
+        if (lc->s) {
+            conn_enter(L, lc);
+            session_wait_all(lc->s);
+            conn_confirm_all(L, 1, true);
+            conn_leave(L, lc);
+        } else {
+            conn_confirm_all(L, 1, true);
+        }
+        if (lua_isnil(L, -1)) {
+            lua_pushboolean(L, 1);
+            return 1;
+        }
+        hidx = lua_gettop(L);
+    }
+    struct lhandle *h = lua_touserdata(L, hidx);
+    lua_pushboolean(L, 0);
+    handle_cache(L, hidx, h);
+    lua_getiuservalue(L, hidx, H_UV_RESULT);
+    return 2;
+}
+
+/* ---- IDLE ------------------------------------------------------------------------------------ */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* conn:idle(seconds): waits (after every pending command) in IDLE until the server reports
+ * EXISTS, EXPUNGE, FETCH or VANISHED, or the time is up. Pushes 1: "changed" or "timeout"; or 2:
+ * nil and an error object (kind "capability" without IDLE). */
+static int conn_idle(lua_State *L)
+{
+    struct lconn *lc = conn_check(L, 1);
+    lua_Number secs = luaL_checknumber(L, 2);
+    if (!(secs >= 0))
+        return lua_error_usage(L, "idle: the timeout must be a number of seconds >= 0");
+    if (!lc->s)
+        return push_closed(L, lc, "IDLE");
+    if (!session_has_cap(lc->s, "IDLE")) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "%s: IDLE: the server does not offer IDLE", lc->label);
+        lua_pushnil(L);
+        lua_error_push(L, "capability", msg, "IDLE", conn_mailbox(lc), NULL, NULL);
+        return 2;
+    }
+    int64_t total = secs * 1000 > (lua_Number)INT_MAX ? INT_MAX : (int64_t)(secs * 1000);
+    char err[600];
+    conn_enter(L, lc);
+    session_wait_all(lc->s);
+    conn_confirm_all(L, 1, false);
+    lc->idle_changed = 0;
+    int rc = session_idle_start(lc->s, err, sizeof err);
+    bool changed = false;
+    if (rc == 0) {
+        int64_t deadline = now_ms() + total;
+        for (;;) {
+            int64_t left = deadline - now_ms();
+            if (left <= 0 || lc->idle_changed)
+                break;
+            int w = session_idle_wait(lc->s, (int)left, err, sizeof err);
+            if (w < 0) {
+                rc = w;
+                break;
+            }
+            if (w == 0)
+                break;
+        }
+        changed = lc->idle_changed > 0;
+        if (rc == 0)
+            rc = session_idle_done(lc->s, err, sizeof err);
+        else
+            session_idle_done(lc->s, err + strlen(err), 0);
+        changed = changed || lc->idle_changed > 0;
+    }
+    if (session_state(lc->s) == SESSION_BROKEN)
+        conn_confirm_all(L, 1, false);
+    conn_leave(L, lc);
+    if (rc < 0)
+        return push_sync_error(L, lc, rc, "IDLE", conn_mailbox(lc), err);
+    lua_pushstring(L, changed ? "changed" : "timeout");
+    return 1;
+}
+
+/* ---- registration ----------------------------------------------------------------------- */
+
+static const luaL_Reg conn_methods[] = {
+    { "capabilities", conn_capabilities }, { "has", conn_has }, { "stats", conn_stats },
+    { "selected", conn_selected }, { "delimiter", conn_delimiter }, { "logout", conn_logout },
+    { "wait", conn_wait }, { "idle", conn_idle },
+    { NULL, NULL },
+};
+
+static const luaL_Reg conn_meta[] = {
+    { "__gc", conn_gc }, { "__close", conn_gc }, { "__tostring", conn_tostring },
+    { NULL, NULL },
+};
+
+/* Creates the metatable name with meta and an __index table of methods (and more, if not
+ * NULL). Pushes nothing. */
+static void new_type(lua_State *L, const char *name, const luaL_Reg *meta,
+                     const luaL_Reg *methods, const luaL_Reg *more)
+{
+    luaL_newmetatable(L, name);
+    luaL_setfuncs(L, meta, 0);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    if (more)
+        luaL_setfuncs(L, more, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
+/* Registers the conn and handle types and sets core.connect into the module table on top.
+ * Pops nothing, pushes nothing. */
+void lua_conn_open(lua_State *L)
+{
+    new_type(L, LUA_CONN_TYPE, conn_meta, conn_methods, conn_command_methods);
+    new_type(L, LUA_HANDLE_TYPE, handle_meta, handle_methods, NULL);
+    lua_pushcfunction(L, core_connect);
+    lua_setfield(L, -2, "connect");
+}

@@ -1,0 +1,104 @@
+/* lua_conn.h — private to the connection binding: lua_conn.c (connect, information, waiting,
+ * IDLE, registration), lua_handle.c (command handles), lua_commands.c (the queued commands). */
+#ifndef IMAPSCRIPT_LUA_CONN_H
+#define IMAPSCRIPT_LUA_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "arena.h"
+#include "lua_bind.h"
+#include "msgset.h"
+#include "session.h"
+
+/* Connection uservalue 1: the table of pending handles (handle -> true): keeps every handle
+ * whose command may still be written to alive until the session is done with it. */
+enum { CONN_UV_PENDING = 1, CONN_NUV = 1 };
+
+struct lconn {
+    struct session *s;              /* NULL after logout */
+    lua_State *L;                   /* the thread running a call that reads (callbacks use it) */
+    bool busy;                      /* inside a read: no nested reads */
+    bool closing;                   /* __gc/__close: callbacks must not run Lua */
+    int idle_changed;               /* EXISTS/EXPUNGE/FETCH/VANISHED seen since reset */
+    int delim;                      /* cached LIST "" "" delimiter: -2 unknown, -1 NIL */
+    int warnref, traceref;          /* registry refs: warn function, trace file */
+    luaL_Stream *trace;
+    int cberr;                      /* registry ref of a fetch callback's error, or LUA_NOREF */
+    uint64_t seq;                   /* handles created */
+    char *queued_mailbox;           /* last SELECT/EXAMINE queued, for messages */
+    struct arena scratch;           /* envelope decoding during a fetch callback */
+    struct session_counters last;   /* counters at logout */
+    char label[256];
+};
+
+enum hkind { H_SIMPLE, H_SELECT, H_SEARCH, H_FETCH, H_COPY, H_APPEND, H_LIST, H_STATUS };
+
+/* Handle uservalues: the connection (keeps it alive), the converted result (value or error
+ * object), the mailbox the command names, the mailbox it comes from (copy/move/rename). */
+enum { H_UV_CONN = 1, H_UV_RESULT, H_UV_MAILBOX, H_UV_FROM, H_NUV = 4 };
+
+struct lhandle {
+    struct lconn *lc;
+    struct session_cmd *cmd;        /* NULL: finished without a queued command (see sync_*) */
+    enum hkind kind;
+    char name[24];                  /* "UID MOVE", for messages and handle:command() */
+    bool confirmed;                 /* complete and out of the pending table */
+    bool dead;                      /* collected while its command was in flight */
+    bool released;                  /* cmd and outputs freed */
+    bool cached;                    /* result converted into H_UV_RESULT */
+    int sync_code;                  /* cmd == NULL: 0 or SESSION_ERR_* */
+    char *sync_msg;                 /* cmd == NULL: malloc'd message for sync_code */
+    uint64_t seq;
+    int fnref;                      /* fetch callback, registry ref */
+    union {
+        struct msgset set;
+        struct { struct session_copyuid cu; struct msgset src, dst; } copy;
+        struct session_list list;
+        struct session_status_info st;
+    } out;
+};
+
+/* lua_conn.c */
+struct lconn *conn_check(lua_State *L, int idx);
+/* Before a call that reads: callbacks may run on L. Refuses nested reads (from a callback). */
+void conn_enter(lua_State *L, struct lconn *lc);
+/* After the read: raises the first error a fetch callback threw, if any. */
+void conn_leave(lua_State *L, struct lconn *lc);
+
+/* lua_commands.c: the command methods of a connection, and the selected (or last queued)
+ * mailbox, for messages; NULL when none. */
+extern const luaL_Reg conn_command_methods[];
+const char *conn_mailbox(struct lconn *lc);
+
+/* lua_handle.c */
+extern const luaL_Reg handle_methods[], handle_meta[];
+struct lhandle *handle_check(lua_State *L, int idx);
+/* 0 when the handle succeeded, else its SESSION_ERR_* code. Only for done handles. */
+int handle_code(const struct lhandle *h);
+/* Marks h (at hidx) complete and removes it from the pending table of the connection at cidx. */
+void handle_confirm(lua_State *L, int cidx, int hidx, struct lhandle *h);
+/* Marks every pending handle of the connection at cidx complete (the session finished or freed
+ * them all) and releases those already collected. With first, leaves on the stack the
+ * earliest failed handle among them (or nil): pushes 1; else pushes nothing. */
+void conn_confirm_all(lua_State *L, int cidx, bool first);
+/* Converts a done handle's outcome (at idx), once, into H_UV_RESULT. Pushes nothing. */
+void handle_cache(lua_State *L, int idx, struct lhandle *h);
+/* Pushes a new handle for the connection at index 1 (its kind and command name set, no command
+ * yet) and returns it. mailbox/from (may be NULL) name what the command works on. Pushes 1. */
+struct lhandle *handle_new(lua_State *L, enum hkind kind, const char *name, const char *mailbox,
+                           const char *from);
+/* Gives the handle on top its queued command and puts it in the pending table. A NULL cmd
+ * (out of memory) raises. Pushes nothing. */
+void handle_attach(lua_State *L, struct lhandle *h, struct session_cmd *cmd);
+/* Makes a handle finished without a command: code 0 or SESSION_ERR_*, msg for people.
+ * Pushes nothing. */
+void handle_finish(lua_State *L, struct lhandle *h, int code, const char *msg);
+/* The session to queue the handle's command on, or NULL after logout (the handle is then
+ * finished as failed, kind "closed"). */
+struct session *handle_session(lua_State *L, struct lhandle *h);
+
+#endif
