@@ -47,14 +47,26 @@ function Run:round()
   end
 end
 
--- Sends a command naming UIDs. When another client expunged some of them unseen by this
--- session, Dovecot answers NO [EXPUNGEISSUED] and (for COPY and MOVE) does nothing; after
--- a NOOP has told us of the expunges, the same command acts on the messages that remain.
-function Run:track_uids(send, finish)
-  self:track(send(), function(v, err)
+-- The UIDs of a part whose set may still be "$", once its search's round is over.
+local function concrete(src, part)
+  if part.set ~= "$" then return part.set end
+  for _, p in ipairs(src.resolved or {}) do
+    if p.box == part.box then return p.set end
+  end
+  return core.set("")
+end
+
+-- Sends send(set) for a part of op's result. When another client expunged some of those
+-- messages unseen by this session, Dovecot answers NO [EXPUNGEISSUED] and (for COPY and
+-- MOVE) does nothing; after a NOOP has told us of the expunges, the command is sent again.
+-- By then later operations may have selected another mailbox (and emptied "$"): the retry
+-- selects the part's mailbox again and names its UIDs.
+function Run:track_uids(op, part, send, finish)
+  self:track(send(part.set), function(v, err)
     if v == nil and err and err.code == "EXPUNGEISSUED" then
+      self:select(part.box, op)
       self:track(self.conn:noop(), function() end)
-      self:track(send(), finish)
+      self:track(send(concrete(op.src, part)), finish)
     else
       finish(v, err)
     end
@@ -62,6 +74,7 @@ function Run:track_uids(send, finish)
 end
 
 -- Selects box for op (whose script line an error names) unless it is selected already.
+-- Returns true when a SELECT was sent.
 function Run:select(box, op)
   local h = self.acct:_select(self.conn, box)
   if h then
@@ -73,6 +86,7 @@ function Run:select(box, op)
       end
     end)
   end
+  return h ~= nil
 end
 
 -- Queries the server can run: OLDER/YOUNGER become dates without WITHIN (RFC 5032).
@@ -120,15 +134,6 @@ function Run:parts_of(r, concrete)
   return r.resolved
 end
 
--- The number of messages of a part once its round is over.
-local function part_count(src, part)
-  if part.set ~= "$" then return #part.set end
-  for _, p in ipairs(src.resolved or {}) do
-    if p.box == part.box then return #p.set end
-  end
-  return 0
-end
-
 local function describe(op)
   if op.verb == "store" then
     local how = { ["+"] = "+FLAGS", ["-"] = "-FLAGS", ["="] = "FLAGS" }
@@ -160,28 +165,42 @@ end
 
 local past = { move = "moved", copy = "copied", delete = "deleted" }
 
--- Marks set \Deleted and expunges exactly it when the server can (UIDPLUS); otherwise
--- leaves them flagged and warns, unless the account allows a full expunge.
-function Run:remove(op, box, set, then_log)
+-- Marks a part \Deleted and expunges exactly it when the server can (UIDPLUS);
+-- otherwise leaves it flagged and warns, unless the account allows a full expunge.
+-- UIDs mean something only in their mailbox: it is selected first if it is not.
+function Run:remove(op, part, then_log)
   local conn = self.conn
-  self:track_uids(function() return conn:store(set, "+", { "\\Deleted" }) end, function(ok, err)
-    if not ok then self:record(annotate(err, op)) end
-  end)
-  if conn:has("UIDPLUS") then
-    self:track(conn:expunge(set), function(ok, err)
-      if ok then then_log() else self:record(annotate(err, op)) end
-    end)
-  elseif self.acct.cfg.expunge == "all" then
-    self:track(conn:close_mailbox(), function(ok, err)
-      if ok then then_log() else self:record(annotate(err, op)) end
-    end)
-    self.acct:_deselect()
-  else
+  if self:select(part.box, op) and part.set == "$" then
+    error(core.error("usage", "internal: \"$\" after a new SELECT"), 0)
+  end
+  local uidplus = conn:has("UIDPLUS")
+  -- STORE and its UID EXPUNGE go together, so that a retried STORE is expunged too.
+  local function send(set)
+    local h = conn:store(set, "+", { "\\Deleted" })
+    if uidplus then
+      self:track(conn:expunge(set), function(ok, err)
+        if not ok then self:record(annotate(err, op)) end
+      end)
+    end
+    return h
+  end
+  self:track_uids(op, part, send, function(ok, err)
+    if not ok then return self:record(annotate(err, op)) end
+    if uidplus then return then_log() end
+    if self.acct.cfg.expunge == "all" then
+      -- CLOSE expunges the selected mailbox: later operations may have selected another.
+      self:select(part.box, op)
+      self:track(conn:close_mailbox(), function(closed, e)
+        if closed then then_log() else self:record(annotate(e, op)) end
+      end)
+      self.acct:_deselect()
+      return
+    end
     log.warn(string.format("%s: %s: the server lacks UIDPLUS, so the messages stay in %s " ..
       "flagged \\Deleted (expunge = \"all\" would expunge every \\Deleted message there)",
-      op.where or "?", op.label, box.name))
+      op.where or "?", op.label, part.box.name))
     then_log()
-  end
+  end)
 end
 
 -- Creates a destination the account may create, ahead of the command that needs it.
@@ -222,18 +241,18 @@ function Run:send_action(op)
         end
       end
       if verb == "store" then
-        self:track_uids(function() return conn:store(set, op.mode, op.flags) end, function(ok, err)
-          if ok then done(part_count(op.src, p)) else self:record(annotate(err, op)) end
+        self:track_uids(op, p, function(uids) return conn:store(uids, op.mode, op.flags) end, function(ok, err)
+          if ok then done(#concrete(op.src, p)) else self:record(annotate(err, op)) end
         end)
       elseif verb == "delete" then
-        self:remove(op, box, set, function() done(part_count(op.src, p)) end)
+        self:remove(op, p, function() done(#concrete(op.src, p)) end)
       elseif verb == "copy" or not fallback then
         self:ensure_dest(op.dest)
         local send = verb == "move" and conn.move or conn.copy
-        self:track_uids(function() return send(conn, set, op.dest:_wire()) end, function(v, err)
+        self:track_uids(op, p, function(uids) return send(conn, uids, op.dest:_wire()) end, function(v, err)
           if v then
             self.acct.exists[op.dest.name] = true
-            done(type(v) == "table" and v.src and #v.src or part_count(op.src, p))
+            done(type(v) == "table" and v.src and #v.src or #concrete(op.src, p))
           else
             self:record(annotate(err, op))
           end
@@ -242,12 +261,12 @@ function Run:send_action(op)
         -- MOVE-less move: the COPY must be confirmed before any message is flagged
         -- \Deleted, so it ends the round; the removal goes first in the next one.
         self:ensure_dest(op.dest)
-        self:track_uids(function() return conn:copy(set, op.dest:_wire()) end, function(v, err)
+        self:track_uids(op, p, function(uids) return conn:copy(uids, op.dest:_wire()) end, function(v, err)
           if not v then return self:record(annotate(err, op)) end
           self.acct.exists[op.dest.name] = true
           -- COPYUID names what was copied: messages expunged meanwhile are not removed.
           local copied = type(v) == "table" and v.src or set
-          self:remove(op, box, copied, function() done(#copied) end)
+          self:remove(op, { box = box, set = copied }, function() done(#copied) end)
         end)
         self:round()
       end

@@ -86,10 +86,18 @@ describe("imapscript program", function()
     local before = S.state("C_drop")
     local script = S.script(string.format([[
       acct.C_drop:status()
-      os.execute("doveadm -c %s kick alice >/dev/null 2>&1")
+      local conf = %s
+      os.execute("doveadm -c " .. conf .. " kick alice >/dev/null 2>&1")
+      -- kick only signals the session: wait until it is gone
+      for _ = 1, 50 do
+        local p = io.popen("doveadm -c " .. conf .. " who alice 2>/dev/null")
+        local out = p:read("a"); p:close()
+        if not out:find("alice", 1, true) then break end
+        os.execute("sleep 0.1")
+      end
       acct.C_drop:all():move_to(acct.C_drop_dest)
       acct:flush()
-    ]], S.shquote(S.env("TESTBED_DIR") .. "/dovecot.conf")), { create = true })
+    ]], string.format("%q", S.shquote(S.env("TESTBED_DIR") .. "/dovecot.conf"))), { create = true })
     local code, _, err = S.run(script)
     assert.are.equal(3, code, err)
     assert.truthy(err:find("move_to C_drop_dest", 1, true), err)
