@@ -1,5 +1,6 @@
 /* mime.h — mail as text for client-side matching: RFC 2047 header decoding and unfolding, header
- * field lookup in a raw header block, and the UTF-8 text of a raw message's text parts. */
+ * field lookup in a raw header block (mime_header.c), and the UTF-8 text of a raw message's text
+ * parts (mime_body.c). */
 #ifndef IMAPSCRIPT_MIME_H
 #define IMAPSCRIPT_MIME_H
 
