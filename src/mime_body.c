@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "mime_int.h"
+#include "utf8.h"
 
 /* ---- transfer encodings ------------------------------------------------------------------- */
 
@@ -378,8 +379,9 @@ int mime_body_text(const char *msg, size_t len, size_t max, char **out, size_t *
         size_t i = w.out.len;
         while (i > 0 && (w.out.p[i - 1] & 0xc0) == 0x80 && w.out.len - i < 3)
             i--;
+        uint32_t cp;
         if (i > 0 && (unsigned char)w.out.p[i - 1] >= 0xc0
-            && utf8_seq((const unsigned char *)w.out.p + i - 1, w.out.len - i + 1) == 0)
+            && utf8_decode(w.out.p + i - 1, w.out.len - i + 1, &cp) < 0)
             w.out.len = i - 1;
     }
     return buf_finish(&w.out, out, outlen);

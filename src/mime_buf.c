@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "mime_int.h"
+#include "utf8.h"
 
 void buf_init(struct buf *b, size_t max)
 {
@@ -62,25 +63,7 @@ void buf_add_cp(struct buf *b, uint32_t cp)
     char u[4];
     if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
         cp = 0xfffd;
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        buf_add(b, u, 1);
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xc0 | cp >> 6);
-        u[1] = (char)(0x80 | (cp & 0x3f));
-        buf_add(b, u, 2);
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xe0 | cp >> 12);
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[2] = (char)(0x80 | (cp & 0x3f));
-        buf_add(b, u, 3);
-    } else {
-        u[0] = (char)(0xf0 | cp >> 18);
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        u[3] = (char)(0x80 | (cp & 0x3f));
-        buf_add(b, u, 4);
-    }
+    buf_add(b, u, utf8_encode(cp, u));
 }
 
 /* Hands the buffer's bytes to the caller as a NUL-terminated string. */

@@ -4,33 +4,7 @@
 #include <iconv.h>
 
 #include "mime_int.h"
-
-/* Length of the valid (RFC 3629) UTF-8 sequence at s[0..n), 0 if there is none. */
-size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    if (s[0] < 0x80)
-        return 1;
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        len = 3;
-        if (s[0] == 0xe0) lo = 0xa0;
-        if (s[0] == 0xed) hi = 0x9f;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        len = 4;
-        if (s[0] == 0xf0) lo = 0x90;
-        if (s[0] == 0xf4) hi = 0x8f;
-    } else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    return len;
-}
+#include "utf8.h"
 
 /* Windows-1252 0x80..0x9f; the five unassigned bytes map to the C1 controls, as browsers do. */
 static const uint16_t cp1252_high[32] = {
@@ -60,10 +34,11 @@ static void add_utf8(struct buf *b, const char *str, size_t n, bool cp1252_fallb
             i = run;
             continue;
         }
-        size_t k = utf8_seq(s + i, n - i);
-        if (k) {
-            buf_add(b, s + i, k);
-            i += k;
+        uint32_t cp;
+        int k = utf8_decode(str + i, n - i, &cp);
+        if (k > 0) {
+            buf_add(b, s + i, (size_t)k);
+            i += (size_t)k;
         } else {
             buf_add_cp(b, cp1252_fallback ? cp1252(s[i]) : 0xfffd);
             i++;

@@ -34,8 +34,6 @@ int buf_finish(struct buf *b, char **out, size_t *outlen);
 
 /* ---- charset conversion (mime_charset.c) -------------------------------------------------- */
 
-/* Length of the valid (RFC 3629) UTF-8 sequence at s[0..n), 0 if there is none. */
-size_t utf8_seq(const unsigned char *s, size_t n);
 /* Text of unknown or undeclared charset: UTF-8 where valid, else Windows-1252. */
 void add_sanitized(struct buf *b, const char *str, size_t n);
 /* Appends s[0..n) in charset cs[0..cslen) as UTF-8. Returns false (appending nothing) when the

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "utf8.h"
+
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
 static int b64_value(unsigned char ch)
@@ -26,86 +28,52 @@ static int b64_value(unsigned char ch)
 }
 
 /* Decodes one UTF-8 character at s[*i]; returns the code point or -1 with a message in err. */
-static long utf8_next(const unsigned char *s, size_t len, size_t *i, char *err, size_t errlen)
+static long utf8_next(const char *s, size_t len, size_t *i, char *err, size_t errlen)
 {
     size_t at = *i;
-    unsigned c = s[at];
-    if (c < 0x80) {
-        if (c == 0) {
-            snprintf(err, errlen, "NUL byte at offset %zu", at);
-            return -1;
-        }
-        *i = at + 1;
-        return (long)c;
+    uint32_t cp;
+    int n = utf8_decode(s + at, len - at, &cp);
+    if (n > 0 && cp != 0) {
+        *i = at + (size_t)n;
+        return (long)cp;
     }
-    size_t n;
-    unsigned lo = 0x80, hi = 0xbf;   /* allowed range of the second byte */
-    long cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        cp = c & 0x0f;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        cp = c & 0x07;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else {
-        if (c == 0xc0 || c == 0xc1)
-            snprintf(err, errlen, "invalid UTF-8: overlong sequence at offset %zu", at);
-        else if (c >= 0x80 && c <= 0xbf)
-            snprintf(err, errlen, "invalid UTF-8: stray continuation byte 0x%02x at offset %zu",
-                     c, at);
-        else
-            snprintf(err, errlen, "invalid UTF-8: byte 0x%02x at offset %zu", c, at);
-        return -1;
-    }
-    if (len - at < n) {
+    unsigned c = (unsigned char)s[at];
+    switch (n) {
+    case UTF8_BAD_BYTE:
+        snprintf(err, errlen, "invalid UTF-8: byte 0x%02x at offset %zu", c, at);
+        break;
+    case UTF8_STRAY:
+        snprintf(err, errlen, "invalid UTF-8: stray continuation byte 0x%02x at offset %zu", c,
+                 at);
+        break;
+    case UTF8_OVERLONG:
+        snprintf(err, errlen, "invalid UTF-8: overlong sequence at offset %zu", at);
+        break;
+    case UTF8_SURROGATE:
+        snprintf(err, errlen, "invalid UTF-8: surrogate code point at offset %zu", at);
+        break;
+    case UTF8_TOO_BIG:
+        snprintf(err, errlen, "invalid UTF-8: code point above U+10FFFF at offset %zu", at);
+        break;
+    case UTF8_TRUNCATED:
         snprintf(err, errlen, "invalid UTF-8: truncated sequence at offset %zu", at);
-        return -1;
+        break;
+    default:
+        snprintf(err, errlen, "NUL byte at offset %zu", at);
+        break;
     }
-    unsigned c1 = s[at + 1];
-    if (c1 < lo || c1 > hi) {
-        if (c1 >= 0x80 && c1 <= 0xbf && c == 0xed)
-            snprintf(err, errlen, "invalid UTF-8: surrogate code point at offset %zu", at);
-        else if (c1 >= 0x80 && c1 <= 0xbf && c == 0xf4)
-            snprintf(err, errlen, "invalid UTF-8: code point above U+10FFFF at offset %zu", at);
-        else if (c1 >= 0x80 && c1 <= 0xbf)
-            snprintf(err, errlen, "invalid UTF-8: overlong sequence at offset %zu", at);
-        else
-            snprintf(err, errlen, "invalid UTF-8: truncated sequence at offset %zu", at);
-        return -1;
-    }
-    for (size_t k = 1; k < n; k++) {
-        unsigned ck = s[at + k];
-        if ((ck & 0xc0) != 0x80) {
-            snprintf(err, errlen, "invalid UTF-8: truncated sequence at offset %zu", at);
-            return -1;
-        }
-        cp = (cp << 6) | (ck & 0x3f);
-    }
-    *i = at + n;
-    return cp;
+    return -1;
 }
 
 int mutf7_utf8_check(const char *s, size_t len, char *err, size_t errlen)
 {
-    const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
-        if (u[i] >= 0x01 && u[i] < 0x80) {
+        if (s[i] >= 0x01 && (unsigned char)s[i] < 0x80) {
             i++;
             continue;
         }
-        if (utf8_next(u, len, &i, err, errlen) < 0)
+        if (utf8_next(s, len, &i, err, errlen) < 0)
             return -EINVAL;
     }
     return 0;
@@ -149,11 +117,10 @@ int mutf7_encode(const char *utf8, size_t len, char **out, char *err, size_t err
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    const unsigned char *s = (const unsigned char *)utf8;
     struct run r = { buf, 0, 0, false };
     size_t i = 0;
     while (i < len) {
-        long cp = utf8_next(s, len, &i, err, errlen);
+        long cp = utf8_next(utf8, len, &i, err, errlen);
         if (cp < 0) {
             free(buf);
             return -EINVAL;
@@ -181,26 +148,6 @@ int mutf7_encode(const char *utf8, size_t len, char **out, char *err, size_t err
     *r.p = '\0';
     *out = buf;
     return 0;
-}
-
-static char *put_utf8(char *p, uint32_t cp)
-{
-    if (cp < 0x80) {
-        *p++ = (char)cp;
-    } else if (cp < 0x800) {
-        *p++ = (char)(0xc0 | (cp >> 6));
-        *p++ = (char)(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        *p++ = (char)(0xe0 | (cp >> 12));
-        *p++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-        *p++ = (char)(0x80 | (cp & 0x3f));
-    } else {
-        *p++ = (char)(0xf0 | (cp >> 18));
-        *p++ = (char)(0x80 | ((cp >> 12) & 0x3f));
-        *p++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-        *p++ = (char)(0x80 | (cp & 0x3f));
-    }
-    return p;
 }
 
 /* Decodes the base64 run starting at in[*i] (just after '&') up to its '-'; writes UTF-8 at *pp. */
@@ -240,7 +187,7 @@ static int decode_run(const unsigned char *in, size_t len, size_t *i, char **pp,
                          "run at offset %zu", start);
                 return -EINVAL;
             }
-            p = put_utf8(p, 0x10000 + ((high - 0xd800) << 10) + (unit - 0xdc00));
+            p += utf8_encode(0x10000 + ((high - 0xd800) << 10) + (unit - 0xdc00), p);
             high = 0;
         } else if (unit >= 0xd800 && unit <= 0xdbff) {
             high = unit;
@@ -257,7 +204,7 @@ static int decode_run(const unsigned char *in, size_t len, size_t *i, char **pp,
                      start);
             return -EINVAL;
         } else {
-            p = put_utf8(p, unit);
+            p += utf8_encode(unit, p);
         }
     }
     if (at == *i) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "utf8.h"
 
 /* A regex whose match overflows the default JIT stack gets its own, growing up to this; a
  * pattern that needs more runs in the interpreter, bounded by PCRE2's heap limit. */
@@ -26,40 +27,6 @@ struct regex {
     unsigned groups;
     bool utf, jit;
 };
-
-/* Strict RFC 3629 UTF-8 (no overlongs, surrogates or code points past U+10FFFF): exactly what
- * PCRE2's own check accepts, so PCRE2_NO_UTF_CHECK is safe on text that passes. */
-static bool utf8_valid(const char *str, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)str, *end = s + len;
-    while (s < end) {
-        if (*s < 0x80) {
-            s++;
-            continue;
-        }
-        size_t n;
-        unsigned char lo = 0x80, hi = 0xbf;
-        if (*s >= 0xc2 && *s <= 0xdf)
-            n = 1;
-        else if (*s >= 0xe0 && *s <= 0xef) {
-            n = 2;
-            if (*s == 0xe0) lo = 0xa0;
-            if (*s == 0xed) hi = 0x9f;
-        } else if (*s >= 0xf0 && *s <= 0xf4) {
-            n = 3;
-            if (*s == 0xf0) lo = 0x90;
-            if (*s == 0xf4) hi = 0x8f;
-        } else
-            return false;
-        if ((size_t)(end - s) <= n || s[1] < lo || s[1] > hi)
-            return false;
-        for (size_t i = 2; i <= n; i++)
-            if ((s[i] & 0xc0) != 0x80)
-                return false;
-        s += n + 1;
-    }
-    return true;
-}
 
 static bool jit_compile(pcre2_code *code)
 {
@@ -172,6 +139,8 @@ int regex_match(struct regex *re, const char *subject, size_t len, size_t *ov, s
     if (!subject)
         subject = "";
     if (re->utf) {
+        /* utf8_valid accepts exactly what PCRE2's own check does (RFC 3629), so skipping
+         * PCRE2's check is safe. */
         if (utf8_valid(subject, len)) {
             opts = PCRE2_NO_UTF_CHECK;
         } else {
