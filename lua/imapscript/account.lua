@@ -232,6 +232,12 @@ function methods.stats(self)
   return self.conn:stats()
 end
 
+--- Drops a broken connection; the next use connects again. Queued operations stay.
+function methods._reset(self)
+  if self.conn then pcall(self.conn.logout, self.conn) end
+  self.conn, self.selecting = nil, nil
+end
+
 --- acct:logout(): flushes the queue and logs out. Idempotent.
 function methods.logout(self)
   if self.closed then return end
