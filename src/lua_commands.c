@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "command.h"
 #include "lua_conn.h"
 #include "lua_message.h"
 
@@ -316,20 +315,6 @@ static int deselect(lua_State *L, bool close)
 static int conn_close_mailbox(lua_State *L) { return deselect(L, true); }
 static int conn_unselect(lua_State *L) { return deselect(L, false); }
 
-/* Queues a command built here: verb, then mailbox names (NULL-terminated). Pushes nothing. */
-static void queue_mailbox_command(lua_State *L, struct lhandle *h, struct session *s,
-                                  const char *verb, const char *const *names)
-{
-    struct command c;
-    session_command_start(s, &c, verb);
-    for (size_t i = 0; names[i]; i++)
-        command_mailbox(&c, names[i], strlen(names[i]));
-    command_end(&c);
-    struct session_cmd *sc = session_send(s, &c, NULL, NULL);
-    command_free(&c);
-    handle_attach(L, h, sc);
-}
-
 /* conn:append(name, message [, flags [, date]]): pushes 1, a handle (result {uidvalidity=,
  * uid=} with APPENDUID, else true). */
 static int conn_append(lua_State *L)
@@ -348,22 +333,7 @@ static int conn_append(lua_State *L)
     struct session *s = handle_session(L, h);
     if (!s)
         return 1;
-    struct command c;
-    session_command_start(s, &c, "APPEND");
-    command_mailbox(&c, name, strlen(name));
-    if (flags) {
-        command_open(&c);
-        for (size_t i = 0; i < nflags; i++)
-            command_atom(&c, flags[i]);
-        command_close(&c);
-    }
-    if (date)
-        command_string(&c, date, strlen(date));
-    command_literal(&c, msg, len, false);
-    command_end(&c);
-    struct session_cmd *sc = session_send(s, &c, NULL, NULL);
-    command_free(&c);
-    handle_attach(L, h, sc);
+    handle_attach(L, h, session_append_start(s, name, flags, nflags, date, msg, len));
     return 1;
 }
 
@@ -425,10 +395,8 @@ static int conn_rename(lua_State *L)
     const char *to = luaL_checkstring(L, 3);
     struct lhandle *h = handle_new(L, H_SIMPLE, "RENAME", to, from);
     struct session *s = handle_session(L, h);
-    if (s) {
-        const char *names[] = { from, to, NULL };
-        queue_mailbox_command(L, h, s, "RENAME", names);
-    }
+    if (s)
+        handle_attach(L, h, session_rename_start(s, from, to));
     return 1;
 }
 

@@ -288,6 +288,7 @@ int session_mailbox_op(struct session *s, enum session_mbop op, const char *mail
 struct session_cmd *session_mailbox_op_start(struct session *s, enum session_mbop op,
                                              const char *mailbox);
 int session_rename(struct session *s, const char *from, const char *to, char *err, size_t errlen);
+struct session_cmd *session_rename_start(struct session *s, const char *from, const char *to);
 
 /* UID SEARCH q; the matching UIDs are added to out (caller-initialised). With ESEARCH offered
  * uses RETURN (ALL). save: RETURN (SAVE ALL) — the result is also kept as "$" (needs SEARCHRES).
@@ -334,10 +335,16 @@ int session_expunge(struct session *s, const struct msgset *set, char *err, size
 struct session_cmd *session_expunge_start(struct session *s, const struct msgset *set);
 
 /* APPEND mailbox (flags) "date" {len}: date is an IMAP date-time ("01-Jan-2024 10:00:00 +0000")
- * or NULL. APPENDUID (UIDPLUS) lands in *uidvalidity_out / *uid_out when not NULL. */
+ * or NULL; no flag list when nflags is 0. An invalid flag or a NUL byte in msg fails USAGE
+ * without being sent. APPENDUID (UIDPLUS) lands in *uidvalidity_out / *uid_out when not NULL;
+ * after session_append_start it is in the result (code_kind IMAP_CODE_APPENDUID, code_num the
+ * UIDVALIDITY, set1 the UID set). */
 int session_append(struct session *s, const char *mailbox, const char *const *flags, size_t nflags,
                    const char *date, const char *msg, size_t len,
                    uint32_t *uidvalidity_out, uint32_t *uid_out, char *err, size_t errlen);
+struct session_cmd *session_append_start(struct session *s, const char *mailbox,
+                                         const char *const *flags, size_t nflags,
+                                         const char *date, const char *msg, size_t len);
 
 /* IDLE (needs IDLE): start, then wait up to timeout_ms for an untagged response (returns 1, the
  * response went to the view and the event handler), 0 on timeout, < 0 on error; then DONE. */

@@ -566,7 +566,7 @@ int session_mailbox_op(struct session *s, enum session_mbop op, const char *mail
     return cmd_finish(s, session_mailbox_op_start(s, op, mailbox), err, errlen);
 }
 
-int session_rename(struct session *s, const char *from, const char *to, char *err, size_t errlen)
+struct session_cmd *session_rename_start(struct session *s, const char *from, const char *to)
 {
     char what[200];
     snprintf(what, sizeof what, "RENAME %s", from);
@@ -577,7 +577,12 @@ int session_rename(struct session *s, const char *from, const char *to, char *er
     command_end(&c);
     struct session_cmd *sc = cmd_send(s, &c, what, NULL, NULL);
     command_free(&c);
-    return cmd_finish(s, sc, err, errlen);
+    return sc;
+}
+
+int session_rename(struct session *s, const char *from, const char *to, char *err, size_t errlen)
+{
+    return cmd_finish(s, session_rename_start(s, from, to), err, errlen);
 }
 
 /* ---- UID SEARCH -------------------------------------------------------------------- */
@@ -965,22 +970,18 @@ int session_expunge(struct session *s, const struct msgset *set, char *err, size
 
 /* ---- APPEND ------------------------------------------------------------------------ */
 
-int session_append(struct session *s, const char *mailbox, const char *const *flags, size_t nflags,
-                   const char *date, const char *msg, size_t len,
-                   uint32_t *uidvalidity_out, uint32_t *uid_out, char *err, size_t errlen)
+struct session_cmd *session_append_start(struct session *s, const char *mailbox,
+                                         const char *const *flags, size_t nflags,
+                                         const char *date, const char *msg, size_t len)
 {
     char what[200];
     snprintf(what, sizeof what, "APPEND %s", mailbox);
-    for (size_t i = 0; i < nflags; i++) {
-        if (!flags[i] || !flag_ok(flags[i])) {
-            snprintf(err, errlen, "%s: invalid flag \"%s\"", what, flags[i] ? flags[i] : "(null)");
-            return SESSION_ERR_USAGE;
-        }
-    }
-    if (memchr(msg, '\0', len)) {
-        snprintf(err, errlen, "%s: the message holds a NUL byte", what);
-        return SESSION_ERR_USAGE;
-    }
+    for (size_t i = 0; i < nflags; i++)
+        if (!flags[i] || !flag_ok(flags[i]))
+            return cmd_failed(s, what, SESSION_ERR_USAGE, "%s: invalid flag \"%s\"", what,
+                              flags[i] ? flags[i] : "(null)");
+    if (memchr(msg, '\0', len))
+        return cmd_failed(s, what, SESSION_ERR_USAGE, "%s: the message holds a NUL byte", what);
     struct command c;
     session_command_start(s, &c, "APPEND");
     command_mailbox(&c, mailbox, strlen(mailbox));
@@ -996,14 +997,18 @@ int session_append(struct session *s, const char *mailbox, const char *const *fl
     command_end(&c);
     struct session_cmd *sc = cmd_send(s, &c, what, NULL, NULL);
     command_free(&c);
-    if (!sc) {
-        snprintf(err, errlen, "out of memory");
-        return SESSION_ERR_NOMEM;
-    }
-    if (sc->s)
+    return sc;
+}
+
+int session_append(struct session *s, const char *mailbox, const char *const *flags, size_t nflags,
+                   const char *date, const char *msg, size_t len,
+                   uint32_t *uidvalidity_out, uint32_t *uid_out, char *err, size_t errlen)
+{
+    struct session_cmd *sc = session_append_start(s, mailbox, flags, nflags, date, msg, len);
+    if (sc && sc->s)
         session_wait(s, sc);
-    const struct session_result *r = session_cmd_result(sc);
-    if (r->status == SESSION_OK && r->code_kind == IMAP_CODE_APPENDUID) {
+    const struct session_result *r = sc ? session_cmd_result(sc) : NULL;
+    if (r && r->status == SESSION_OK && r->code_kind == IMAP_CODE_APPENDUID) {
         if (uidvalidity_out)
             *uidvalidity_out = (uint32_t)r->code_num;
         if (uid_out && r->set1)
