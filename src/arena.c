@@ -74,6 +74,15 @@ char *arena_strndup(struct arena *a, const char *s, size_t n)
     return p;
 }
 
+char *arena_strndup_upper(struct arena *a, const char *s, size_t n)
+{
+    char *p = arena_strndup(a, s, n);
+    for (size_t i = 0; p && i < n; i++)
+        if (p[i] >= 'a' && p[i] <= 'z')
+            p[i] = (char)(p[i] - 'a' + 'A');
+    return p;
+}
+
 void arena_reset(struct arena *a)
 {
     /* Keep one ordinary-sized chunk for the next response. */

@@ -18,6 +18,8 @@ void arena_init(struct arena *a, size_t chunk_size);
 void *arena_alloc(struct arena *a, size_t n);
 /* Copies s[0..n) and a NUL into the arena. */
 char *arena_strndup(struct arena *a, const char *s, size_t n);
+/* Same, with ASCII letters upper-cased (atoms compared case-insensitively: "FETCH", "FLAGS"). */
+char *arena_strndup_upper(struct arena *a, const char *s, size_t n);
 /* Frees all but the first chunk and makes it empty again. */
 void arena_reset(struct arena *a);
 void arena_free(struct arena *a);

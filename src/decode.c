@@ -27,19 +27,6 @@ static const char *type_name(const struct imap_value *v)
     return v && v->type <= IMAP_LIST ? names[v->type] : "nothing";
 }
 
-static char *upper_dup(struct arena *a, const char *s, size_t n)
-{
-    char *d = arena_alloc(a, n + 1);
-    if (!d)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        d[i] = (c >= 'a' && c <= 'z') ? (char)(c - 32) : c;
-    }
-    d[n] = '\0';
-    return d;
-}
-
 static const char *number_text(struct arena *a, uint64_t n)
 {
     char tmp[24];
@@ -91,7 +78,7 @@ static int split_item(struct arena *a, const struct imap_value *v, struct imap_f
     it->origin = -1;
     it->section = NULL;
     if (!lb) {
-        it->name = upper_dup(a, s, v->len);
+        it->name = arena_strndup_upper(a, s, v->len);
         return it->name ? 0 : derr(err, errlen, "FETCH: out of memory");
     }
     const char *rb = e;
@@ -112,7 +99,7 @@ static int split_item(struct arena *a, const struct imap_value *v, struct imap_f
         }
         it->origin = o;
     }
-    it->name = upper_dup(a, s, (size_t)(lb - s));
+    it->name = arena_strndup_upper(a, s, (size_t)(lb - s));
     it->section = arena_strndup(a, lb + 1, (size_t)(rb - lb - 1));
     if (!it->name || !it->section)
         return derr(err, errlen, "FETCH: out of memory");
@@ -371,7 +358,7 @@ static int body_string(struct arena *a, const struct imap_value *v, const char *
 {
     if (v->type != IMAP_STRING && v->type != IMAP_ATOM)
         return derr(err, errlen, "BODYSTRUCTURE: %s is a %s, not a string", what, type_name(v));
-    *out = upper_dup(a, v->u.str, v->len);
+    *out = arena_strndup_upper(a, v->u.str, v->len);
     return *out ? 0 : derr(err, errlen, "BODYSTRUCTURE: out of memory");
 }
 

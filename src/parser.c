@@ -242,19 +242,6 @@ static struct imap_value *vals_take(struct imap_parser *p, size_t from, size_t *
     return items;
 }
 
-static char *upper_dup(struct arena *a, const char *s, size_t n)
-{
-    char *d = arena_alloc(a, n + 1);
-    if (!d)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        d[i] = (c >= 'a' && c <= 'z') ? (char)(c - 32) : c;
-    }
-    d[n] = '\0';
-    return d;
-}
-
 /* Digits s..e into *out; -1 on overflow past UINT64_MAX. */
 static int digits_u64(const char *s, const char *e, uint64_t *out)
 {
@@ -827,7 +814,7 @@ static int parse_first_line(struct imap_parser *p, const char *s, const char *e)
     if (s < e && *s != ' ')
         return fail(p, off_of(p, s), "expected SP after the response keyword");
     size_t n = (size_t)(s - t);
-    r->name = upper_dup(&p->arena, t, n);
+    r->name = arena_strndup_upper(&p->arena, t, n);
     if (!r->name)
         return fail_oom(p, t);
     if (!r->has_number)
