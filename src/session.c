@@ -46,6 +46,18 @@ int strv_from_values(const struct imap_value *items, size_t n, char ***out, size
     return 0;
 }
 
+int strv_replace(char ***v, size_t *n, const struct imap_value *items, size_t nitems)
+{
+    char **nv;
+    size_t k;
+    if (strv_from_values(items, nitems, &nv, &k) < 0)
+        return -1;
+    strv_free(*v, *n);
+    *v = nv;
+    *n = k;
+    return 0;
+}
+
 static char *dup_or_null(const char *s)
 {
     return s ? strdup(s) : NULL;
@@ -83,17 +95,12 @@ int map_transport(int rc)
 
 int caps_set_from_values(struct session *s, const struct imap_value *items, size_t n)
 {
-    char **v;
-    size_t k;
-    if (strv_from_values(items, n, &v, &k) < 0)
+    if (strv_replace(&s->caps, &s->ncaps, items, n) < 0)
         return -1;
-    for (size_t i = 0; i < k; i++)
-        for (char *p = v[i]; *p; p++)
+    for (size_t i = 0; i < s->ncaps; i++)
+        for (char *p = s->caps[i]; *p; p++)
             if (*p >= 'a' && *p <= 'z')
                 *p = (char)(*p - 32);
-    strv_free(s->caps, s->ncaps);
-    s->caps = v;
-    s->ncaps = k;
     s->caps_fresh = true;
     return 0;
 }
@@ -561,16 +568,9 @@ static void view_codes(struct session *s, const struct imap_response *r)
     case IMAP_CODE_HIGHESTMODSEQ: v->highestmodseq = r->code.num; break;
     case IMAP_CODE_READ_ONLY: v->read_only = true; break;
     case IMAP_CODE_READ_WRITE: v->read_only = false; break;
-    case IMAP_CODE_PERMANENTFLAGS: {
-        char **f;
-        size_t n;
-        if (strv_from_values(r->code.list, r->code.nlist, &f, &n) == 0) {
-            strv_free(v->permanentflags, v->npermanentflags);
-            v->permanentflags = f;
-            v->npermanentflags = n;
-        }
+    case IMAP_CODE_PERMANENTFLAGS:
+        strv_replace(&v->permanentflags, &v->npermanentflags, r->code.list, r->code.nlist);
         break;
-    }
     default: break;
     }
 }
@@ -613,13 +613,7 @@ static void view_update(struct session *s, const struct imap_response *r)
             msgset_free(&set);
         }
     } else if (strcmp(r->name, "FLAGS") == 0 && r->nargs == 1 && r->args[0].type == IMAP_LIST) {
-        char **f;
-        size_t n;
-        if (strv_from_values(r->args[0].u.items, r->args[0].len, &f, &n) == 0) {
-            strv_free(v->flags, v->nflags);
-            v->flags = f;
-            v->nflags = n;
-        }
+        strv_replace(&v->flags, &v->nflags, r->args[0].u.items, r->args[0].len);
     }
 }
 
@@ -855,17 +849,18 @@ static int fail_open(struct session *s, int code, char *err, size_t errlen, cons
     return code;
 }
 
-static int do_starttls(struct session *s, char *err, size_t errlen)
+/* Sends verb [arg] and waits for the reply, writing nothing after it meanwhile: after the
+ * server's OK the stream changes (TLS, compression). Returns 0 or the SESSION_ERR_* code; err
+ * gets the reply's error. */
+static int barrier_command(struct session *s, const char *verb, const char *arg, char *err,
+                           size_t errlen)
 {
-    if (!session_has_cap(s, "STARTTLS")) {
-        snprintf(err, errlen, "%s: STARTTLS requested but the server does not offer it; "
-                 "refusing to continue in plaintext", s->label);
-        return SESSION_ERR_TLS;
-    }
     struct command c;
-    session_command_start(s, &c, "STARTTLS");
+    session_command_start(s, &c, verb);
+    if (arg)
+        command_atom(&c, arg);
     command_end(&c);
-    struct session_cmd *sc = cmd_send(s, &c, "STARTTLS", NULL, NULL);
+    struct session_cmd *sc = cmd_send(s, &c, verb, NULL, NULL);
     command_free(&c);
     if (!sc) {
         snprintf(err, errlen, "out of memory");
@@ -873,12 +868,21 @@ static int do_starttls(struct session *s, char *err, size_t errlen)
     }
     sc->barrier = true;
     int rc = session_wait(s, sc);
-    if (rc < 0) {
-        session_cmd_error(sc, err, errlen);
-        session_cmd_free(sc);
-        return rc == SESSION_ERR_NO || rc == SESSION_ERR_BAD ? SESSION_ERR_TLS : rc;
-    }
+    session_cmd_error(sc, err, errlen);
     session_cmd_free(sc);
+    return rc;
+}
+
+static int do_starttls(struct session *s, char *err, size_t errlen)
+{
+    if (!session_has_cap(s, "STARTTLS")) {
+        snprintf(err, errlen, "%s: STARTTLS requested but the server does not offer it; "
+                 "refusing to continue in plaintext", s->label);
+        return SESSION_ERR_TLS;
+    }
+    int rc = barrier_command(s, "STARTTLS", NULL, err, errlen);
+    if (rc < 0)
+        return rc == SESSION_ERR_NO || rc == SESSION_ERR_BAD ? SESSION_ERR_TLS : rc;
     /* Anything the server sent after its OK came before TLS and could be injected: refuse. */
     if (s->committed != parser_offset(s->p)) {
         snprintf(err, errlen, "STARTTLS: the server sent plaintext data after its OK "
@@ -1064,20 +1068,7 @@ int session_compress(struct session *s, char *err, size_t errlen)
         snprintf(err, errlen, "COMPRESS: commands are still in flight");
         return SESSION_ERR_USAGE;
     }
-    struct command c;
-    session_command_start(s, &c, "COMPRESS");
-    command_atom(&c, "DEFLATE");
-    command_end(&c);
-    struct session_cmd *sc = cmd_send(s, &c, "COMPRESS", NULL, NULL);
-    command_free(&c);
-    if (!sc) {
-        snprintf(err, errlen, "out of memory");
-        return SESSION_ERR_NOMEM;
-    }
-    sc->barrier = true;
-    int rc = session_wait(s, sc);
-    session_cmd_error(sc, err, errlen);
-    session_cmd_free(sc);
+    int rc = barrier_command(s, "COMPRESS", "DEFLATE", err, errlen);
     if (rc < 0)
         return rc;
     /* The server compresses from the byte after its OK; we must not have read any of that. */

@@ -97,6 +97,9 @@ void session_trace_out(struct session *s, const char *text, size_t len);
 void view_clear(struct session_view *v);
 int strv_from_values(const struct imap_value *items, size_t n, char ***out, size_t *nout);
 void strv_free(char **v, size_t n);
+/* Replaces *v (*n strings) with items' texts as strv_from_values copies them; on failure (out
+ * of memory) returns -1 and keeps the old. */
+int strv_replace(char ***v, size_t *n, const struct imap_value *items, size_t nitems);
 int caps_set_from_values(struct session *s, const struct imap_value *items, size_t n);
 int map_transport(int rc);
 bool cmd_complete(const struct session_cmd *c);

@@ -144,16 +144,9 @@ static int select_handler(struct session_cmd *c, const struct imap_response *r, 
         case IMAP_CODE_UNSEEN: v->unseen = (uint32_t)r->code.num; return 1;
         case IMAP_CODE_HIGHESTMODSEQ: v->highestmodseq = r->code.num; return 1;
         case IMAP_CODE_NOMODSEQ: v->highestmodseq = 0; return 1;
-        case IMAP_CODE_PERMANENTFLAGS: {
-            char **f;
-            size_t n;
-            if (strv_from_values(r->code.list, r->code.nlist, &f, &n) == 0) {
-                strv_free(v->permanentflags, v->npermanentflags);
-                v->permanentflags = f;
-                v->npermanentflags = n;
-            }
+        case IMAP_CODE_PERMANENTFLAGS:
+            strv_replace(&v->permanentflags, &v->npermanentflags, r->code.list, r->code.nlist);
             return 1;
-        }
         default: return 0;
         }
     }
@@ -168,13 +161,7 @@ static int select_handler(struct session_cmd *c, const struct imap_response *r, 
         return 1;
     }
     if (strcmp(r->name, "FLAGS") == 0 && r->nargs == 1 && r->args[0].type == IMAP_LIST) {
-        char **f;
-        size_t n;
-        if (strv_from_values(r->args[0].u.items, r->args[0].len, &f, &n) == 0) {
-            strv_free(v->flags, v->nflags);
-            v->flags = f;
-            v->nflags = n;
-        }
+        strv_replace(&v->flags, &v->nflags, r->args[0].u.items, r->args[0].len);
         return 1;
     }
     if (!sp->qresync)
