@@ -3,108 +3,15 @@
  * and random bytes. Every case must end in a clear result: no crash, no hang, no leak (ASan).
  * Needs no test bed, but runs with the others under tests/run-integration. */
 #include "check.h"
+#include "fake_server.h"
 #include "msgset.h"
 #include "query.h"
 #include "session.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
-
-/* A server that sends greeting, then for each command line it reads sends the next script
- * entry with every "%T" replaced by that command's tag; after the last entry it closes. */
-struct fake {
-    int lfd;
-    unsigned port;
-    const char *greeting;
-    size_t greeting_len;           /* 0: strlen */
-    const char *const *script;
-    size_t nscript;
-    pthread_t th;
-};
-
-static void send_tagged(int c, const char *text, const char *tag)
-{
-    char out[8192];
-    size_t o = 0;
-    for (const char *p = text; *p && o + 32 < sizeof out; p++) {
-        if (p[0] == '%' && p[1] == 'T') {
-            o += (size_t)snprintf(out + o, sizeof out - o, "%s", tag);
-            p++;
-        } else {
-            out[o++] = *p;
-        }
-    }
-    send(c, out, o, MSG_NOSIGNAL);
-}
-
-static void *fake_run(void *arg)
-{
-    struct fake *f = arg;
-    int c = accept(f->lfd, NULL, NULL);
-    if (c < 0)
-        return NULL;
-    struct timeval tv = { .tv_sec = 5 };
-    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    send(c, f->greeting, f->greeting_len ? f->greeting_len : strlen(f->greeting), MSG_NOSIGNAL);
-    char buf[16384];
-    size_t len = 0, step = 0;
-    while (step < f->nscript) {
-        char *nl = memchr(buf, '\n', len);
-        if (!nl) {
-            if (len == sizeof buf)
-                len = 0;
-            ssize_t n = recv(c, buf + len, sizeof buf - len, 0);
-            if (n <= 0)
-                break;
-            len += (size_t)n;
-            continue;
-        }
-        char tag[64] = "";
-        size_t tl = strcspn(buf, " \r\n");
-        if (tl < sizeof tag)
-            memcpy(tag, buf, tl), tag[tl] = '\0';
-        size_t used = (size_t)(nl - buf) + 1;
-        memmove(buf, buf + used, len - used);
-        len -= used;
-        if (strncmp(tag, "DONE", 4) == 0)
-            continue;
-        send_tagged(c, f->script[step++], tag);
-    }
-    shutdown(c, SHUT_WR);
-    while (recv(c, buf, sizeof buf, 0) > 0)
-        ;
-    close(c);
-    return NULL;
-}
-
-static int fake_start(struct fake *f, const char *greeting, const char *const *script, size_t n)
-{
-    memset(f, 0, sizeof *f);
-    f->greeting = greeting;
-    f->script = script;
-    f->nscript = n;
-    f->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t al = sizeof a;
-    if (bind(f->lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(f->lfd, 1) < 0)
-        return -1;
-    getsockname(f->lfd, (struct sockaddr *)&a, &al);
-    f->port = ntohs(a.sin_port);
-    return pthread_create(&f->th, NULL, fake_run, f);
-}
-
-static void fake_stop(struct fake *f)
-{
-    pthread_join(f->th, NULL);
-    close(f->lfd);
-}
 
 static int warnings;
 static void warn_cb(void *ud, const char *msg)
@@ -204,9 +111,8 @@ static void test_limits(void)
         "* \x01\x02\x03\r\n",
     };
     for (size_t i = 0; i < NSCRIPT(cases); i++) {
-        const char *script[] = { cases[i] };
         struct fake f;
-        if (fake_start(&f, GREET, script, 1)) { CHECK(0); return; }
+        if (fake_start_reply(&f, GREET, cases[i])) { CHECK(0); return; }
         char err[600];
         int rc;
         struct session *s = connect_fake(&f, &rc, err, sizeof err);
@@ -261,9 +167,8 @@ static void test_random_replies(void)
             junk[i] = (rand_r(&seed) % 4) ? alphabet[rand_r(&seed) % (sizeof alphabet - 1)]
                                           : (char)(1 + rand_r(&seed) % 255);
         junk[n] = '\0';
-        const char *script[] = { junk };
         struct fake f;
-        if (fake_start(&f, GREET, script, 1)) { CHECK(0); return; }
+        if (fake_start_reply(&f, GREET, junk)) { CHECK(0); return; }
         char err[600];
         int rc;
         struct session *s = connect_fake(&f, &rc, err, sizeof err);
@@ -283,9 +188,11 @@ static void test_random_replies(void)
 /* IDLE against a server that ends IDLE by itself, and one that drops the line. */
 static void test_idle_ended_by_server(void)
 {
-    static const char *const script[] = { "+ idling\r\n%T OK [ALERT] idle over\r\n" };
     struct fake f;
-    if (fake_start(&f, GREET, script, 1)) { CHECK(0); return; }
+    if (fake_start_reply(&f, GREET, "+ idling\r\n%T OK [ALERT] idle over\r\n")) {
+        CHECK(0);
+        return;
+    }
     char err[600];
     int rc;
     struct session *s = connect_fake(&f, &rc, err, sizeof err);

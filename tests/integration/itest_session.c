@@ -2,19 +2,15 @@
  * command with the server's state read back through a second session, pipelining measured in
  * round trips, and fake servers that drop the line, say BYE mid-command or send garbage. */
 #include "check.h"
+#include "fake_server.h"
 #include "msgset.h"
 #include "query.h"
 #include "session.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -810,27 +806,46 @@ static void test_pipelined_status_one_round_trip(void)
     session_free(s);
 }
 
-/* rtproxy confirms on the wire what the session counts. */
-static void test_round_trips_on_the_wire(void)
+/* Starts rtproxy in front of the test bed's plaintext port with delay_ms of latency each way
+ * (0: none); stats (a mkstemp template) becomes the file of its counters. Returns the pipe to
+ * pclose (the proxy exits when the client disconnects) with the proxy's port in *pport, or
+ * NULL (the file removed). */
+static FILE *proxy_start(char *stats, int delay_ms, unsigned *pport)
 {
-    char stats[] = "/tmp/itest-rtproxy-XXXXXX";
     int fd = mkstemp(stats);
-    if (fd < 0) { CHECK(0); return; }
+    if (fd < 0)
+        return NULL;
     close(fd);
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "build/rtproxy 0 %s %u %s 20", host, port, stats);
+    snprintf(cmd, sizeof cmd, "build/rtproxy 0 %s %u %s 20 %d", host, port, stats, delay_ms);
     FILE *p = popen(cmd, "r");
-    unsigned pport = 0;
-    if (!p || fscanf(p, "PORT %u", &pport) != 1) {
-        CHECK(0);
-        if (p) pclose(p);
-        return;
+    if (!p || fscanf(p, "PORT %u", pport) != 1) {
+        if (p)
+            pclose(p);
+        unlink(stats);
+        return NULL;
     }
+    return p;
+}
+
+/* A session through the proxy on pport: plaintext, LOGIN. */
+static struct session *open_proxied(unsigned pport)
+{
     struct session_config c = cfg_tls();
     c.port = pport;
     c.tls = SESSION_TLS_NONE;
     c.auth = SESSION_AUTH_LOGIN;
-    struct session *s = open_cfg(&c);
+    return open_cfg(&c);
+}
+
+/* rtproxy confirms on the wire what the session counts. */
+static void test_round_trips_on_the_wire(void)
+{
+    char stats[] = "/tmp/itest-rtproxy-XXXXXX";
+    unsigned pport = 0;
+    FILE *p = proxy_start(stats, 0, &pport);
+    if (!p) { CHECK(0); return; }
+    struct session *s = open_proxied(pport);
     CHECK(s != NULL);
     struct session_counters sc = { 0 };
     if (s) {
@@ -879,24 +894,10 @@ static double now_s(void)
 static void test_pipelining_under_latency(void)
 {
     char stats[] = "/tmp/itest-rtproxy-XXXXXX";
-    int fd = mkstemp(stats);
-    if (fd < 0) { CHECK(0); return; }
-    close(fd);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "build/rtproxy 0 %s %u %s 20 25", host, port, stats);
-    FILE *p = popen(cmd, "r");
     unsigned pport = 0;
-    if (!p || fscanf(p, "PORT %u", &pport) != 1) {
-        CHECK(0);
-        if (p) pclose(p);
-        unlink(stats);
-        return;
-    }
-    struct session_config c = cfg_tls();
-    c.port = pport;
-    c.tls = SESSION_TLS_NONE;
-    c.auth = SESSION_AUTH_LOGIN;
-    struct session *s = open_cfg(&c);
+    FILE *p = proxy_start(stats, 25, &pport);
+    if (!p) { CHECK(0); return; }
+    struct session *s = open_proxied(pport);
     CHECK(s != NULL);
     if (s) {
         enum { K = 20 };
@@ -1189,63 +1190,6 @@ static void test_qresync_select(void)
 
 /* ---- fake servers ---------------------------------------------------------------------- */
 
-struct fake {
-    int lfd;
-    unsigned port;
-    const char *greeting;
-    const char *reply;          /* sent after the first command arrives; then the line is closed */
-    pthread_t th;
-};
-
-static void *fake_run(void *arg)
-{
-    struct fake *f = arg;
-    int c = accept(f->lfd, NULL, NULL);
-    if (c < 0)
-        return NULL;
-    struct timeval tv = { .tv_sec = 5 };
-    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    send(c, f->greeting, strlen(f->greeting), MSG_NOSIGNAL);
-    char buf[4096];
-    size_t got = 0;
-    while (got < sizeof buf - 1) {        /* one whole command line */
-        ssize_t n = recv(c, buf + got, sizeof buf - 1 - got, 0);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-        buf[got] = '\0';
-        if (strstr(buf, "\r\n"))
-            break;
-    }
-    if (got && f->reply)
-        send(c, f->reply, strlen(f->reply), MSG_NOSIGNAL);
-    shutdown(c, SHUT_WR);
-    while (recv(c, buf, sizeof buf, 0) > 0)   /* until the client lets go */
-        ;
-    close(c);
-    return NULL;
-}
-
-static int fake_start(struct fake *f, const char *greeting, const char *reply)
-{
-    f->greeting = greeting;
-    f->reply = reply;
-    f->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t al = sizeof a;
-    if (bind(f->lfd, (struct sockaddr *)&a, sizeof a) < 0 || listen(f->lfd, 1) < 0)
-        return -1;
-    getsockname(f->lfd, (struct sockaddr *)&a, &al);
-    f->port = ntohs(a.sin_port);
-    return pthread_create(&f->th, NULL, fake_run, f);
-}
-
-static void fake_stop(struct fake *f)
-{
-    pthread_join(f->th, NULL);
-    close(f->lfd);
-}
-
 static struct session *fake_session(struct fake *f, int *rc, char *err, size_t errlen)
 {
     struct session_config c = { .host = "127.0.0.1", .port = f->port, .tls = SESSION_TLS_NONE,
@@ -1260,7 +1204,7 @@ static struct session *fake_session(struct fake *f, int *rc, char *err, size_t e
 static void test_bye_mid_command(void)
 {
     struct fake f;
-    if (fake_start(&f, CAPS, "* BYE Shutting down\r\n")) { CHECK(0); return; }
+    if (fake_start_reply(&f, CAPS, "* BYE Shutting down\r\n")) { CHECK(0); return; }
     char err[600];
     int rc;
     struct session *s = fake_session(&f, &rc, err, sizeof err);
@@ -1284,7 +1228,7 @@ static void test_bye_mid_command(void)
 static void test_close_mid_command_pipelined(void)
 {
     struct fake f;
-    if (fake_start(&f, CAPS, NULL)) { CHECK(0); return; }
+    if (fake_start_reply(&f, CAPS, NULL)) { CHECK(0); return; }
     char err[600];
     int rc;
     struct session *s = fake_session(&f, &rc, err, sizeof err);
@@ -1313,8 +1257,11 @@ static int fake_fetch_cb(void *ud, const struct imap_fetch *f)
 static void test_bye_mid_fetch(void)
 {
     struct fake f;
-    if (fake_start(&f, CAPS, "* 1 FETCH (UID 5 FLAGS (\\Seen))\r\n* 2 FETCH (UID 6 BODY[] {100}\r\n"
-                                  "partial\r\n* BYE going away\r\n")) { CHECK(0); return; }
+    if (fake_start_reply(&f, CAPS, "* 1 FETCH (UID 5 FLAGS (\\Seen))\r\n"
+                         "* 2 FETCH (UID 6 BODY[] {100}\r\npartial\r\n* BYE going away\r\n")) {
+        CHECK(0);
+        return;
+    }
     char err[600];
     int rc;
     struct session *s = fake_session(&f, &rc, err, sizeof err);
@@ -1333,7 +1280,8 @@ static void test_bye_mid_fetch(void)
     }
     fake_stop(&f);
 
-    if (fake_start(&f, CAPS, "* 1 FETCH (UID 5 FLAGS (\\Seen))\r\n* BYE server shutting down\r\n")) {
+    if (fake_start_reply(&f, CAPS,
+                         "* 1 FETCH (UID 5 FLAGS (\\Seen))\r\n* BYE server shutting down\r\n")) {
         CHECK(0);
         return;
     }
@@ -1356,7 +1304,7 @@ static void test_bye_mid_fetch(void)
 static void test_garbage(void)
 {
     struct fake f;
-    if (fake_start(&f, CAPS, "* 1 FETCH (UID 1 FLAGS (\\Seen\r\n")) { CHECK(0); return; }
+    if (fake_start_reply(&f, CAPS, "* 1 FETCH (UID 1 FLAGS (\\Seen\r\n")) { CHECK(0); return; }
     char err[600];
     int rc;
     struct session *s = fake_session(&f, &rc, err, sizeof err);
@@ -1369,7 +1317,7 @@ static void test_garbage(void)
     fake_stop(&f);
 
     /* A garbage greeting. */
-    if (fake_start(&f, "\x01\x02 hello\r\n", NULL)) { CHECK(0); return; }
+    if (fake_start_reply(&f, "\x01\x02 hello\r\n", NULL)) { CHECK(0); return; }
     s = fake_session(&f, &rc, err, sizeof err);
     CHECK(s == NULL);
     CHECK_INT(rc, SESSION_ERR_PROTOCOL);
@@ -1383,7 +1331,7 @@ static void test_capability_checks(void)
     char err[600];
     int rc;
     /* No MOVE, no UIDPLUS: refused before anything is sent. */
-    if (fake_start(&f, "* OK [CAPABILITY IMAP4rev1] plain old\r\n", "* BYE unexpected\r\n")) {
+    if (fake_start_reply(&f, "* OK [CAPABILITY IMAP4rev1] plain old\r\n", "* BYE unexpected\r\n")) {
         CHECK(0);
         return;
     }
@@ -1403,7 +1351,7 @@ static void test_capability_checks(void)
     fake_stop(&f);
 
     /* STARTTLS asked for but not offered: refuse, never plaintext. */
-    if (fake_start(&f, "* OK [CAPABILITY IMAP4rev1] no tls\r\n", NULL)) { CHECK(0); return; }
+    if (fake_start_reply(&f, "* OK [CAPABILITY IMAP4rev1] no tls\r\n", NULL)) { CHECK(0); return; }
     struct session_config c = { .host = "127.0.0.1", .port = f.port, .tls = SESSION_TLS_STARTTLS,
                                 .user = "u", .password = "p", .io_timeout_ms = 5000 };
     CHECK_INT(session_open(&c, &s, err, sizeof err), SESSION_ERR_TLS);
@@ -1411,7 +1359,10 @@ static void test_capability_checks(void)
     fake_stop(&f);
 
     /* LOGINDISABLED */
-    if (fake_start(&f, "* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] hi\r\n", NULL)) { CHECK(0); return; }
+    if (fake_start_reply(&f, "* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] hi\r\n", NULL)) {
+        CHECK(0);
+        return;
+    }
     c.port = f.port;
     c.tls = SESSION_TLS_NONE;
     c.auth = SESSION_AUTH_LOGIN;
