@@ -177,12 +177,15 @@ static char *dump1(const char *in)
 #define CHECK_DUMP(in, want) do { \
     char *d_ = dump1(in); CHECK_STR(d_, want); free(d_); } while (0)
 
-/* Parses exactly one response from a string; the parser is freed by the caller. */
-static struct imap_response *one(struct imap_parser **pp, const char *in, size_t len)
+/* Parses exactly one response from in[0..len); it lives until the next call, and one(NULL, 0)
+ * frees the last. */
+static struct imap_response *one(const char *in, size_t len)
 {
-    *pp = parser_new(NULL);
+    static struct imap_parser *p;
+    parser_free(p);
+    p = in ? parser_new(NULL) : NULL;
     struct imap_response *r = NULL;
-    if (parser_feed(*pp, in, len) != 0 || parser_next(*pp, &r) != 1)
+    if (!p || parser_feed(p, in, len) != 0 || parser_next(p, &r) != 1)
         return NULL;
     return r;
 }
@@ -350,9 +353,8 @@ static void test_codes(void)
                "@0 * PREAUTH [16 CAPABILITY|IMAP4rev1|0|IMAP4rev1] PREAUTH text=hello\n");
 
     /* The typed fields directly. */
-    struct imap_parser *p;
     const char *in = "A4 OK [COPYUID 7 1:3 10:12] Moved\r\n";
-    struct imap_response *r = one(&p, in, strlen(in));
+    struct imap_response *r = one(in, strlen(in));
     CHECK(r != NULL);
     if (r) {
         CHECK_INT(r->kind, IMAP_TAGGED);
@@ -365,7 +367,6 @@ static void test_codes(void)
         CHECK_STR(r->code.set2, "10:12");
         CHECK_STR(r->text, "Moved");
     }
-    parser_free(p);
 
     /* Malformed known codes are errors with the offset. */
     CHECK_DUMP("* OK [UIDNEXT abc] x\r\n", "ERR offset 14: expected number in UIDNEXT\n");
@@ -423,9 +424,8 @@ static void test_responses(void)
     CHECK_DUMP("* FLAGS (\\Answered $MDNSent)  \r\n", "@0 * FLAGS (\\Answered $MDNSent)\n");
     CHECK_DUMP("* 1 FETCH (FLAGS ( \\Seen  ))\r\n", "@0 * #1 FETCH (FLAGS (\\Seen))\n");
 
-    struct imap_parser *p;
     const char *in = "* 3 EXISTS\r\n";
-    struct imap_response *r = one(&p, in, strlen(in));
+    struct imap_response *r = one(in, strlen(in));
     CHECK(r != NULL);
     if (r) {
         CHECK_INT(r->kind, IMAP_UNTAGGED);
@@ -438,14 +438,12 @@ static void test_responses(void)
         CHECK_STR(r->text, "");
         CHECK_INT(r->nargs, 0);
     }
-    parser_free(p);
 
     in = "+ go ahead\r\n";
-    r = one(&p, in, strlen(in));
+    r = one(in, strlen(in));
     CHECK(r && r->kind == IMAP_CONTINUE);
     if (r)
         CHECK_STR(r->text, "go ahead");
-    parser_free(p);
 }
 
 /* ---- FETCH item names with sections -------------------------------------------- */
@@ -466,8 +464,7 @@ static void test_sections(void)
 
     /* literal8 keeps NULs. */
     const char in[] = "* 1 FETCH (BINARY[1] ~{4}\r\na\0b\0)\r\n";
-    struct imap_parser *p;
-    struct imap_response *r = one(&p, in, sizeof in - 1);
+    struct imap_response *r = one(in, sizeof in - 1);
     CHECK(r != NULL);
     if (r) {
         const struct imap_value *v = &r->args[0].u.items[1];
@@ -476,7 +473,6 @@ static void test_sections(void)
         CHECK(memcmp(v->u.str, "a\0b\0", 5) == 0);
         CHECK_STR(r->args[0].u.items[0].u.str, "BINARY[1]");
     }
-    parser_free(p);
 }
 
 /* ---- atoms, numbers, strings ------------------------------------------------------ */
@@ -495,9 +491,8 @@ static void test_values(void)
     CHECK_DUMP("* X (a)(b)\"c\"\"d\"\r\n", "@0 * X (a) (b) \"c\" \"d\"\n");
     CHECK_DUMP("* X \"caf\xc3\xa9\"\r\n", "@0 * X \"caf\\xc3\\xa9\"\n");
 
-    struct imap_parser *p;
     const char *in = "* X 18446744073709551615 9223372036854775808 \"q\\\"\\\\\"\r\n";
-    struct imap_response *r = one(&p, in, strlen(in));
+    struct imap_response *r = one(in, strlen(in));
     CHECK(r != NULL);
     if (r) {
         CHECK_INT(r->nargs, 3);
@@ -509,10 +504,9 @@ static void test_values(void)
         CHECK_STR(imap_value_str(&r->args[2]), "q\"\\");
         CHECK(imap_value_str(&r->args[0]) == NULL);
     }
-    parser_free(p);
 
     in = "* X NIL Foo (a)\r\n";
-    r = one(&p, in, strlen(in));
+    r = one(in, strlen(in));
     CHECK(r != NULL);
     if (r) {
         CHECK_STR(imap_value_str(&r->args[0]), "");
@@ -521,7 +515,6 @@ static void test_values(void)
         CHECK(!imap_value_is(&r->args[0], "NIL"));
         CHECK(imap_value_str(&r->args[2]) == NULL);
     }
-    parser_free(p);
 }
 
 /* ---- literals ------------------------------------------------------------------------- */
@@ -824,5 +817,6 @@ int main(void)
     RUN(test_splits);
     RUN(test_space_commit);
     RUN(test_long_run);
+    one(NULL, 0);
     return CHECK_DONE();
 }
