@@ -311,23 +311,16 @@ static int conn_stats(lua_State *L)
     struct session_counters c = lc->last;
     if (lc->s)
         session_counters(lc->s, &c);
+    const struct { const char *name; uint64_t v; } n[] = {
+        { "commands", c.commands }, { "bytes_in", c.bytes_in }, { "bytes_out", c.bytes_out },
+        { "round_trips", c.round_trips }, { "reads", c.reads }, { "writes", c.writes },
+        { "wire_in", c.wire_in }, { "wire_out", c.wire_out },
+    };
     lua_createtable(L, 0, 10);
-    lua_message_pushu64(L, c.commands);
-    lua_setfield(L, -2, "commands");
-    lua_message_pushu64(L, c.bytes_in);
-    lua_setfield(L, -2, "bytes_in");
-    lua_message_pushu64(L, c.bytes_out);
-    lua_setfield(L, -2, "bytes_out");
-    lua_message_pushu64(L, c.round_trips);
-    lua_setfield(L, -2, "round_trips");
-    lua_message_pushu64(L, c.reads);
-    lua_setfield(L, -2, "reads");
-    lua_message_pushu64(L, c.writes);
-    lua_setfield(L, -2, "writes");
-    lua_message_pushu64(L, c.wire_in);
-    lua_setfield(L, -2, "wire_in");
-    lua_message_pushu64(L, c.wire_out);
-    lua_setfield(L, -2, "wire_out");
+    for (size_t i = 0; i < sizeof n / sizeof n[0]; i++) {
+        lua_message_pushu64(L, n[i].v);
+        lua_setfield(L, -2, n[i].name);
+    }
     lua_pushboolean(L, c.tls);
     lua_setfield(L, -2, "tls");
     lua_pushboolean(L, c.compressed);
