@@ -1,5 +1,6 @@
-/* test_mime.c — mime.c on real-world shapes: RFC 2047 words in many charsets, split and broken
- * words, header lookup with folding, and body text from multipart mail, bounded and nested. */
+/* test_mime.c — the mime_*.c files (mime.h) on real-world shapes: RFC 2047 words in many
+ * charsets, split and broken words, header lookup with folding, and body text from multipart
+ * mail, bounded and nested. */
 #include <stdlib.h>
 #include <string.h>
 
