@@ -73,7 +73,7 @@ $(B)/tests/%: tests/unit/%.c tests/unit/check.h $(B)/libcore.a | $(B)/tests
 $(B)/asan/tests/%: tests/unit/%.c tests/unit/check.h $(B)/asan/libcore.a | $(B)/asan/tests
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -o $@ $< $(B)/asan/libcore.a $(PKG_LIBS) $(LUA_LIBS) -lm
 
-$(B)/itests/%: tests/integration/%.c tests/unit/check.h $(B)/asan/libcore.a | $(B)/itests
+$(B)/itests/%: tests/integration/%.c tests/unit/check.h $(wildcard tests/integration/*.h) $(B)/asan/libcore.a | $(B)/itests
 	$(CC) $(ALL_CFLAGS) $(SAN) -O1 -Itests/unit -o $@ $< $(B)/asan/libcore.a $(PKG_LIBS) $(LUA_LIBS) -lm
 
 # Test tools (mail seeder, round-trip counting proxy): one C file each.

@@ -1,4 +1,4 @@
--- conn_spec.lua — the connection binding (src/lua_session.c) against a real Dovecot: every
+-- conn_spec.lua — the connection binding (src/lua_conn.c and its siblings) against a real Dovecot: every
 -- method, its results and errors, with the server state read back through a second
 -- connection or the Maildir oracle in support.lua.
 local S = require "tests.integration.support"
