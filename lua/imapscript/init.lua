@@ -36,7 +36,6 @@ end
 --- Settings from the command line; called by the imapscript program before the script.
 function imap._configure(opts)
   settings.dry_run = opts.dry_run and true or false
-  log.dry_run = settings.dry_run
   log.quiet = opts.quiet and true or false
   log.verbose = opts.verbose or 0
   log.syslog = opts.syslog and true or false

@@ -3,7 +3,7 @@
 local core = require "imapscript.core"
 
 local M = {
-  quiet = false, verbose = 0, syslog = false, tty = false, dry_run = false,
+  quiet = false, verbose = 0, syslog = false, tty = false,
   plan_file = nil,       -- an open file for --plan-json
 }
 

@@ -3,6 +3,7 @@
 -- removed only after every APPEND of them succeeded.
 local core = require "imapscript.core"
 local log = require "imapscript.log"
+local Result = require "imapscript.result"
 log.internal(debug.getinfo(1, "S").source)
 
 local M = {}
@@ -42,7 +43,7 @@ function M.run(src_acct, box, set, op, fail)
     local h = src_acct:_select(sconn, box)
     if h then check(sconn, h) end
     local copied, moved = {}, 0
-    for _, chunk in ipairs(require("imapscript.result").chunks(set, CHUNK)) do
+    for _, chunk in ipairs(Result.chunks(set, CHUNK)) do
       local msgs = {}
       check(sconn, sconn:fetch(chunk, { "uid", "flags", "date", "raw" }, function(m)
         if m.uid and m.raw then msgs[#msgs + 1] = m end
