@@ -22,6 +22,7 @@ local known_keys = {
   host = "string", port = "number", user = "string", password = "any", tls = "string",
   ca_file = "string", fingerprint = "string", insecure = "boolean", create = "boolean",
   expunge = "string", timeout = "number", auth = "string", label = "string",
+  compress = "boolean",
 }
 
 --- imap.account { host=, port=, user=, password=, tls=, ca_file=, fingerprint=,
@@ -80,7 +81,7 @@ function methods._connection(self)
     host = cfg.host, port = cfg.port, tls = cfg.tls or "implicit", ca_file = cfg.ca_file,
     fingerprint = cfg.fingerprint, insecure = cfg.insecure, user = cfg.user,
     password = secret.reveal(cfg.password, self.label), auth = cfg.auth,
-    timeout = cfg.timeout, label = self.label, trace = settings.trace,
+    timeout = cfg.timeout, label = self.label, trace = settings.trace, compress = cfg.compress,
     warn = function(msg) log.warn(msg) end,
   }
   log.info(self.label .. ": connected")

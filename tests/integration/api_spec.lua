@@ -251,6 +251,13 @@ describe("accounts and mailboxes", function()
     assert.falsy(tostring(err):find("not-the-password-xyz", 1, true))
   end)
 
+  it("compresses the connection when asked", function()
+    local a = account { compress = true }
+    assert.are.equal(12, a.T_status:status().messages)
+    assert.is_true(a:stats().compressed)
+    a:logout()
+  end)
+
   it("takes passwords from a command or the environment", function()
     local a = account { password = imap.command("printf '%s\\n' " .. S.shquote(S.env("TESTBED_PASSWORD"))) }
     assert.is_number(a.INBOX:status().messages)

@@ -4,7 +4,7 @@ local S = require "tests.integration.support"
 
 -- Runs body (after a prelude that opens the account and reads Dest1's status, so login,
 -- ENABLE and the delimiter lookup are behind us) through a fresh proxy; returns round trips.
-local function round_trips(body)
+local function round_trips_once(body)
   local stats = os.tmpname()
   local p = io.popen(string.format("exec build/rtproxy 0 %s %s %s 20", S.env("TESTBED_HOST"),
     S.env("TESTBED_TLS_PORT"), stats), "r")
@@ -16,6 +16,14 @@ local function round_trips(body)
   local f = assert(io.open(stats))
   local n = tonumber(f:read("a"):match("round_trips (%d+)"))
   f:close()
+  return n
+end
+
+-- The least of three runs: at the very end the client's TLS close_notify races the server
+-- closing, so the proxy sometimes sees one more client write. That noise only adds.
+local function round_trips(body)
+  local n = math.huge
+  for _ = 1, 3 do n = math.min(n, round_trips_once(body)) end
   return n
 end
 
@@ -53,7 +61,7 @@ describe("round trips", function()
     local n = round_trips([[
       for i = 1, 10 do acct.Known:uids { i, i + 20 }:add_flags { "$K" .. i } end
     ]])
-    assert.is_true(n - baseline <= 1, string.format("%d round trips after login", n - baseline))
+    assert.is_true(n - baseline <= 1, string.format("%d round trips after login (%d in all, baseline %d)", n - baseline, n, baseline))
     local tagged = 0
     for _, flags in pairs(S.state("Known")) do if flags:find("$K", 1, true) then tagged = tagged + 1 end end
     assert.are.equal(20, tagged)
