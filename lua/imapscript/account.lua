@@ -209,8 +209,12 @@ local function mailbox_change(verb, plan_verb)
       return conn[plan_verb](conn, self:_wire_name(name))
     end)
     if plan_verb == "create" then self.exists[name] = true
-    elseif plan_verb == "delete" then self.exists[name] = nil
-    elseif plan_verb == "rename" then self.exists[name] = nil; self.exists[new] = true end
+    elseif plan_verb == "delete" or plan_verb == "rename" then
+      self.exists[name] = nil
+      if new then self.exists[new] = true end
+      -- The selected mailbox may be this one (or a child): select anew next time.
+      self:_deselect()
+    end
     log.action(new and string.format("%s %s -> %s", plan_verb .. "d", name, new)
                    or string.format("%s %s", (plan_verb:gsub("e$", "") .. "ed"), name))
     return true

@@ -173,7 +173,8 @@ function Run:remove(op, part, then_log)
   if self:select(part.box, op) and part.set == "$" then
     error(core.error("usage", "internal: \"$\" after a new SELECT"), 0)
   end
-  local uidplus = conn:has("UIDPLUS")
+  -- op.keep: the messages stay, flagged \Deleted (move_to(box, {expunge = false})).
+  local uidplus = conn:has("UIDPLUS") and not op.keep
   -- STORE and its UID EXPUNGE go together, so that a retried STORE is expunged too.
   local function send(set)
     local h = conn:store(set, "+", { "\\Deleted" })
@@ -186,7 +187,7 @@ function Run:remove(op, part, then_log)
   end
   self:track_uids(op, part, send, function(ok, err)
     if not ok then return self:record(annotate(err, op)) end
-    if uidplus then return then_log() end
+    if uidplus or op.keep then return then_log() end
     if self.acct.cfg.expunge == "all" then
       -- CLOSE expunges the selected mailbox: later operations may have selected another.
       self:select(part.box, op)
@@ -223,7 +224,7 @@ function Run:send_action(op)
     self.acct:_deselect()
     return
   end
-  local fallback = verb == "move" and not conn:has("MOVE")
+  local fallback = verb == "move" and (op.keep or not conn:has("MOVE"))
   for _, p in ipairs(self:parts_of(op.src, fallback)) do
     local box, set = p.box, p.set
     if set == "$" or #set > 0 then
@@ -258,14 +259,15 @@ function Run:send_action(op)
           end
         end)
       else
-        -- MOVE-less move: the COPY must be confirmed before any message is flagged
+        -- MOVE-less (or expunge-less) move: the COPY must be confirmed before any message is flagged
         -- \Deleted, so it ends the round; the removal goes first in the next one.
         self:ensure_dest(op.dest)
         self:track_uids(op, p, function(uids) return conn:copy(uids, op.dest:_wire()) end, function(v, err)
           if not v then return self:record(annotate(err, op)) end
           self.acct.exists[op.dest.name] = true
           -- COPYUID names what was copied: messages expunged meanwhile are not removed.
-          local copied = type(v) == "table" and v.src or set
+          -- Only UIDs we asked for, whatever a confused server claims.
+          local copied = type(v) == "table" and v.src and (v.src * set) or set
           self:remove(op, { box = box, set = copied }, function() done(#copied) end)
         end)
         self:round()

@@ -225,9 +225,13 @@ local function check_box(box, what)
   return box
 end
 
-function R:move_to(box)
+--- r:move_to(box [, {expunge = false}]): with expunge = false the originals are only
+--- flagged \Deleted once the copy is confirmed, and left for another client to expunge.
+function R:move_to(box, opts)
   check_box(box, "move_to")
-  return queue_action(self, { verb = "move", dest = box, label = "move_to " .. box.name })
+  if opts ~= nil and type(opts) ~= "table" then usage("move_to: options must be a table", 2) end
+  return queue_action(self, { verb = "move", dest = box, label = "move_to " .. box.name,
+                              keep = opts ~= nil and opts.expunge == false })
 end
 
 function R:copy_to(box)
@@ -303,23 +307,23 @@ local function message_table(m, want_body, want_raw, box)
   return setmetatable(msg, Message)
 end
 
--- Splits a set into sets of at most n members (a chunk of a mailbox at a time).
+-- An iterator of sets of at most n members that cover set in order (a mailbox a chunk at a
+-- time). Each chunk is made when asked for: memory stays flat however large the set.
 local function chunks(set, n)
-  local out, text, count = {}, {}, 0
-  for lo, hi in set:ranges() do
-    while lo <= hi do
+  local ranges = set:ranges()
+  local lo, hi = ranges()
+  return function()
+    if not lo then return nil end
+    local text, count = {}, 0
+    while lo and count < n do
       local take = math.min(hi - lo + 1, n - count)
       text[#text + 1] = take == 1 and tostring(lo) or (lo .. ":" .. (lo + take - 1))
       count = count + take
       lo = lo + take
-      if count == n then
-        out[#out + 1] = core.set(table.concat(text, ","))
-        text, count = {}, 0
-      end
+      if lo > hi then lo, hi = ranges() end
     end
+    return core.set(table.concat(text, ","))
   end
-  if count > 0 then out[#out + 1] = core.set(table.concat(text, ",")) end
-  return out
 end
 M.chunks = chunks
 
@@ -361,18 +365,18 @@ function R:fetch(items)
   local progress, progress_done = log.progress("fetch", total)
   local done = 0
 
-  local pi, ci, pchunks = 0, 0, nil
+  local pi, pchunks = 0, nil
   local current, ready, next_pending = nil, 1, nil
 
-  -- Sends the FETCH for the chunk after (pi, ci); returns {handle, msgs} or nil.
+  -- Sends the FETCH for the next chunk; returns {handle, msgs, conn} or nil at the end.
   local function send_next()
     while true do
-      if pchunks and ci < #pchunks then
-        ci = ci + 1
+      local chunk = pchunks and pchunks()
+      if chunk then
         local box = parts[pi].box
         local conn = use_box(box)
         local msgs = {}
-        local h = conn:fetch(pchunks[ci], wire, function(m)
+        local h = conn:fetch(chunk, wire, function(m)
           if m.uid then msgs[#msgs + 1] = message_table(m, want_body, want_raw, box) end
         end)
         return { handle = h, msgs = msgs, conn = conn }
@@ -380,7 +384,6 @@ function R:fetch(items)
       pi = pi + 1
       if not parts[pi] then return nil end
       pchunks = chunks(parts[pi].set, per_chunk)
-      ci = 0
     end
   end
 

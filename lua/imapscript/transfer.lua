@@ -43,7 +43,7 @@ function M.run(src_acct, box, set, op, fail)
     local h = src_acct:_select(sconn, box)
     if h then check(sconn, h) end
     local copied, moved = {}, 0
-    for _, chunk in ipairs(Result.chunks(set, CHUNK)) do
+    for chunk in Result.chunks(set, CHUNK) do
       local msgs = {}
       check(sconn, sconn:fetch(chunk, { "uid", "flags", "date", "raw" }, function(m)
         if m.uid and m.raw then msgs[#msgs + 1] = m end
@@ -64,7 +64,9 @@ function M.run(src_acct, box, set, op, fail)
     local done = core.set(copied)
     if op.verb == "move" and #done > 0 then
       check(sconn, sconn:store(done, "+", { "\\Deleted" }))
-      if sconn:has("UIDPLUS") then
+      if op.keep then
+        -- move_to(box, {expunge = false}): the originals stay, flagged.
+      elseif sconn:has("UIDPLUS") then
         check(sconn, sconn:expunge(done))
       elseif src_acct.cfg.expunge == "all" then
         check(sconn, sconn:close_mailbox())

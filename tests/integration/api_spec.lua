@@ -95,6 +95,29 @@ describe("searches and actions", function()
     assert.are.same(keep, ids("T_delete", has("\\Deleted")))
   end)
 
+  it("move_to with expunge = false copies and leaves the originals flagged \\Deleted", function()
+    S.seed("T_keep", 20, 15)
+    local before = ids("T_keep")
+    local deleted_before = ids("T_keep", has("\\Deleted"))   -- copies keep their flags
+    assert.is_true(#deleted_before < #before)
+    acct.T_keep:all():move_to(acct.T_keep_dest, { expunge = false })
+    acct:flush()
+    assert.are.same(before, ids("T_keep_dest"))
+    assert.are.same(before, ids("T_keep", has("\\Deleted")))
+    assert.are.same(deleted_before, ids("T_keep_dest", has("\\Deleted")))
+  end)
+
+  it("selects anew after the selected mailbox was renamed", function()
+    S.seed("T_ren", 6, 16)
+    local before = ids("T_ren")
+    assert.are.equal(6, #acct.T_ren:all())          -- T_ren is now selected
+    acct:rename("T_ren", "T_ren_old")
+    acct:create("T_ren")
+    acct.T_ren:all():delete()                        -- the new, empty T_ren
+    acct:flush()
+    assert.are.same(before, ids("T_ren_old"))
+  end)
+
   it("reports a missing destination without create, and changes nothing", function()
     local strict = account()
     local before = S.state("T_copy")

@@ -31,13 +31,18 @@ end)
 describe("chunks", function()
   it("split a set into pieces of at most n members, covering it exactly", function()
     local s = core.set("1:7,10,20:25")
-    local pieces = result.chunks(s, 4)
     local t = {}
-    for i, p in ipairs(pieces) do
+    for p in result.chunks(s, 4) do
       assert.is_true(#p <= 4)
-      t[i] = tostring(p)
+      t[#t + 1] = tostring(p)
     end
     assert.are.same({ "1:4", "5:7,10", "20:23", "24:25" }, t)
-    assert.are.same({}, result.chunks(core.set(""), 4))
+    assert.is_nil(result.chunks(core.set(""), 4)())
+  end)
+
+  it("are made one at a time, so a huge set costs nothing up front", function()
+    local next_chunk = result.chunks(core.set("1:4294967295"), 500)
+    assert.are.equal("1:500", tostring(next_chunk()))
+    assert.are.equal("501:1000", tostring(next_chunk()))
   end)
 end)

@@ -75,13 +75,9 @@ end
 function actions.move_messages(r, dest)
   local _, nbox = check_dest(dest, "move_messages")
   ensure_subscribed(dest, nbox)
-  if expunge() then
-    r:move_to(nbox)
-  else
-    -- imapfilter without expunge: copied, and left flagged \Deleted in the source.
-    r:copy_to(nbox)
-    r:add_flags { "\\Deleted" }
-  end
+  -- imapfilter without expunge: copied, then (once the copy is confirmed) left flagged
+  -- \Deleted in the source.
+  r:move_to(nbox, { expunge = expunge() })
   settle(r, nbox)
 end
 
