@@ -1,0 +1,119 @@
+-- The program against a scripted fake server (build/fakeimap) that lies, refuses or hangs up,
+-- which a real Dovecot never does: exit codes, error messages, and what the client sent.
+local S = require "tests.integration.support"
+
+local FAKE = "build/fakeimap"
+
+-- The dialogue up to a selected INBOX, as the client runs it (SELECT and LIST pipelined).
+local LOGIN = [[
+S: * OK [CAPABILITY IMAP4rev1 UIDPLUS ESEARCH] ready
+C: LOGIN u p
+S: $TAG OK logged in
+C: CAPABILITY
+S: * CAPABILITY IMAP4rev1 UIDPLUS ESEARCH
+S: $TAG OK done
+C: SELECT INBOX
+S: * 3 EXISTS
+S: * OK [UIDVALIDITY 7] ok
+S: * OK [UIDNEXT 4] ok
+S: $TAG OK [READ-WRITE] selected
+]]
+local LIST = [[
+C: LIST "" ""
+S: * LIST (\Noselect) "/" ""
+S: $TAG OK done
+]]
+local LOGOUT = [[
+C: LOGOUT
+S: * BYE bye
+S: $TAG OK done
+]]
+
+local function write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+local function slurp(path)
+  local f = io.open(path)
+  if not f then return "" end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+--- Runs `body` (Lua, with `a` the account) against a fake server following `script`.
+--- Returns the program's exit code, its stderr, the fake's log of what the client sent, the
+--- fake's exit code and the fake's stderr.
+local function against(script, body)
+  local base = os.tmpname()
+  local spath, lpath = base .. ".imap", base .. ".lua"
+  write(spath, script)
+  local fake = assert(io.popen(FAKE .. " " .. S.shquote(spath) .. " 2>" .. S.shquote(spath .. ".err")))
+  local port = tonumber((fake:read("l") or ""):match("^PORT (%d+)$"))
+  assert(port, "fakeimap did not print its port: " .. slurp(spath .. ".err"))
+  write(lpath, string.format('local a = imap.account { host = "127.0.0.1", port = %d, tls = "none", ' ..
+    'user = "u", password = "p" }\nlocal Q = imap.query\n%s\n', port, body))
+  local code, _, err = S.run("--trace " .. S.shquote(base .. ".trace") .. " " .. S.shquote(lpath))
+  local _, _, fake_code = fake:close()
+  local log, fake_err, trace = slurp(spath .. ".log"), slurp(spath .. ".err"), slurp(base .. ".trace")
+  for _, p in ipairs { base, spath, lpath, spath .. ".log", spath .. ".err", base .. ".trace" } do os.remove(p) end
+  return code, err .. "\n-- trace:\n" .. trace .. "-- fake: " .. fake_err, log, fake_code, fake_err
+end
+
+describe("against a hostile server", function()
+  it("moves only the copied messages when COPYUID claims more (no MOVE)", function()
+    local code, err, log, fake_code = against(LOGIN .. LIST .. [[
+C: UID COPY 1:3 Archive
+S: $TAG OK [COPYUID 9 1:1000 1:1000] done
+C: UID STORE 1:3 +FLAGS.SILENT (\Deleted)
+S: $TAG OK done
+C: UID EXPUNGE 1:3
+S: $TAG OK done
+]] .. LOGOUT, [[a.INBOX:uids("1:3"):move_to(a.Archive)]])
+    assert.are.equal(0, code, err)
+    assert.are.equal(0, fake_code, err)
+    assert.truthy(log:find("UID STORE 1:3 +FLAGS.SILENT (\\Deleted)\n", 1, true), log)
+    assert.truthy(log:find("UID EXPUNGE 1:3\n", 1, true), log)
+    assert.falsy(log:find("1000", 1, true), log)
+    assert.falsy(log:find("MOVE", 1, true), log)
+  end)
+
+  it("neither flags nor expunges when the COPY of a move fails", function()
+    local code, err, log, fake_code = against(LOGIN .. LIST .. [[
+C: UID COPY 1:3 Archive
+S: $TAG NO copy refused
+]] .. LOGOUT, [[a.INBOX:uids("1:3"):move_to(a.Archive)]])
+    assert.are.equal(1, code, err)
+    assert.truthy(err:find("move_to", 1, true), err)
+    assert.truthy(err:find("copy refused", 1, true), err)
+    assert.falsy(log:find("STORE", 1, true), log)
+    assert.falsy(log:find("EXPUNGE", 1, true), log)
+    assert.are.equal(0, fake_code, err)
+  end)
+
+  it("fails with exit 3 and the offset on garbage in a SEARCH reply", function()
+    local code, err, log = against(LOGIN .. [[
+C: UID SEARCH RETURN (ALL) ALL
+S: * ESEARCH (TAG "$TAG") UID ALL 1:(((
+S: $TAG OK done
+]], [[print(#a.INBOX:search(Q.all))]])
+    assert.are.equal(3, code, err)
+    assert.truthy(err:find("offset %d+"), err)
+    assert.truthy(err:find("search INBOX", 1, true), err)
+    assert.falsy(err:find("Sanitizer", 1, true) or err:find("egmentation", 1, true), err)
+    assert.truthy(log:find("UID SEARCH", 1, true), log)
+  end)
+
+  it("fails with exit 3 and sends nothing more when the server hangs up after UID COPY", function()
+    local code, err, log, fake_code = against(LOGIN .. LIST .. [[
+C: UID COPY 1:3 Archive
+]], [[a.INBOX:uids("1:3"):move_to(a.Archive)]])
+    assert.are.equal(3, code, err)
+    assert.are.equal(0, fake_code, err)
+    assert.truthy(log:find("UID COPY 1:3 Archive\n", 1, true), log)
+    assert.falsy(log:find("STORE", 1, true), log)
+    assert.falsy(log:find("EXPUNGE", 1, true), log)
+  end)
+end)
