@@ -32,7 +32,7 @@ for _, list in ipairs { "lua-l", "dovecot", "debian-devel" } do
 end
 
 -- 2. Patches: a PCRE2 rule on the decoded Subject, one FETCH for all unseen mail.
-inbox:search(Q.unseen):match("Subject", [=[^\[PATCH(?: v\d+)?\]]=]):add_flags { "$Patch" }
+inbox:search(Q.unseen):match("Subject", [=[^\[PATCH(?: v\d+)?(?: \d+/\d+)?\]]=]):add_flags { "$Patch" }
 
 -- 3. Unread mail from colleagues (or from Grace, wherever she writes from) is flagged.
 inbox:search(Q.unseen & (Q.from "@corp.example" | Q.from "grace")):mark_flagged()
