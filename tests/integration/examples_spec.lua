@@ -58,6 +58,13 @@ describe("examples", function()
     assert.is_true(years >= 2)
   end)
 
+  it("demo.lua (what make demo runs) reports before and after", function()
+    local code, out, err = S.run("examples/demo.lua")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("Before:", 1, true) and out:find("After:", 1, true), out)
+    assert.truthy(out:find("The rules took %d+ commands in %d+ round trips"), out)
+  end)
+
   it("daemon.lua runs its rules and watches", function()
     local code, _, err = run("daemon.lua")
     assert.are.equal(0, code, err)
