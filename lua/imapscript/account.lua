@@ -266,5 +266,4 @@ function M.finish_all()
   if first then error(first, 0) end
 end
 
-M.is_account = function(v) return getmetatable(v) == Account end
 return M

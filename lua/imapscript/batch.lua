@@ -134,12 +134,10 @@ function Run:parts_of(r, concrete)
   return r.resolved
 end
 
-local function describe(op)
-  if op.verb == "store" then
-    local how = { ["+"] = "+FLAGS", ["-"] = "-FLAGS", ["="] = "FLAGS" }
-    return string.format("%s (%s)", how[op.mode], table.concat(op.flags, " "))
-  end
-  return op.verb
+-- "+FLAGS (\Seen)" for a store operation's plan line.
+local function store_text(op)
+  local how = { ["+"] = "+FLAGS", ["-"] = "-FLAGS", ["="] = "FLAGS" }
+  return string.format("%s (%s)", how[op.mode], table.concat(op.flags, " "))
 end
 
 -- Dry run: one plan line per mailbox part, nothing sent.
@@ -155,7 +153,7 @@ function Run:plan(op)
       text = string.format("%s %d %s -> %s", op.verb, n, p.box.name, op.dest.name)
     elseif op.verb == "store" then
       step.mode, step.flags = op.mode, op.flags
-      text = string.format("store %s %d %s", describe(op), n, p.box.name)
+      text = string.format("store %s %d %s", store_text(op), n, p.box.name)
     else
       text = string.format("%s %d %s", op.verb, n, p.box.name)
     end

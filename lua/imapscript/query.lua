@@ -26,7 +26,6 @@ local function ymd(d, what)
   end
   usage(string.format("%s: bad date (a %s)", what, type(d)), 3)
 end
-M.ymd = ymd
 
 --- The os.time() of n days ago (n may be fractional).
 function M.days_ago(n)

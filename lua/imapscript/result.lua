@@ -86,7 +86,6 @@ local function account_of(r)
   end
   return acct
 end
-M.account_of = account_of
 
 --- Resolves r: flushes the accounts whose queues hold its searches. Returns its parts.
 function M.resolve(r)

@@ -25,8 +25,6 @@ function M.env(name)
   return setmetatable({ source = "env", arg = name }, Secret)
 end
 
-function M.is_secret(v) return getmetatable(v) == Secret end
-
 --- The password's bytes; `label` names the account in errors.
 function M.reveal(v, label)
   if v == nil or type(v) == "string" then return v end
