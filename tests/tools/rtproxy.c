@@ -7,8 +7,10 @@
  * DELAY_MS holds every chunk that long in each direction before passing it on (a round trip
  * then costs 2 x DELAY_MS), for measuring what pipelining saves under latency: the kernel here
  * has no netem.
- * LISTEN_PORT 0 picks a free port; the port is printed on stdout ("PORT 12345") either way once
- * listening. Serves one client, then exits when either side closes, after IDLE_SECONDS (default
+ * LISTEN_PORT 0 picks a free port; the port and the proxy's pid are printed on stdout
+ * ("PORT 12345 PID 678") either way once listening. SIGUSR1 rewrites STATSFILE at once and counts
+ * it in "snapshots", so a test can read the counts while the connection is idle, away from the
+ * noise of connecting and closing. Serves one client, then exits when either side closes, after IDLE_SECONDS (default
  * 30) without traffic, or on SIGTERM/SIGINT. STATSFILE gets "key value" lines (client_bytes,
  * server_bytes, round_trips, client_writes, server_writes, connections), rewritten at each
  * connection close and on exit. */
@@ -28,10 +30,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, snapshot;
 
 static struct {
-    uint64_t client_bytes, server_bytes, round_trips, client_writes, server_writes, connections;
+    uint64_t client_bytes, server_bytes, round_trips, client_writes, server_writes, connections,
+        snapshots;
 } st;
 
 static const char *statsfile;
@@ -42,6 +45,12 @@ static void on_signal(int sig)
     stop = 1;
 }
 
+static void on_usr1(int sig)
+{
+    (void)sig;
+    snapshot = 1;
+}
+
 static void write_stats(void)
 {
     char tmp[4096];
@@ -50,10 +59,11 @@ static void write_stats(void)
     if (!f)
         return;
     fprintf(f, "client_bytes %llu\nserver_bytes %llu\nround_trips %llu\nclient_writes %llu\n"
-               "server_writes %llu\nconnections %llu\n",
+               "server_writes %llu\nconnections %llu\nsnapshots %llu\n",
             (unsigned long long)st.client_bytes, (unsigned long long)st.server_bytes,
             (unsigned long long)st.round_trips, (unsigned long long)st.client_writes,
-            (unsigned long long)st.server_writes, (unsigned long long)st.connections);
+            (unsigned long long)st.server_writes, (unsigned long long)st.connections,
+            (unsigned long long)st.snapshots);
     fclose(f);
     rename(tmp, statsfile);
 }
@@ -176,6 +186,11 @@ static void relay(int cfd, int sfd, int idle_s, int delay_ms)
     int64_t last_traffic = now_ms();
     bool closing = false;
     while (!stop) {
+        if (snapshot) {
+            snapshot = 0;
+            st.snapshots++;
+            write_stats();
+        }
         int64_t now = now_ms();
         if (q_flush(&toserver, sfd, now) < 0 || q_flush(&toclient, cfd, now) < 0)
             break;
@@ -245,6 +260,8 @@ int main(int argc, char **argv)
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    struct sigaction su = { .sa_handler = on_usr1 };   /* no SA_RESTART: poll returns EINTR */
+    sigaction(SIGUSR1, &su, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -258,7 +275,7 @@ int main(int argc, char **argv)
     }
     socklen_t al = sizeof a;
     getsockname(lfd, (struct sockaddr *)&a, &al);
-    printf("PORT %u\n", ntohs(a.sin_port));
+    printf("PORT %u PID %ld\n", ntohs(a.sin_port), (long)getpid());
     fflush(stdout);
     write_stats();
 
