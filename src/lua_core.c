@@ -7,6 +7,7 @@
 #include <lua.h>
 
 #include "lua_bind.h"
+#include "privfile.h"
 
 /* core.syslog(priority, message): priority among "debug", "info", "warning", "err".
  * Pops nothing, pushes nothing. */
@@ -25,6 +26,37 @@ static int core_syslog(lua_State *L)
     return 0;
 }
 
+/* core.private_dir(path): creates path and its parents with mode 0700.
+ * Pushes true, or nil and a message. */
+static int core_private_dir(lua_State *L)
+{
+    char err[512];
+    if (privfile_mkdirs(luaL_checkstring(L, 1), err, sizeof err) < 0) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.write_private(path, data): replaces path atomically with a file of mode 0600.
+ * Pushes true, or nil and a message. */
+static int core_write_private(lua_State *L)
+{
+    size_t len;
+    const char *path = luaL_checkstring(L, 1);
+    const char *data = luaL_checklstring(L, 2, &len);
+    char err[512];
+    if (privfile_write(path, data, len, err, sizeof err) < 0) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 int luaopen_imapscript_core(lua_State *L)
 {
     lua_newtable(L);
@@ -32,6 +64,10 @@ int luaopen_imapscript_core(lua_State *L)
     lua_setfield(L, -2, "version");
     lua_pushcfunction(L, core_syslog);
     lua_setfield(L, -2, "syslog");
+    lua_pushcfunction(L, core_private_dir);
+    lua_setfield(L, -2, "private_dir");
+    lua_pushcfunction(L, core_write_private);
+    lua_setfield(L, -2, "write_private");
     lua_msgset_open(L);
     lua_query_open(L);
     lua_regex_open(L);

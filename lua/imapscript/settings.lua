@@ -3,4 +3,5 @@
 return {
   dry_run = false,   -- -n: search and fetch, change nothing, print the plan
   trace = nil,       -- --trace: an open file receiving the wire dialogue
+  state_dir = nil,   -- --state DIR: instead of $XDG_STATE_HOME/imapscript (paths.lua)
 }
