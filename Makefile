@@ -12,6 +12,8 @@ CC       ?= cc
 FUZZ_CC  ?= clang
 PKGS     := lua5.4 openssl libpcre2-8 zlib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# Line editing for the -i prompt: the program only, not the Lua module.
+EDIT_LIBS  = $(shell pkg-config --libs libedit 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs openssl libpcre2-8 zlib 2>/dev/null)
 LUA_LIBS   = $(shell pkg-config --libs lua5.4 2>/dev/null)
 
@@ -22,8 +24,10 @@ ALL_CFLAGS = $(WARN) $(DEFS) -fPIC $(CFLAGS) $(PKG_CFLAGS) -Isrc
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 B        := build
-# The core: every C file in src/ except the program and the Lua glue.
-CORE_SRC := $(filter-out src/main.c src/lua_%.c,$(wildcard src/*.c))
+# The core: every C file in src/ except the program's own and the Lua glue.
+PROG_SRC := src/main.c src/repl.c
+PROG_OBJ := $(PROG_SRC:src/%.c=$(B)/obj/%.o)
+CORE_SRC := $(filter-out $(PROG_SRC) src/lua_%.c,$(wildcard src/*.c))
 LUA_SRC  := $(wildcard src/lua_*.c)
 CORE_OBJ := $(CORE_SRC:src/%.c=$(B)/obj/%.o)
 LUA_OBJ  := $(LUA_SRC:src/%.c=$(B)/obj/%.o)
@@ -61,8 +65,8 @@ $(B)/obj/main.o: $(B)/luadir.txt
 .PHONY: FORCE
 FORCE:
 
-$(B)/imapscript: $(B)/obj/main.o $(LUA_OBJ) $(B)/libcore.a
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(LUA_LIBS) -lm -Wl,-E
+$(B)/imapscript: $(PROG_OBJ) $(LUA_OBJ) $(B)/libcore.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(LUA_LIBS) $(EDIT_LIBS) -lm -Wl,-E
 
 # The C module for the stock lua5.4 interpreter: `require "imapscript"`.
 $(B)/lua/imapscript/core.so: $(LUA_OBJ) $(B)/libcore.a | $(B)/lua/imapscript

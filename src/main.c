@@ -12,6 +12,8 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "repl.h"
+
 int luaopen_imapscript_core(lua_State *L);
 
 /* Exit codes, documented in imapscript(1). */
@@ -284,56 +286,6 @@ static int load_imapscript(lua_State *L, const struct options *o)
     return rc;
 }
 
-/* Reads a line for the -i prompt; NULL at end of input. */
-static char *read_line(char *buf, size_t len, const char *prompt)
-{
-    fputs(prompt, stdout);
-    fflush(stdout);
-    return fgets(buf, (int)len, stdin);
-}
-
-/* The -i prompt: each line runs as `return LINE` if that compiles (printing
- * the values), else as a statement. */
-static void repl(lua_State *L)
-{
-    char line[8192];
-    while (read_line(line, sizeof line, "imapscript> ")) {
-        size_t n = strlen(line);
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = '\0';
-        if (!n)
-            continue;
-        lua_pushfstring(L, "return %s", line);
-        int st = luaL_loadbuffer(L, lua_tostring(L, -1), lua_rawlen(L, -1), "=stdin");
-        lua_remove(L, -2);
-        if (st != LUA_OK) {
-            lua_pop(L, 1);
-            st = luaL_loadbuffer(L, line, n, "=stdin");
-        }
-        if (st != LUA_OK) {
-            fprintf(stderr, "%s\n", lua_tostring(L, -1));
-            lua_pop(L, 1);
-            continue;
-        }
-        int base = lua_gettop(L);
-        lua_pushcfunction(L, msghandler);
-        lua_insert(L, base);
-        if (lua_pcall(L, 0, LUA_MULTRET, base) != LUA_OK) {
-            fprintf(stderr, "%s\n", lua_tostring(L, -1));
-            lua_settop(L, base - 1);
-            continue;
-        }
-        int top = lua_gettop(L);
-        for (int i = base + 1; i <= top; i++) {
-            fputs(luaL_tolstring(L, i, NULL), stdout);
-            lua_pop(L, 1);
-            fputs(i < top ? "\t" : "\n", stdout);
-        }
-        lua_settop(L, base - 1);
-    }
-    fputs("\n", stdout);
-}
-
 /* Flushes queued actions and logs out: what every script gets at its end. */
 static int finish(lua_State *L)
 {
@@ -393,7 +345,7 @@ int main(int argc, char **argv)
         }
     }
     if (rc == EXIT_DONE && o.interactive)
-        repl(L);
+        repl_run(L, msghandler);
     /* Queued actions still go out after a script error: what ran before it was
      * meant. The first failure decides the exit code. */
     int frc = finish(L);

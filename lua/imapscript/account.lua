@@ -70,6 +70,20 @@ function Account.__tostring(self) return "imap.account(" .. self.label .. ")" en
 
 function Account.__close(self) self:logout() end
 
+-- Tab completion at the -i prompt (complete.lua): the methods, then the mailboxes known so
+-- far; a connected account lists its mailboxes once (one LIST), remembered in `listed`.
+function Account.__complete(self, listed)
+  local names = {}
+  for k in pairs(methods) do names[#names + 1] = k end
+  if self.conn and not listed[self] then
+    listed[self] = true
+    pcall(methods.mailboxes, self)
+  end
+  for k in pairs(self.exists) do names[#names + 1] = k end
+  for k in pairs(self.boxes) do names[#names + 1] = k end
+  return names
+end
+
 --- The live connection, made on first use.
 function methods._connection(self)
   if self.conn then return self.conn end
