@@ -24,6 +24,8 @@ enum {
 struct options {
     int dry_run, quiet, verbose, interactive, syslog;
     int imapfilter;              /* --imapfilter: SCRIPT is an imapfilter config */
+    int init;                    /* --init: write the starter rules file */
+    int default_script;          /* no SCRIPT, -e or -i: run the rules file in the config dir */
     const char *trace, *plan_json;
     const char **exprs;          /* -e chunks, in order */
     int nexprs;
@@ -43,6 +45,8 @@ static const char usage_text[] =
     "      --trace F       write the wire dialogue to F (passwords shown as ***)\n"
     "  -e CODE             run CODE before the script (several allowed)\n"
     "  -i                  a Lua prompt after the script, on the live accounts\n"
+    "      --init          write a starter ~/.config/imapscript/rules.lua (the script\n"
+    "                      run when none is given) and exit\n"
     "      --imapfilter    SCRIPT is an imapfilter config (default\n"
     "                      $IMAPFILTER_HOME/config.lua, else ~/.imapfilter/config.lua)\n"
     "      --version       print the version and exit\n"
@@ -86,6 +90,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->syslog = 1;
         else if (!strcmp(a, "--imapfilter"))
             o->imapfilter = 1;
+        else if (!strcmp(a, "--init"))
+            o->init = 1;
         else if (!strcmp(a, "--trace") || !strcmp(a, "--plan-json") || !strcmp(a, "-e")) {
             if (i + 1 >= argc)
                 return usage_error("option %s needs an argument", a);
@@ -121,8 +127,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             return usage_error("%s", "--imapfilter: the default config path is too long");
         o->script = path;
     }
-    if (!o->script && !o->nexprs && !o->interactive)
-        return usage_error("%s", "no script given (and no -e or -i)");
+    if (!o->script && !o->nexprs && !o->interactive && !o->init)
+        o->default_script = 1;
     return -1;
 }
 
@@ -303,6 +309,34 @@ static int finish(lua_State *L)
     return run_protected(L, 0);
 }
 
+/* Calls require("imapscript.starter")[fn](arg) under the message handler; with want_string,
+ * leaves its string result on the stack (else pushes nothing). Returns an exit code. */
+static int call_starter(lua_State *L, const char *fn, int arg, int want_string)
+{
+    static const char chunk[] =
+        "local fn, arg = ... return require('imapscript.starter')[fn](arg)";
+    if (luaL_loadbuffer(L, chunk, sizeof chunk - 1, "=starter") != LUA_OK) {
+        fprintf(stderr, "imapscript: %s\n", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return EXIT_SCRIPT;
+    }
+    lua_pushstring(L, fn);
+    lua_pushboolean(L, arg);
+    int base = lua_gettop(L) - 2;
+    lua_pushcfunction(L, msghandler);
+    lua_insert(L, base);
+    int st = lua_pcall(L, 2, want_string ? 1 : 0, base);
+    lua_remove(L, base);
+    if (st == LUA_OK)
+        return EXIT_DONE;
+    fprintf(stderr, "imapscript: %s\n", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, "imapscript.exitcode");
+    int code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : EXIT_SCRIPT;
+    lua_pop(L, 1);
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     struct options o = {0};
@@ -325,6 +359,29 @@ int main(int argc, char **argv)
     create_arg_table(L, argc, argv, o.script_index);
 
     rc = load_imapscript(L, &o);
+    if (rc == EXIT_DONE && o.init) {
+        rc = call_starter(L, "init", isatty(STDIN_FILENO) && isatty(STDOUT_FILENO), 0);
+        if (rc == 1)
+            rc = EXIT_USAGE;        /* it exists already, or the directory cannot be made */
+        lua_close(L);
+        free(o.exprs);
+        return rc;
+    }
+    /* No script named: the rules file in the config directory, if there is one. */
+    static char default_path[PATH_MAX];
+    if (rc == EXIT_DONE && o.default_script &&
+        (rc = call_starter(L, "default_script", 0, 1)) == EXIT_DONE) {
+        snprintf(default_path, sizeof default_path, "%s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        if (access(default_path, R_OK) == 0)
+            o.script = default_path;
+        else {
+            fprintf(stderr, "imapscript: no script given, and %s does not exist "
+                    "('imapscript --init' writes a starter there)\n"
+                    "Try 'imapscript --help'.\n", default_path);
+            rc = EXIT_USAGE;
+        }
+    }
     for (int i = 0; rc == EXIT_DONE && i < o.nexprs; i++) {
         if (luaL_loadbuffer(L, o.exprs[i], strlen(o.exprs[i]), "=(command line)") != LUA_OK) {
             fprintf(stderr, "imapscript: %s\n", lua_tostring(L, -1));
