@@ -6,6 +6,8 @@ BINDIR   ?= $(PREFIX)/bin
 LUADIR   ?= $(PREFIX)/share/lua/5.4
 LUACDIR  ?= $(PREFIX)/lib/lua/5.4
 MANDIR   ?= $(PREFIX)/share/man
+DOCDIR   ?= $(PREFIX)/share/doc/imapscript
+UNITDIR  ?= $(PREFIX)/lib/systemd/user
 VERSION  := 0.1.0
 
 CC       ?= cc
@@ -139,6 +141,12 @@ install: all
 	cd lua && find imapscript -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(LUADIR)/{} \;
 	scripts/md2man imapscript 1 < docs/imapscript.md > $(DESTDIR)$(MANDIR)/man1/imapscript.1
 	scripts/md2man imapscript-api 5 < docs/api.md > $(DESTDIR)$(MANDIR)/man5/imapscript-api.5
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+	for u in scripts/systemd/*; do \
+	    sed 's|@BINDIR@|$(BINDIR)|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/} && \
+	    chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 644 examples/*.lua $(DESTDIR)$(DOCDIR)/examples/
 
 clean:
 	rm -rf $(B)

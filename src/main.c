@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -55,9 +57,29 @@ static const char usage_text[] =
     "Exit status: 0 done, 1 script error, 2 usage, 3 network or TLS failure,\n"
     "4 authentication failure. See imapscript(1) and imapscript-api(5).\n";
 
+/* "<3>" when stderr is the journal (systemd sets JOURNAL_STREAM to its device:inode), so
+ * that errors keep their priority there; "" otherwise. */
+static const char *err_prefix = "";
+
+static bool stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
+        return false;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+/* An error line on stderr: "imapscript: MSG". */
+static void print_error(const char *msg)
+{
+    fprintf(stderr, "%simapscript: %s\n", err_prefix, msg);
+}
+
 static int usage_error(const char *fmt, const char *what)
 {
-    fprintf(stderr, "imapscript: ");
+    fprintf(stderr, "%simapscript: ", err_prefix);
     fprintf(stderr, fmt, what);
     fprintf(stderr, "\nTry 'imapscript --help'.\n");
     return EXIT_USAGE;
@@ -214,7 +236,7 @@ static int run_protected(lua_State *L, int nargs)
     lua_remove(L, base);
     if (status == LUA_OK)
         return EXIT_DONE;
-    fprintf(stderr, "imapscript: %s\n", lua_tostring(L, -1));
+    print_error(lua_tostring(L, -1));
     lua_pop(L, 1);
     lua_getfield(L, LUA_REGISTRYINDEX, "imapscript.exitcode");
     int code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : EXIT_SCRIPT;
@@ -247,7 +269,7 @@ static int load_imapscript(lua_State *L, const struct options *o)
     lua_remove(L, -2);
     lua_remove(L, -2);
     if (!lua_istable(L, -1)) {
-        fprintf(stderr, "imapscript: the imapscript module did not load a table\n");
+        print_error("the imapscript module did not load a table");
         return EXIT_SCRIPT;
     }
     lua_getfield(L, -1, "_configure");
@@ -270,6 +292,8 @@ static int load_imapscript(lua_State *L, const struct options *o)
     }
     lua_pushboolean(L, isatty(STDERR_FILENO));
     lua_setfield(L, -2, "tty");
+    lua_pushboolean(L, *err_prefix != '\0');
+    lua_setfield(L, -2, "journal");
     rc = lua_isfunction(L, -2) ? run_protected(L, 1) : (lua_pop(L, 2), EXIT_DONE);
     if (rc != EXIT_DONE)
         return rc;
@@ -283,7 +307,7 @@ static int load_imapscript(lua_State *L, const struct options *o)
          * reachable as `imapscript`. */
         static const char install[] = "require('imapscript.compat.imapfilter').install()";
         if (luaL_loadbuffer(L, install, sizeof install - 1, "=imapfilter") != LUA_OK) {
-            fprintf(stderr, "imapscript: %s\n", lua_tostring(L, -1));
+            print_error(lua_tostring(L, -1));
             lua_pop(L, 1);
             return EXIT_SCRIPT;
         }
@@ -316,7 +340,7 @@ static int call_starter(lua_State *L, const char *fn, int arg, int want_string)
     static const char chunk[] =
         "local fn, arg = ... return require('imapscript.starter')[fn](arg)";
     if (luaL_loadbuffer(L, chunk, sizeof chunk - 1, "=starter") != LUA_OK) {
-        fprintf(stderr, "imapscript: %s\n", lua_tostring(L, -1));
+        print_error(lua_tostring(L, -1));
         lua_pop(L, 1);
         return EXIT_SCRIPT;
     }
@@ -329,7 +353,7 @@ static int call_starter(lua_State *L, const char *fn, int arg, int want_string)
     lua_remove(L, base);
     if (st == LUA_OK)
         return EXIT_DONE;
-    fprintf(stderr, "imapscript: %s\n", lua_tostring(L, -1));
+    print_error(lua_tostring(L, -1));
     lua_pop(L, 1);
     lua_getfield(L, LUA_REGISTRYINDEX, "imapscript.exitcode");
     int code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : EXIT_SCRIPT;
@@ -340,6 +364,8 @@ static int call_starter(lua_State *L, const char *fn, int arg, int want_string)
 int main(int argc, char **argv)
 {
     struct options o = {0};
+    if (stderr_is_journal())
+        err_prefix = "<3>";
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0) {
         free(o.exprs);
@@ -349,7 +375,7 @@ int main(int argc, char **argv)
 
     lua_State *L = luaL_newstate();
     if (!L) {
-        fprintf(stderr, "imapscript: cannot create the Lua state: out of memory\n");
+        print_error("cannot create the Lua state: out of memory");
         return EXIT_SCRIPT;
     }
     luaL_openlibs(L);
@@ -376,15 +402,15 @@ int main(int argc, char **argv)
         if (access(default_path, R_OK) == 0)
             o.script = default_path;
         else {
-            fprintf(stderr, "imapscript: no script given, and %s does not exist "
+            fprintf(stderr, "%simapscript: no script given, and %s does not exist "
                     "('imapscript --init' writes a starter there)\n"
-                    "Try 'imapscript --help'.\n", default_path);
+                    "Try 'imapscript --help'.\n", err_prefix, default_path);
             rc = EXIT_USAGE;
         }
     }
     for (int i = 0; rc == EXIT_DONE && i < o.nexprs; i++) {
         if (luaL_loadbuffer(L, o.exprs[i], strlen(o.exprs[i]), "=(command line)") != LUA_OK) {
-            fprintf(stderr, "imapscript: %s\n", lua_tostring(L, -1));
+            print_error(lua_tostring(L, -1));
             rc = EXIT_SCRIPT;
         } else
             rc = run_protected(L, 0);
@@ -392,7 +418,7 @@ int main(int argc, char **argv)
     if (rc == EXIT_DONE && o.script) {
         const char *file = strcmp(o.script, "-") ? o.script : NULL;
         if (luaL_loadfile(L, file) != LUA_OK) {
-            fprintf(stderr, "imapscript: %s\n", lua_tostring(L, -1));
+            print_error(lua_tostring(L, -1));
             rc = EXIT_SCRIPT;
         } else {
             int nargs = 0;

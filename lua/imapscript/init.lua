@@ -40,6 +40,7 @@ function imap._configure(opts)
   log.verbose = opts.verbose or 0
   log.syslog = opts.syslog and true or false
   log.tty = opts.tty and true or false
+  log.journal = opts.journal and true or false
   if opts.trace then
     local f, err = io.open(opts.trace, "a")
     if not f then error(core.error("usage", "--trace: " .. err), 0) end

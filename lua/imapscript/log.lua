@@ -4,12 +4,18 @@ local core = require "imapscript.core"
 
 local M = {
   quiet = false, verbose = 0, syslog = false, tty = false,
+  journal = false,       -- stderr is systemd's journal: lines carry "<N>" priorities
   plan_file = nil,       -- an open file for --plan-json
 }
+
+-- syslog(3) levels, for the journal's "<N>" line prefixes.
+local levels = { err = 3, warning = 4, info = 6, debug = 7 }
 
 local function emit(priority, msg)
   if M.syslog then
     core.syslog(priority, msg)
+  elseif M.journal then
+    io.stderr:write("<", levels[priority], ">imapscript: ", msg, "\n")
   else
     io.stderr:write("imapscript: ", msg, "\n")
   end

@@ -23,5 +23,15 @@ check "imapscript(1) installed" sh -c "grep -q '^\.TH IMAPSCRIPT 1' '$p/share/ma
     grep -q 'dry\\\\-run' '$p/share/man/man1/imapscript.1'"
 check "imapscript-api(5) installed" sh -c "grep -q '^\.TH IMAPSCRIPT-API 5' '$p/share/man/man5/imapscript-api.5' &&
     grep -q 'move_to' '$p/share/man/man5/imapscript-api.5'"
+# systemd user units: installed with the program's path, and valid for systemd itself.
+u=$p/lib/systemd/user
+check "systemd units installed" test -f "$u/imapscript@.service" -a -f "$u/imapscript@.timer" -a \
+    -f "$u/imapscript-watch@.service"
+check "units run the installed program" grep -q "^ExecStart=$p/bin/imapscript " "$u/imapscript@.service"
+mkdir -m 700 "$tmp/runtime"
+check "systemd-analyze verify accepts the units" env XDG_RUNTIME_DIR="$tmp/runtime" \
+    systemd-analyze verify --user --man=no "$u/imapscript@rules.service" "$u/imapscript@rules.timer" \
+    "$u/imapscript-watch@daemon.service"
+check "examples installed" test -f "$p/share/doc/imapscript/examples/sort-lists.lua"
 echo "install_check: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
