@@ -22,7 +22,7 @@ LUA_LIBS   = $(shell pkg-config --libs lua5.4 2>/dev/null)
 CFLAGS   ?= -O2 -g
 WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 DEFS     := -D_GNU_SOURCE -DIMAPSCRIPT_VERSION='"$(VERSION)"' -DIMAPSCRIPT_LUADIR='"$(LUADIR)"'
-ALL_CFLAGS = $(WARN) $(DEFS) -fPIC $(CFLAGS) $(PKG_CFLAGS) -Isrc
+ALL_CFLAGS = $(WARN) $(DEFS) -fPIC $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -Isrc
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 B        := build
@@ -42,7 +42,7 @@ ITEST_SRC := $(wildcard tests/integration/itest_*.c)
 ITEST_BIN := $(ITEST_SRC:tests/integration/%.c=$(B)/itests/%)
 
 .PHONY: all deps check unit unit-asan spec integration fuzz fuzz-regress bench-parser \
-        demo install clean testbed-stop
+        demo install clean testbed-stop deb package module install-module
 all: $(B)/imapscript $(B)/lua/imapscript/core.so
 
 deps:
@@ -68,11 +68,11 @@ $(B)/obj/main.o: $(B)/luadir.txt
 FORCE:
 
 $(B)/imapscript: $(PROG_OBJ) $(LUA_OBJ) $(B)/libcore.a
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(LUA_LIBS) $(EDIT_LIBS) -lm -Wl,-E
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LUA_LIBS) $(EDIT_LIBS) -lm -Wl,-E
 
 # The C module for the stock lua5.4 interpreter: `require "imapscript"`.
 $(B)/lua/imapscript/core.so: $(LUA_OBJ) $(B)/libcore.a | $(B)/lua/imapscript
-	$(CC) $(CFLAGS) -shared -o $@ $^ $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $^ $(PKG_LIBS)
 
 $(B)/tests/%: tests/unit/%.c tests/unit/check.h $(B)/libcore.a | $(B)/tests
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(B)/libcore.a $(PKG_LIBS) $(LUA_LIBS) -lm
@@ -90,7 +90,7 @@ $(B)/%: tests/tools/%.c
 
 # ---- tests -----------------------------------------------------------------
 check: deps
-	@$(MAKE) --no-print-directory all unit unit-asan fuzz-regress spec integration
+	@$(MAKE) --no-print-directory all unit unit-asan fuzz-regress spec integration package
 	@echo "make check: all suites passed"
 
 unit: $(UNIT_BIN)
@@ -133,12 +133,16 @@ demo: deps
 	@scripts/demo
 
 # ---- install ---------------------------------------------------------------
-install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LUADIR)/imapscript $(DESTDIR)$(LUACDIR)/imapscript \
-	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
-	install -m 755 $(B)/imapscript $(DESTDIR)$(BINDIR)/imapscript
+# The Lua modules and their C core alone (what the rockspec installs).
+module: $(B)/lua/imapscript/core.so
+install-module: module
+	install -d $(DESTDIR)$(LUADIR)/imapscript $(DESTDIR)$(LUACDIR)/imapscript
 	install -m 755 $(B)/lua/imapscript/core.so $(DESTDIR)$(LUACDIR)/imapscript/core.so
 	cd lua && find imapscript -name '*.lua' -exec install -D -m 644 {} $(DESTDIR)$(LUADIR)/{} \;
+
+install: all install-module
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -m 755 $(B)/imapscript $(DESTDIR)$(BINDIR)/imapscript
 	scripts/md2man imapscript 1 < docs/imapscript.md > $(DESTDIR)$(MANDIR)/man1/imapscript.1
 	scripts/md2man imapscript-api 5 < docs/api.md > $(DESTDIR)$(MANDIR)/man5/imapscript-api.5
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
@@ -147,6 +151,18 @@ install: all
 	    chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
 	done
 	install -m 644 examples/*.lua $(DESTDIR)$(DOCDIR)/examples/
+
+# ---- packages --------------------------------------------------------------
+# The Debian package, built from a copy of the tree in $(B)/deb (dpkg-buildpackage writes
+# beside the source directory): $(B)/deb/imapscript_$(VERSION)_*.deb.
+deb:
+	rm -rf $(B)/deb && mkdir -p $(B)/deb/imapscript-$(VERSION)
+	tar --exclude=./build --exclude=./.git -cf - . | tar -xf - -C $(B)/deb/imapscript-$(VERSION)
+	# A clean environment: our make variables (B=...) must not reach the package's own build.
+	cd $(B)/deb/imapscript-$(VERSION) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b
+# Builds, lints and installs the Debian package, and installs the rock with luarocks.
+package:
+	@tests/package_check.sh
 
 clean:
 	rm -rf $(B)
