@@ -3,13 +3,13 @@
 -- examples document; -e points them at the test bed's port and CA.
 local S = require "tests.integration.support"
 
-local function run(example, args, opts)
+local function run(example, args, opts, env)
   local patch = string.format(
     "local a = imap.account; imap.account = function(c) c.port = %d; c.ca_file = %q; return a(c) end; " ..
     "local w = imap.watch; imap.watch = function(b, f, o) o = o or {}; o.rounds = 1; o.interval = 1; return w(b, f, o) end",
     tonumber(S.env("TESTBED_TLS_PORT")), S.env("TESTBED_CA"))
-  local cmd = string.format("env IMAP_HOST=%s IMAP_USER=%s IMAP_PASSWORD=%s %s %s -e %s examples/%s %s",
-    S.env("TESTBED_HOST"), S.env("TESTBED_USER"), S.shquote(S.env("TESTBED_PASSWORD")),
+  local cmd = string.format("env IMAP_HOST=%s IMAP_USER=%s IMAP_PASSWORD=%s %s %s %s -e %s examples/%s %s",
+    S.env("TESTBED_HOST"), S.env("TESTBED_USER"), S.shquote(S.env("TESTBED_PASSWORD")), env or "",
     os.getenv("IMAPSCRIPT") or "build/imapscript", opts or "", S.shquote(patch), example, args or "")
   local out, err = os.tmpname(), os.tmpname()
   local _, _, code = os.execute(cmd .. " >" .. out .. " 2>" .. err .. " </dev/null")
@@ -63,6 +63,84 @@ describe("examples", function()
     assert.are.equal(0, code, err)
     assert.truthy(out:find("Before:", 1, true) and out:find("After:", 1, true), out)
     assert.truthy(out:find("The rules took %d+ commands in %d+ round trips"), out)
+  end)
+
+  it("unsubscribe-report.lua lists the lists with their unsubscribe links, changing nothing", function()
+    local before = S.state("INBOX")
+    local code, out, err = run("unsubscribe-report.lua")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("\n%s+%d+%s+%d+%%  [^\n]*<[%w.-]+>\n"), out)     -- a List-Id
+    assert.truthy(out:find("<mailto:[^>]+%?subject=unsubscribe>"), out)
+    local total = 0
+    for n in out:gmatch("\n%s*(%d+)%s+%d+%%") do total = total + tonumber(n) end
+    local listed = 0
+    for _, m in pairs(S.state("INBOX")) do listed = listed + 1 end
+    assert.is_true(total > 0 and total < listed, out)
+    assert.are.same(before, S.state("INBOX"))
+  end)
+
+  it("out-of-office.lua files automatic replies, marked read, and leaves the rest", function()
+    local replies = {
+      "Auto-Submitted: auto-replied\r\nSubject: Re: your mail\r\n",
+      "X-Autoreply: yes\r\nSubject: Away\r\n",
+      "Subject: Automatic reply: Budget 2024\r\n",
+      "Subject: Out of Office: back on Monday\r\n",
+    }
+    local body = {}
+    for i, h in ipairs(replies) do
+      body[#body + 1] = string.format("acct.INBOX:append(%q)",
+        string.format("From: someone@example.net\r\nMessage-ID: <ooo-%d@test>\r\n%s\r\nI am away.\r\n", i, h))
+    end
+    body[#body + 1] = [[acct.INBOX:append("From: a@example.net\r\nMessage-ID: <ooo-keep@test>\r\nSubject: Office party\r\n\r\nhi\r\n")]]
+    local code, _, err = S.run(S.script(table.concat(body, "\n")))
+    assert.are.equal(0, code, err)
+    local n_inbox = S.count("INBOX")
+    code, _, err = run("out-of-office.lua")
+    assert.are.equal(0, code, err)
+    local filed = S.state("Auto-replies")
+    for i = 1, #replies do
+      assert.are.equal("\\Seen", filed["<ooo-" .. i .. "@test>"], "reply " .. i)
+    end
+    assert.is_nil(filed["<ooo-keep@test>"])
+    assert.are.equal(n_inbox - #replies, S.count("INBOX"))
+  end)
+
+  it("digest.lua summarises two accounts, and stores the digest with --store", function()
+    S.seed("INBOX", 30, 7, "bob")
+    local second = string.format("IMAP2_HOST=%s IMAP2_USER=%s IMAP2_PASSWORD=%s", S.env("TESTBED_HOST"),
+      S.env("TESTBED_USER2"), S.shquote(S.env("TESTBED_PASSWORD2")))
+    local code, out, err = run("digest.lua", "", "", second)
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("first:\n  INBOX%s+%d+ unread of %d+"), out)
+    assert.truthy(out:find("second:\n  INBOX%s+%d+ unread of 30"), out)
+    local n = S.count("INBOX")
+    code, _, err = run("digest.lua", "--store", "", second)
+    assert.are.equal(0, code, err)
+    assert.are.equal(n + 1, S.count("INBOX"))
+  end)
+
+  it("archive-retention.lua archives by year and empties years past the policy", function()
+    os.execute(string.format("scripts/testbed seed %s --user alice --mailbox Archive/2010 --count 20 --seed 9 " ..
+      "--start-date 2010-02-01 --days 200 >/dev/null", S.shquote(S.env("TESTBED_DIR"))))
+    local flagged = 0
+    for _, flags in pairs(S.state("Archive/2010")) do
+      if flags:find("\\Flagged") then flagged = flagged + 1 end
+    end
+    local code, _, err = run("archive-retention.lua", "30 7")
+    assert.are.equal(0, code, err)
+    if flagged == 0 then
+      assert.is_false(S.exists("Archive/2010"))
+    else
+      assert.are.equal(flagged, S.count("Archive/2010"))
+    end
+    local years = 0
+    for y = 2015, tonumber(os.date("%Y")) do
+      if S.exists("Archive/" .. y) then years = years + 1 end
+    end
+    assert.is_true(years >= 2)
+    for _, flags in pairs(S.state("INBOX")) do
+      assert.is_nil(flags:find("\\Deleted"))
+    end
   end)
 
   it("daemon.lua runs its rules and watches", function()
