@@ -42,7 +42,7 @@ static const char usage_text[] =
     "  -n, --dry-run       search and fetch, change nothing, print the plan\n"
     "      --plan-json F   also write the plan as JSON lines to F\n"
     "  -q, --quiet         no log lines for completed actions\n"
-    "  -v, --verbose       more detail on stderr\n"
+    "  -v, --verbose       more detail on stderr (-vv: also what each flush cost)\n"
     "      --syslog        log actions to syslog instead of stderr\n"
     "      --trace F       write the wire dialogue to F (passwords shown as ***)\n"
     "  -e CODE             run CODE before the script (several allowed)\n"
@@ -104,8 +104,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->dry_run = 1;
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
             o->quiet = 1;
-        else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
+        else if (!strcmp(a, "--verbose"))
             o->verbose++;
+        else if (a[1] == 'v' && strspn(a + 1, "v") == strlen(a + 1))
+            o->verbose += (int)strlen(a + 1);      /* -v, -vv, -vvv */
         else if (!strcmp(a, "-i"))
             o->interactive = 1;
         else if (!strcmp(a, "--syslog"))
