@@ -158,7 +158,14 @@ function methods.flush(self)
   if #self.queue == 0 then return end
   local ops = self.queue
   self.queue = {}
+  local before = log.verbose >= 2 and self:stats()
   batch.run(self, ops)
+  if before then
+    local after = self:stats()
+    log.info(string.format("%s: %d operations cost %d commands, %d round trips, %d bytes out, %d in",
+      self.label, #ops, after.commands - before.commands, after.round_trips - before.round_trips,
+      after.bytes_out - before.bytes_out, after.bytes_in - before.bytes_in), 2)
+  end
 end
 
 --- Runs one command now (after the queue): used by calls that read or change

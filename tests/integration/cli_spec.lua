@@ -18,8 +18,22 @@ describe("imapscript program", function()
     code, _, err = S.run("--no-such-option")
     assert.are.equal(2, code)
     assert.truthy(err:find("unknown option", 1, true))
-    code = S.run("")
+    code, _, err = S.run("--trace")   -- (no script at all: starter_spec, with its own HOME)
     assert.are.equal(2, code)
+    assert.truthy(err:find("needs an argument", 1, true))
+  end)
+
+  it("tells what each flush cost under -vv, and not under -v", function()
+    local script = S.script([[
+      acct.C_run:search(Q.unseen):mark_flagged()
+      acct.C_run:search(Q.seen):remove_flags { "\\Flagged" }
+    ]])
+    local code, _, err = S.run("-vv " .. script)
+    assert.are.equal(0, code, err)
+    assert.truthy(err:find(": 4 operations cost %d+ commands, %d+ round trips, %d+ bytes out, %d+ in"), err)
+    code, _, err = S.run("-v " .. script)
+    assert.are.equal(0, code, err)
+    assert.falsy(err:find("operations cost", 1, true), err)
   end)
 
   it("changes nothing in a dry run and prints the plan", function()
