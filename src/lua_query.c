@@ -29,11 +29,13 @@ static const struct query_name key_names[] = {
 static const struct query_name string_names[] = {
     {"FROM", QUERY_FROM}, {"TO", QUERY_TO}, {"CC", QUERY_CC}, {"BCC", QUERY_BCC},
     {"SUBJECT", QUERY_SUBJECT}, {"BODY", QUERY_BODY}, {"TEXT", QUERY_TEXT},
-    {"KEYWORD", QUERY_KEYWORD}, {"UNKEYWORD", QUERY_UNKEYWORD}, {NULL, 0},
+    {"KEYWORD", QUERY_KEYWORD}, {"UNKEYWORD", QUERY_UNKEYWORD}, {"X-GM-RAW", QUERY_GMRAW},
+    {NULL, 0},
 };
 static const struct query_name number_names[] = {
     {"LARGER", QUERY_LARGER}, {"SMALLER", QUERY_SMALLER}, {"OLDER", QUERY_OLDER},
-    {"YOUNGER", QUERY_YOUNGER}, {"MODSEQ", QUERY_MODSEQ}, {NULL, 0},
+    {"YOUNGER", QUERY_YOUNGER}, {"MODSEQ", QUERY_MODSEQ}, {"X-GM-MSGID", QUERY_GMMSGID},
+    {"X-GM-THRID", QUERY_GMTHRID}, {NULL, 0},
 };
 static const struct query_name date_names[] = {
     {"BEFORE", QUERY_BEFORE}, {"ON", QUERY_ON}, {"SINCE", QUERY_SINCE},
@@ -48,10 +50,11 @@ static const struct query_name kind_names[] = {
     {"UNDELETED", QUERY_UNDELETED}, {"UNDRAFT", QUERY_UNDRAFT},
     {"UNFLAGGED", QUERY_UNFLAGGED}, {"UNSEEN", QUERY_UNSEEN}, {"BCC", QUERY_BCC},
     {"BODY", QUERY_BODY}, {"CC", QUERY_CC}, {"FROM", QUERY_FROM}, {"SUBJECT", QUERY_SUBJECT},
-    {"TEXT", QUERY_TEXT}, {"TO", QUERY_TO}, {"HEADER", QUERY_HEADER},
+    {"TEXT", QUERY_TEXT}, {"TO", QUERY_TO}, {"X-GM-RAW", QUERY_GMRAW}, {"HEADER", QUERY_HEADER},
     {"KEYWORD", QUERY_KEYWORD}, {"UNKEYWORD", QUERY_UNKEYWORD}, {"LARGER", QUERY_LARGER},
     {"SMALLER", QUERY_SMALLER}, {"MODSEQ", QUERY_MODSEQ}, {"OLDER", QUERY_OLDER},
-    {"YOUNGER", QUERY_YOUNGER}, {"BEFORE", QUERY_BEFORE}, {"ON", QUERY_ON},
+    {"YOUNGER", QUERY_YOUNGER}, {"X-GM-MSGID", QUERY_GMMSGID}, {"X-GM-THRID", QUERY_GMTHRID},
+    {"BEFORE", QUERY_BEFORE}, {"ON", QUERY_ON},
     {"SINCE", QUERY_SINCE}, {"SENTBEFORE", QUERY_SENTBEFORE}, {"SENTON", QUERY_SENTON},
     {"SENTSINCE", QUERY_SENTSINCE}, {"UID", QUERY_UID}, {"SEQ", QUERY_SEQ},
     {"AND", QUERY_AND}, {"OR", QUERY_OR}, {"NOT", QUERY_NOT}, {NULL, 0},
@@ -275,6 +278,13 @@ static int lquery_uses_within(lua_State *L)
     return 1;
 }
 
+/* q:uses_gmail(): pushes 1, true when the query has a Gmail key (X-GM-RAW, X-GM-MSGID, ...). */
+static int lquery_uses_gmail(lua_State *L)
+{
+    lua_pushboolean(L, query_uses_gmail(toquery(L, 1)));
+    return 1;
+}
+
 /* q:without_within([now]): pushes 1, the query with OLDER n / YOUNGER n rewritten to BEFORE /
  * SINCE dates counted from now (default: the current time), for servers without WITHIN. */
 static int lquery_without_within(lua_State *L)
@@ -325,6 +335,7 @@ static const luaL_Reg query_methods[] = {
     {"text", lquery_text},
     {"needs_utf8", lquery_needs_utf8},
     {"uses_within", lquery_uses_within},
+    {"uses_gmail", lquery_uses_gmail},
     {"without_within", lquery_without_within},
     {"kind", lquery_kind},
     {NULL, NULL},

@@ -34,6 +34,7 @@ static const char *const op_names[] = {
     [QUERY_UNDRAFT] = "UNDRAFT", [QUERY_UNFLAGGED] = "UNFLAGGED", [QUERY_UNSEEN] = "UNSEEN",
     [QUERY_BCC] = "BCC", [QUERY_BODY] = "BODY", [QUERY_CC] = "CC", [QUERY_FROM] = "FROM",
     [QUERY_SUBJECT] = "SUBJECT", [QUERY_TEXT] = "TEXT", [QUERY_TO] = "TO",
+    [QUERY_GMRAW] = "X-GM-RAW", [QUERY_GMMSGID] = "X-GM-MSGID", [QUERY_GMTHRID] = "X-GM-THRID",
     [QUERY_HEADER] = "HEADER", [QUERY_KEYWORD] = "KEYWORD", [QUERY_UNKEYWORD] = "UNKEYWORD",
     [QUERY_LARGER] = "LARGER", [QUERY_SMALLER] = "SMALLER", [QUERY_MODSEQ] = "MODSEQ",
     [QUERY_OLDER] = "OLDER", [QUERY_YOUNGER] = "YOUNGER",
@@ -119,7 +120,7 @@ static bool text_ok(const char *s, size_t len)
 
 struct query *query_string(enum query_op op, const char *s, size_t len)
 {
-    if (op < QUERY_BCC || op > QUERY_TO || !text_ok(s, len)) {
+    if (op < QUERY_BCC || op > QUERY_GMRAW || !text_ok(s, len)) {
         errno = EINVAL;
         return NULL;
     }
@@ -180,6 +181,7 @@ struct query *query_number(enum query_op op, uint64_t n)
     switch (op) {
     case QUERY_LARGER: case QUERY_SMALLER: ok = n <= UINT32_MAX; break;
     case QUERY_MODSEQ: ok = n <= INT64_MAX; break;
+    case QUERY_GMMSGID: case QUERY_GMTHRID: ok = n >= 1 && n <= INT64_MAX; break;
     case QUERY_OLDER: case QUERY_YOUNGER: ok = n >= 1 && n <= UINT32_MAX; break;
     default: ok = false; break;
     }
@@ -345,37 +347,11 @@ struct query *query_not(struct query *x)
 
 /* ---- emitting ---- */
 
-/* A string argument: through the encoder for the wire, always quoted for display. */
-static void emit_string(struct command *c, const char *s, size_t len, bool display)
-{
-    if (!display) {
-        command_string(c, s, len);
-        return;
-    }
-    if (c->err)
-        return;
-    char *q = malloc(len * 2 + 3);
-    if (!q) {
-        c->err = -ENOMEM;
-        return;
-    }
-    size_t n = 0;
-    q[n++] = '"';
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '"' || s[i] == '\\')
-            q[n++] = '\\';
-        q[n++] = s[i];
-    }
-    q[n++] = '"';
-    command_raw(c, q, n);
-    free(q);
-}
-
 static const char *const month_names[12] = {
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 };
 
-static void emit(const struct query *q, struct command *c, bool top, bool display)
+static void emit(const struct query *q, struct command *c, bool top)
 {
     char buf[32];
     switch (q->op) {
@@ -383,7 +359,7 @@ static void emit(const struct query *q, struct command *c, bool top, bool displa
         if (!top)
             command_open(c);
         for (size_t i = 0; i < q->nkids; i++)
-            emit(q->kids[i], c, false, display);
+            emit(q->kids[i], c, false);
         if (!top)
             command_close(c);
         break;
@@ -391,37 +367,38 @@ static void emit(const struct query *q, struct command *c, bool top, bool displa
         /* OR a OR b c: right-nested, written iteratively */
         for (size_t i = 0; i + 1 < q->nkids; i++) {
             command_atom(c, "OR");
-            emit(q->kids[i], c, false, display);
+            emit(q->kids[i], c, false);
         }
-        emit(q->kids[q->nkids - 1], c, false, display);
+        emit(q->kids[q->nkids - 1], c, false);
         break;
     case QUERY_NOT:
         command_atom(c, "NOT");
-        emit(q->kids[0], c, false, display);
+        emit(q->kids[0], c, false);
         break;
     case QUERY_BCC: case QUERY_BODY: case QUERY_CC: case QUERY_FROM: case QUERY_SUBJECT:
-    case QUERY_TEXT: case QUERY_TO:
+    case QUERY_TEXT: case QUERY_TO: case QUERY_GMRAW:
         command_atom(c, op_names[q->op]);
-        emit_string(c, q->str, q->len, display);
+        command_string(c, q->str, q->len);
         break;
     case QUERY_HEADER:
         command_atom(c, "HEADER");
         command_astring(c, q->name, q->namelen);   /* printable ASCII: atom or quoted */
-        emit_string(c, q->str, q->len, display);
+        command_string(c, q->str, q->len);
         break;
     case QUERY_KEYWORD: case QUERY_UNKEYWORD:
         command_atom(c, op_names[q->op]);
         command_atom(c, q->str);
         break;
     case QUERY_LARGER: case QUERY_SMALLER: case QUERY_MODSEQ: case QUERY_OLDER:
-    case QUERY_YOUNGER:
+    case QUERY_YOUNGER: case QUERY_GMMSGID: case QUERY_GMTHRID:
         command_atom(c, op_names[q->op]);
         command_number(c, q->num);
         break;
     case QUERY_BEFORE: case QUERY_ON: case QUERY_SINCE: case QUERY_SENTBEFORE:
     case QUERY_SENTON: case QUERY_SENTSINCE:
         command_atom(c, op_names[q->op]);
-        snprintf(buf, sizeof buf, "%d-%s-%d", q->d, month_names[q->m - 1], q->y);
+        /* RFC 3501 date-year is four digits: year 999 is "0999" (Dovecot answers BAD to "999"). */
+        snprintf(buf, sizeof buf, "%d-%s-%04d", q->d, month_names[q->m - 1], q->y);
         command_atom(c, buf);
         break;
     case QUERY_UID:
@@ -444,7 +421,7 @@ int query_emit(const struct query *q, struct command *c)
             c->err = -EINVAL;
         return c->err;
     }
-    emit(q, c, true, false);
+    emit(q, c, true);
     return c->err;
 }
 
@@ -477,7 +454,9 @@ char *query_to_string(const struct query *q)
     struct command c;
     command_init(&c, LITERAL_PLUS);
     command_start(&c, NULL, NULL);
-    emit(q, &c, true, true);
+    if (query_needs_utf8(q))
+        command_raw(&c, "CHARSET UTF-8", 13);
+    emit(q, &c, true);
     char *out = NULL;
     if (!c.err && (out = malloc(c.len + 1))) {
         memcpy(out, c.buf, c.len);
@@ -497,6 +476,18 @@ bool query_uses_within(const struct query *q)
         return true;
     for (size_t i = 0; i < q->nkids; i++)
         if (query_uses_within(q->kids[i]))
+            return true;
+    return false;
+}
+
+bool query_uses_gmail(const struct query *q)
+{
+    if (!q)
+        return false;
+    if (q->op == QUERY_GMRAW || q->op == QUERY_GMMSGID || q->op == QUERY_GMTHRID)
+        return true;
+    for (size_t i = 0; i < q->nkids; i++)
+        if (query_uses_gmail(q->kids[i]))
             return true;
     return false;
 }

@@ -16,15 +16,18 @@ enum query_op {
     QUERY_ALL, QUERY_ANSWERED, QUERY_DELETED, QUERY_DRAFT, QUERY_FLAGGED, QUERY_NEW,
     QUERY_OLD, QUERY_RECENT, QUERY_SEEN, QUERY_UNANSWERED, QUERY_UNDELETED, QUERY_UNDRAFT,
     QUERY_UNFLAGGED, QUERY_UNSEEN,
-    /* string keys: query_string */
+    /* string keys: query_string (X-GM-RAW: Gmail's search syntax, X-GM-EXT-1) */
     QUERY_BCC, QUERY_BODY, QUERY_CC, QUERY_FROM, QUERY_SUBJECT, QUERY_TEXT, QUERY_TO,
+    QUERY_GMRAW,
     /* query_header */
     QUERY_HEADER,
     /* flag keys: query_keyword */
     QUERY_KEYWORD, QUERY_UNKEYWORD,
     /* number keys: query_number. LARGER/SMALLER 0..2^32-1, MODSEQ 0..2^63-1,
-     * OLDER/YOUNGER 1..2^32-1 (seconds; RFC 5032 WITHIN) */
+     * OLDER/YOUNGER 1..2^32-1 (seconds; RFC 5032 WITHIN), Gmail's X-GM-MSGID/X-GM-THRID
+     * 1..2^63-1 */
     QUERY_LARGER, QUERY_SMALLER, QUERY_MODSEQ, QUERY_OLDER, QUERY_YOUNGER,
+    QUERY_GMMSGID, QUERY_GMTHRID,
     /* date keys: query_date */
     QUERY_BEFORE, QUERY_ON, QUERY_SINCE, QUERY_SENTBEFORE, QUERY_SENTON, QUERY_SENTSINCE,
     /* sets: query_uidset ("UID 1:5"), query_seqset (bare "1:5") */
@@ -45,7 +48,7 @@ struct query;
  * On failure constructors return NULL with errno = EINVAL (bad op or argument) or ENOMEM.
  * Reference counts are not atomic: a tree belongs to one thread. */
 struct query *query_key(enum query_op op);
-/* BCC BODY CC FROM SUBJECT TEXT TO. s[0..len) must be valid UTF-8 without NUL. */
+/* BCC BODY CC FROM SUBJECT TEXT TO X-GM-RAW. s[0..len) must be valid UTF-8 without NUL. */
 struct query *query_string(enum query_op op, const char *s, size_t len);
 /* HEADER name value; name: non-empty printable ASCII without ':' or space; value as above. */
 struct query *query_header(const char *name, size_t namelen, const char *value, size_t valuelen);
@@ -78,8 +81,9 @@ int query_emit(const struct query *q, struct command *c);
 /* True when some string holds 8-bit bytes: the caller then sends "CHARSET UTF-8" before the
  * keys — unless UTF8=ACCEPT is enabled (RFC 6855 forbids CHARSET then). */
 bool query_needs_utf8(const struct query *q);
-/* Readable wire text for tostring() and dry runs: as query_emit but every string quoted (8-bit
- * text shown as a quoted UTF-8 string). malloc'd, caller frees; NULL if out of memory. */
+/* The wire text for tostring() and dry runs: exactly what follows "UID SEARCH" on a server with
+ * LITERAL+ and without UTF8=ACCEPT, "CHARSET UTF-8" and literals ("{7+}\r\nGr\xc3\xbc...")
+ * included. malloc'd, caller frees; NULL if out of memory. */
 char *query_to_string(const struct query *q);
 
 /* For servers without WITHIN: *out = q with OLDER n rewritten to BEFORE (now - n) and
@@ -89,5 +93,7 @@ char *query_to_string(const struct query *q);
 int query_without_within(struct query **out, const struct query *q, time_t now);
 /* True when q contains OLDER or YOUNGER. */
 bool query_uses_within(const struct query *q);
+/* True when q contains a Gmail key (X-GM-RAW, X-GM-MSGID, X-GM-THRID). */
+bool query_uses_gmail(const struct query *q);
 
 #endif

@@ -21,8 +21,13 @@ local function ymd(d, what)
         what, d), 3)
     end
     return tonumber(y), tonumber(m), tonumber(dd)
-  elseif type(d) == "table" and d.year then
-    return d.year, d.month, d.day
+  elseif type(d) == "table" then
+    local y, m, dd = d.year, d.month, d.day
+    if math.type(y) ~= "integer" or math.type(m) ~= "integer" or math.type(dd) ~= "integer" then
+      usage(string.format("%s: a date table needs whole numbers year, month and day " ..
+        "(got year=%s, month=%s, day=%s)", what, tostring(y), tostring(m), tostring(dd)), 3)
+    end
+    return y, m, dd
   end
   usage(string.format("%s: bad date (a %s)", what, type(d)), 3)
 end
@@ -40,16 +45,22 @@ local function check_string(key, s)
   return tostring(s)
 end
 
+-- The largest value each number key takes (IMAP number: 32 bits; mod-sequences and Gmail
+-- ids: 63 bits).
+local number_max = { larger = 2^32 - 1, smaller = 2^32 - 1, older = 2^32 - 1,
+  younger = 2^32 - 1, modseq = math.maxinteger, gm_msgid = math.maxinteger,
+  gm_thrid = math.maxinteger }
+
 local function check_count(key, n)
-  if math.type(n) ~= "integer" then
-    n = tonumber(n)
-    if not n or n ~= math.floor(n) then
-      usage(string.format("Q.%s: want a whole number, got %s", key, tostring(n)), 3)
-    end
-    n = math.tointeger(n)
+  local x = tonumber(n)
+  if not x then usage(string.format("Q.%s: want a whole number, got %s", key, tostring(n)), 3) end
+  if x < 0 or x > number_max[key] then
+    usage(string.format("Q.%s: want a number from 0 to %d, got %s", key,
+      math.tointeger(number_max[key]), tostring(n)), 3)
   end
-  if n < 0 then usage(string.format("Q.%s: want a number >= 0, got %d", key, n), 3) end
-  return n
+  local v = math.tointeger(x)
+  if not v then usage(string.format("Q.%s: want a whole number, got %s", key, tostring(n)), 3) end
+  return v
 end
 
 local flag_keys = {
@@ -59,10 +70,10 @@ local flag_keys = {
 }
 local string_keys = {
   from = "FROM", to = "TO", cc = "CC", bcc = "BCC", subject = "SUBJECT", body = "BODY",
-  text = "TEXT", keyword = "KEYWORD", unkeyword = "UNKEYWORD",
+  text = "TEXT", keyword = "KEYWORD", unkeyword = "UNKEYWORD", gmail = "X-GM-RAW",
 }
 local number_keys = { larger = "LARGER", smaller = "SMALLER", older = "OLDER",
-  younger = "YOUNGER", modseq = "MODSEQ" }
+  younger = "YOUNGER", modseq = "MODSEQ", gm_msgid = "X-GM-MSGID", gm_thrid = "X-GM-THRID" }
 local date_keys = { before = "BEFORE", on = "ON", since = "SINCE", sent_before = "SENTBEFORE",
   sent_on = "SENTON", sent_since = "SENTSINCE" }
 
@@ -111,12 +122,15 @@ function M.Not(q)
   return core.query_not(check_query(q, 1, "imap.Not"))
 end
 
---- imap.Query { from = "x", unseen = true, larger = 1000, header = {"List-Id", "x"} }:
--- every key must hold; `false` negates a flag key (seen = false is UNSEEN's twin: NOT SEEN).
+--- imap.Query { Q.flagged, from = "x", unseen = true, larger = 1000, header = {"List-Id", "x"} }:
+-- every key must hold; `false` negates a flag key (seen = false is UNSEEN's twin: NOT SEEN);
+-- positional entries are queries, and-ed with the rest.
 function M.Query(t)
   if type(t) ~= "table" then usage("imap.Query: want a table of keys", 2) end
   local names = {}
-  for k in pairs(t) do names[#names + 1] = k end
+  for k in pairs(t) do
+    if math.type(k) ~= "integer" or k < 1 or k > #t then names[#names + 1] = k end
+  end
   table.sort(names, function(a, b) return tostring(a) < tostring(b) end)
   local parts = {}
   for _, k in ipairs(names) do

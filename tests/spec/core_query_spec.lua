@@ -1,5 +1,5 @@
 -- core_query_spec.lua — imapscript.query: constructors, & | ~ operators and the exact wire text
--- query.c produces (strings always quoted in tostring), and errors on bad arguments.
+-- query.c produces (tostring is the wire text, literals included), and errors on bad arguments.
 local core = require "imapscript.core"
 local K, S = core.query_key, core.query_string
 
@@ -22,7 +22,7 @@ describe("core.query", function()
     assert.are.equal("UNKEYWORD Junk", tostring(S("UNKEYWORD", "Junk")))
     assert.are.equal('HEADER List-Id "lua-l.lists.lua.org"',
                      tostring(core.query_header("List-Id", "lua-l.lists.lua.org")))
-    assert.are.equal('TEXT "Grüße"', tostring(S("TEXT", "Grüße")))
+    assert.are.equal("CHARSET UTF-8 TEXT {7+}\r\nGrüße", tostring(S("TEXT", "Grüße")))
   end)
 
   it("numbers, dates and UID sets", function()

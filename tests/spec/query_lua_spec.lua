@@ -55,4 +55,40 @@ describe("imap.query", function()
     assert.has_error(function() query.Query { nonsense = 1 } end)
     assert.has_error(function() query.Or(Q.seen, "x") end)
   end)
+
+  -- Found by the differential test against Dovecot (issue 13); each failed before its fix.
+  it("takes positional queries in Query{} beside named keys", function()
+    assert.are.equal('FROM "x" SEEN', tostring(query.Query { Q.seen, from = "x" }))
+    assert.are.equal("SEEN FLAGGED", tostring(query.Query { Q.seen, Q.flagged }))
+    assert.has_error(function() query.Query { "x" } end)
+  end)
+
+  it("sends four-digit years", function()
+    assert.are.equal("BEFORE 1-Jan-0999", tostring(Q.before { year = 999, month = 1, day = 1 }))
+  end)
+
+  it("shows the wire text in tostring, CHARSET and literals included", function()
+    assert.are.equal("CHARSET UTF-8 FROM {7+}\r\nJ\u{fc}rgen", tostring(Q.from "J\u{fc}rgen"))
+    assert.are.equal('SEEN SUBJECT {6+}\r\na\r\nb c', tostring(Q.seen & Q.subject "a\r\nb c"))
+  end)
+
+  it("names the argument when a number or date is out of reach", function()
+    local function msg(f)
+      local ok, err = pcall(f)
+      assert.is_false(ok)
+      return tostring(err)
+    end
+    assert.truthy(msg(function() Q.larger(math.huge) end):find("Q.larger: want a number from 0 to 4294967295", 1, true))
+    assert.truthy(msg(function() Q.larger(2^32) end):find("Q.larger", 1, true))
+    assert.truthy(msg(function() Q.older(0/0) end):find("Q.older: want a whole number", 1, true))
+    assert.truthy(msg(function() Q.before { year = 2024 } end):find("Q.before: a date table needs", 1, true))
+  end)
+
+  it("has Gmail's keys", function()
+    assert.are.equal('X-GM-RAW "has:attachment older_than:1y"',
+      tostring(Q.gmail "has:attachment older_than:1y"))
+    assert.are.equal("X-GM-THRID 1278455344230334865", tostring(Q.gm_thrid(1278455344230334865)))
+    assert.is_true((Q.seen & Q.gmail "x"):uses_gmail())
+    assert.is_false(Q.seen:uses_gmail())
+  end)
 end)
