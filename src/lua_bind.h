@@ -26,6 +26,7 @@ void lua_mime_open(lua_State *L);
 void lua_mutf7_open(lua_State *L);
 void lua_error_open(lua_State *L);     /* core.error (lua_error.c) */
 void lua_conn_open(lua_State *L);      /* core.connect (lua_conn.c) */
+void lua_raw_open(lua_State *L);       /* core.atom, core.mailbox_arg (lua_raw.c) */
 
 /* Error objects (lua_error.c): tables {kind=, message=, command=, mailbox=, code=,
  * server_text=} with the "imapscript.error" metatable. lua_error_push pushes a new one, NULL

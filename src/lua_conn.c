@@ -627,6 +627,10 @@ static void new_type(lua_State *L, const char *name, const luaL_Reg *meta,
 void lua_conn_open(lua_State *L)
 {
     new_type(L, LUA_CONN_TYPE, conn_meta, conn_methods, conn_command_methods);
+    luaL_getmetatable(L, LUA_CONN_TYPE);
+    lua_getfield(L, -1, "__index");
+    luaL_setfuncs(L, raw_command_methods, 0);
+    lua_pop(L, 2);
     new_type(L, LUA_HANDLE_TYPE, handle_meta, handle_methods, NULL);
     lua_pushcfunction(L, core_connect);
     lua_setfield(L, -2, "connect");

@@ -1,5 +1,6 @@
 /* lua_conn.h — private to the connection binding: lua_conn.c (connect, information, waiting,
- * IDLE, registration), lua_handle.c (command handles), lua_commands.c (the queued commands). */
+ * IDLE, registration), lua_handle.c (command handles), lua_commands.c (the queued commands),
+ * lua_raw.c (conn:command: any command, its untagged replies as tables). */
 #ifndef IMAPSCRIPT_LUA_CONN_H
 #define IMAPSCRIPT_LUA_CONN_H
 
@@ -35,7 +36,7 @@ struct lconn {
     char label[256];
 };
 
-enum hkind { H_SIMPLE, H_SELECT, H_SEARCH, H_FETCH, H_COPY, H_APPEND, H_LIST, H_STATUS };
+enum hkind { H_SIMPLE, H_SELECT, H_SEARCH, H_FETCH, H_COPY, H_APPEND, H_LIST, H_STATUS, H_RAW };
 
 /* Handle uservalues: the connection (keeps it alive), the converted result (value or error
  * object), the mailbox the command names, the mailbox it comes from (copy/move/rename). */
@@ -53,7 +54,7 @@ struct lhandle {
     int sync_code;                  /* cmd == NULL: 0 or SESSION_ERR_* */
     char *sync_msg;                 /* cmd == NULL: malloc'd message for sync_code */
     uint64_t seq;
-    int fnref;                      /* fetch callback, registry ref */
+    int fnref;                      /* fetch callback, or a raw command's untagged list: registry ref */
     union {
         struct msgset set;
         struct { struct session_copyuid cu; struct msgset src, dst; } copy;
@@ -73,6 +74,10 @@ void conn_leave(lua_State *L, struct lconn *lc);
  * mailbox, for messages; NULL when none. */
 extern const luaL_Reg conn_command_methods[];
 const char *conn_mailbox(struct lconn *lc);
+
+/* lua_raw.c: conn:command, and the value of a raw command's handle (pushes 1). */
+extern const luaL_Reg raw_command_methods[];
+void lua_raw_push(lua_State *L, struct lhandle *h);
 
 /* lua_handle.c */
 extern const luaL_Reg handle_methods[], handle_meta[];

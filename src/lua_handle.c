@@ -307,6 +307,9 @@ static void handle_push_value(lua_State *L, struct lhandle *h)
         }
         break;
     }
+    case H_RAW:
+        lua_raw_push(L, h);
+        break;
     default:
         lua_pushboolean(L, 1);
         break;

@@ -6,6 +6,7 @@ local secret = require "imapscript.secret"
 local Mailbox = require "imapscript.mailbox"
 local batch = require "imapscript.batch"
 local settings = require "imapscript.settings"
+local extensions = require "imapscript.extensions"
 log.internal(debug.getinfo(1, "S").source)
 
 local Account = {}
@@ -241,7 +242,15 @@ local function mailbox_change(verb, plan_verb)
     return true
   end
 end
-methods.create = mailbox_change("create", "create")
+local create = mailbox_change("create", "create")
+--- acct:create(name [, {use = "\\Archive"}]): with a special use, CREATE ... (USE (...)).
+function methods.create(self, name, opts)
+  if opts ~= nil then
+    if type(opts) ~= "table" then usage("create: options must be a table") end
+    if opts.use ~= nil then return extensions.create_special(self, name, opts.use) end
+  end
+  return create(self, name)
+end
 methods.delete = mailbox_change("delete", "delete")
 methods.rename = mailbox_change("rename", "rename")
 methods.subscribe = mailbox_change("subscribe", "subscribe")
@@ -275,6 +284,9 @@ function methods.logout(self)
   end
   if not ok then error(err, 0) end
 end
+
+-- acct:command, quota, set_quota, namespaces, id, unselect, special (extensions.lua).
+for name, f in pairs(extensions.account) do methods[name] = f end
 
 --- End of script: flush every account (in creation order), then log out of all.
 -- The first error is raised after every account had its turn.

@@ -19,6 +19,7 @@ local imap = {
   Not = query.Not,
   days_ago = query.days_ago,
   set = core.set,
+  atom = core.atom,
   regex = core.regex,
   command = secret.command,
   env = secret.env,

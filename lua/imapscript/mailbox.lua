@@ -5,6 +5,7 @@ local log = require "imapscript.log"
 local query = require "imapscript.query"
 local Result = require "imapscript.result"
 local settings = require "imapscript.settings"
+local extensions = require "imapscript.extensions"
 log.internal(debug.getinfo(1, "S").source)
 
 local Mailbox = {}
@@ -85,5 +86,8 @@ function Mailbox:append(text, flags, date)
   log.action(string.format("appended 1 message (%d bytes) to %s", #text, self.name))
   return type(v) == "table" and v.uid or true
 end
+
+-- box:command, acl, my_rights, set_acl, delete_acl (extensions.lua).
+for name, f in pairs(extensions.mailbox) do Mailbox[name] = f end
 
 return M

@@ -7,37 +7,7 @@ local Q = imap.query
 local BASE = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UNSELECT CHILDREN NAMESPACE " ..
   "LIST-EXTENDED CONDSTORE ESEARCH SPECIAL-USE"
 
--- Starts a bed with caps; returns its env table and a stop function.
-local function bed(caps)
-  local dir = os.tmpname()
-  os.remove(dir)
-  assert(os.execute(string.format("scripts/testbed start %s --caps %s", S.shquote(dir), S.shquote(caps))))
-  local env = {}
-  for line in io.lines(dir .. "/env") do
-    local k, v = line:match("^export ([%w_]+)=(.*)$")
-    if k then env[k] = v:gsub("^'(.*)'$", "%1") end
-  end
-  local function seed(mailbox, n, s)
-    assert(os.execute(string.format("scripts/testbed seed %s --user alice --mailbox %s --count %d --seed %d >/dev/null",
-      S.shquote(dir), S.shquote(mailbox), n, s)))
-  end
-  local function account(over)
-    local cfg = { host = env.TESTBED_HOST, port = tonumber(env.TESTBED_TLS_PORT), ca_file = env.TESTBED_CA,
-                  user = "alice", password = env.TESTBED_PASSWORD }
-    for k, v in pairs(over or {}) do cfg[k] = v end
-    return imap.account(cfg)
-  end
-  local function state(mailbox)
-    S.mailroot = env.TESTBED_MAILROOT
-    local st = S.state(mailbox)
-    S.mailroot = nil
-    return st
-  end
-  local function stop()
-    os.execute(string.format("scripts/testbed stop %s >/dev/null 2>&1; rm -rf %s", S.shquote(dir), S.shquote(dir)))
-  end
-  return { env = env, seed = seed, account = account, state = state, stop = stop }
-end
+local function bed(caps) return S.bed(imap, { caps = caps }) end
 
 local function with(flag) return function(f) return (" " .. f .. " "):find(" " .. flag .. " ", 1, true) ~= nil end end
 local function ids(st, pred)

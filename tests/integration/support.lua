@@ -68,6 +68,43 @@ function M.script(body, over)
   return path
 end
 
+--- Starts a test bed of its own (opts.caps: the capability list, opts.plugins: "quota,acl");
+--- returns {env=, seed(mailbox, n, seed), account(over), state(mailbox), stop()}.
+function M.bed(imap, opts)
+  local dir = os.tmpname()
+  os.remove(dir)
+  local args = ""
+  if opts.caps then args = args .. " --caps " .. shquote(opts.caps) end
+  if opts.plugins then args = args .. " --plugins " .. shquote(opts.plugins) end
+  assert(os.execute(string.format("scripts/testbed start %s%s", shquote(dir), args)))
+  local env = {}
+  for line in io.lines(dir .. "/env") do
+    local k, v = line:match("^export ([%w_]+)=(.*)$")
+    if k then env[k] = v:gsub("^'(.*)'$", "%1") end
+  end
+  local bed = { env = env, dir = dir }
+  function bed.seed(mailbox, n, s)
+    assert(os.execute(string.format("scripts/testbed seed %s --user alice --mailbox %s --count %d --seed %d >/dev/null",
+      shquote(dir), shquote(mailbox), n, s)))
+  end
+  function bed.account(over)
+    local cfg = { host = env.TESTBED_HOST, port = tonumber(env.TESTBED_TLS_PORT), ca_file = env.TESTBED_CA,
+                  user = "alice", password = env.TESTBED_PASSWORD }
+    for k, v in pairs(over or {}) do cfg[k] = v end
+    return imap.account(cfg)
+  end
+  function bed.state(mailbox)
+    M.mailroot = env.TESTBED_MAILROOT
+    local st = M.state(mailbox)
+    M.mailroot = nil
+    return st
+  end
+  function bed.stop()
+    os.execute(string.format("scripts/testbed stop %s >/dev/null 2>&1; rm -rf %s", shquote(dir), shquote(dir)))
+  end
+  return bed
+end
+
 ---------------------------------------------------------------------------------------
 -- The Maildir oracle.
 

@@ -1,0 +1,149 @@
+-- Raw commands and the extensions built on them (QUOTA, ACL, NAMESPACE, ID, UNSELECT,
+-- SPECIAL-USE) against a Dovecot with its quota and ACL plugins, read back from its files.
+local S = require "tests.integration.support"
+local imap = require("imapscript")._configure { quiet = true }
+local settings = require "imapscript.settings"
+local Q = imap.query
+
+local function slurp(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+describe("extensions", function()
+  local b, acct
+  setup(function()
+    b = S.bed(imap, { plugins = "quota,acl" })
+    acct = b.account()
+  end)
+  teardown(function()
+    acct:logout()
+    b.stop()
+  end)
+
+  it("sends a raw command with a literal and returns its tagged and untagged replies", function()
+    local text = "From: a@example.org\r\nSubject: raw \xc3\xa4\r\nMessage-ID: <raw-1@x>\r\n\r\nbody\r\n"
+    acct:create "Raw"
+    local res = acct:command("APPEND", acct:mailbox "Raw", { imap.atom "\\Flagged" }, text)
+    assert.are.equal("OK", res.status)
+    assert.are.equal("APPENDUID", res.code)
+    assert.are.equal("\\Flagged", b.state("Raw")["<raw-1@x>"])
+    local f = io.popen("cat " .. S.shquote(b.env.TESTBED_MAILROOT) .. "/alice/.Raw/cur/* " ..
+      S.shquote(b.env.TESTBED_MAILROOT) .. "/alice/.Raw/new/* 2>/dev/null")
+    assert.are.equal(text:gsub("\r\n", "\n"), f:read("a"))    -- Dovecot stores LF
+    f:close()
+    -- in the mailbox: selected first, the replies as tables (NIL is false, numbers integers)
+    local s = acct:mailbox("Raw"):command("UID FETCH", imap.atom "1:*", { imap.atom "FLAGS", imap.atom "ENVELOPE" })
+    local fetch = s.untagged[#s.untagged]
+    assert.are.equal("FETCH", fetch.name)
+    assert.are.equal(1, fetch.number)
+    local items = {}
+    for i = 1, #fetch[1], 2 do items[fetch[1][i]] = fetch[1][i + 1] end
+    assert.are.equal("\\Flagged", items.FLAGS[1])
+    assert.are.equal(false, items.ENVELOPE[1])        -- no Date: NIL
+    assert.are.equal("<raw-1@x>", items.ENVELOPE[10])
+    -- an ESEARCH of our own tag, and a query as the search keys
+    local c = acct:mailbox("Raw"):command("UID SEARCH", imap.atom "RETURN (COUNT)", Q.flagged)
+    local es = c.untagged[1]
+    assert.are.equal("ESEARCH", es.name)
+    assert.are.equal(1, es[#es])
+  end)
+
+  it("raises the server's NO with its code, and refuses verbs that break the session", function()
+    local ok, err = pcall(acct.command, acct, "APPEND", acct:mailbox "Missing", "Subject: x\r\n\r\n")
+    assert.is_false(ok)
+    assert.are.equal("no", err.kind)
+    assert.are.equal("TRYCREATE", err.code)
+    for _, verb in ipairs { "SELECT", "examine", "CLOSE", "LOGOUT", "AUTHENTICATE", "STARTTLS",
+                            "COMPRESS", "IDLE", "ENABLE" } do
+      ok, err = pcall(acct.command, acct, verb, "INBOX")
+      assert.is_false(ok, verb)
+      assert.are.equal("usage", err.kind)
+      assert.truthy(tostring(err):find("bookkeeping", 1, true))
+    end
+    ok, err = pcall(acct.command, acct, "UID", "x")
+    assert.is_false(ok)
+    ok, err = pcall(acct.command, acct, "NOOP", { true })
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("boolean has no IMAP form", 1, true))
+    -- the session still works after the refusals
+    assert.are.equal("OK", acct:command("NOOP").status)
+  end)
+
+  it("reads the quota of a mailbox", function()
+    local q = acct:quota(acct.INBOX)
+    assert.are.equal(1, #q)
+    assert.are.equal("User quota", q[1].root)
+    assert.are.equal(102400, q[1].storage.limit)
+    acct.INBOX:append("Subject: big\r\n\r\n" .. string.rep("0123456789abcdef", 4096))
+    assert.is_true(acct:quota()[1].storage.usage > q[1].storage.usage)
+    -- Dovecot lets only admins change quotas: the NO comes back as the error
+    local ok, err = pcall(acct.set_quota, acct, "User quota", { storage = 1000 })
+    assert.is_false(ok)
+    assert.are.equal("no", err.kind)
+    assert.truthy(err.message:find("SETQUOTA", 1, true))
+  end)
+
+  it("sets, reads and deletes ACL entries, as the server stores them", function()
+    acct:create "Team"
+    local team = acct.Team
+    assert.are.equal("lrwstipekxacd", team:my_rights())
+    team:set_acl("bob", "lrs")
+    local acl_file = b.env.TESTBED_MAILROOT .. "/alice/.Team/dovecot-acl"
+    assert.truthy((slurp(acl_file) or ""):find("user=bob lrs", 1, true))
+    local acl = team:acl()
+    assert.are.equal("lrs", acl.bob)
+    assert.are.equal("lrwstipekxacd", acl.alice)
+    team:delete_acl("bob")
+    assert.falsy((slurp(acl_file) or ""):find("bob", 1, true))
+    assert.is_nil(team:acl().bob)
+  end)
+
+  it("plans changes in a dry run and still reads", function()
+    settings.dry_run = true
+    local ok, err = pcall(function()
+      acct.Team:set_acl("carol", "lr")
+      local r = acct:command("UID STORE", imap.set "1", imap.atom "+FLAGS", { imap.atom "\\Seen" })
+      assert.is_true(r.planned)
+      assert.are.equal("User quota", acct:quota()[1].root)
+    end)
+    settings.dry_run = false
+    assert.is_true(ok, tostring(err))
+    assert.is_nil(acct.Team:acl().carol)
+  end)
+
+  it("knows namespaces, the server's ID and special-use mailboxes", function()
+    local ns = acct:namespaces()
+    assert.are.same({ { prefix = "", delimiter = "/" } }, ns.personal)
+    assert.are.same({}, ns.shared)
+    assert.are.equal("Dovecot", acct:id { name = "imapscript", version = imap.version }.name)
+    assert.are.equal("Trash", acct:special("\\Trash").name)
+    assert.is_nil(acct:special("\\Important"))
+    -- Dovecot 2.3 has no CREATE-SPECIAL-USE: a clear capability error, nothing created
+    local ok, err = pcall(acct.create, acct, "Old", { use = "\\Archive" })
+    assert.is_false(ok)
+    assert.are.equal("capability", err.kind)
+    S.mailroot = b.env.TESTBED_MAILROOT
+    local exists = S.exists("Old")
+    S.mailroot = nil
+    assert.is_false(exists)
+  end)
+
+  it("unselects without expunging", function()
+    b.seed("Keep", 3, 5)
+    local r = acct.Keep:all()
+    r:add_flags { "\\Deleted" }
+    acct:flush()
+    acct:unselect()
+    assert.is_nil(acct.conn:selected())
+    local n = 0
+    for _, flags in pairs(b.state("Keep")) do
+      assert.truthy(flags:find("\\Deleted", 1, true))
+      n = n + 1
+    end
+    assert.are.equal(3, n)
+  end)
+end)
