@@ -107,10 +107,32 @@ static void set_section(lua_State *L, const char *field, const struct imap_fetch
     lua_setfield(L, -2, field);
 }
 
+/* Sets t.sections[sec] = the item's string value (a part fetched with BODY[1.2]); t on top. */
+static void set_part(lua_State *L, const char *sec, const struct imap_fetch_item *it)
+{
+    if (!it->value || (it->value->type != IMAP_STRING && it->value->type != IMAP_ATOM &&
+                       it->value->type != IMAP_NIL))
+        return;
+    if (lua_getfield(L, -1, "sections") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "sections");
+    }
+    if (it->value->type == IMAP_NIL)
+        lua_pushliteral(L, "");
+    else
+        lua_pushlstring(L, it->value->u.str, it->value->len);
+    lua_setfield(L, -2, sec);
+    lua_pop(L, 1);
+}
+
 /* Pushes the message table for one FETCH response (see lua_message.h). */
 void lua_message_push(lua_State *L, const struct imap_fetch *f, struct arena *scratch)
 {
     lua_createtable(L, 0, 8);
+    lua_message_pushu64(L, f->seq);
+    lua_setfield(L, -2, "seq");
     if (f->uid) {
         lua_message_pushu64(L, f->uid);
         lua_setfield(L, -2, "uid");
@@ -148,6 +170,23 @@ void lua_message_push(lua_State *L, const struct imap_fetch *f, struct arena *sc
                 set_section(L, "body", it);
             else if (!strncmp(sec, "HEADER.FIELDS", 13))
                 set_section(L, "fields", it);
+            else if (strspn(sec, "0123456789.") == strlen(sec))
+                set_part(L, sec, it);
+        } else if ((!strcmp(it->name, "BODYSTRUCTURE") || (!strcmp(it->name, "BODY") &&
+                    !it->section)) && it->value) {
+            struct imap_body body;
+            char err[160];
+            if (decode_body(it->value, scratch, &body, err, sizeof err) == 0) {
+                lua_message_pushbody(L, &body);
+                lua_setfield(L, -2, "bodystructure");
+            }
+        } else if (!strcmp(it->name, "X-GM-LABELS") && it->value) {
+            lua_message_pushlist(L, it->value);
+            lua_setfield(L, -2, "labels");
+        } else if ((!strcmp(it->name, "X-GM-MSGID") || !strcmp(it->name, "X-GM-THRID")) &&
+                   it->value && it->value->type == IMAP_NUMBER) {
+            lua_message_pushu64(L, it->value->u.num);
+            lua_setfield(L, -2, it->name[5] == 'M' ? "gm_msgid" : "gm_thrid");
         } else if (!strcmp(it->name, "RFC822") && it->value) {
             set_section(L, "raw", it);
         } else if (!strcmp(it->name, "RFC822.HEADER") && it->value) {

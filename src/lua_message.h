@@ -22,7 +22,9 @@ void lua_message_pushlist(lua_State *L, const struct imap_value *list);
 void lua_message_pushstrv(lua_State *L, char *const *v, size_t n);
 
 /* Pushes the message table for one FETCH response:
- * {uid=, flags={...}, size=, internaldate=, modseq=, envelope={...}, header=, fields=, body=, raw=},
+ * {uid=, seq=, flags={...}, size=, internaldate=, modseq=, envelope={...}, header=, fields=,
+ * body=, raw=, bodystructure={...}, sections={["1.2"] = bytes}, labels={...}, gm_msgid=,
+ * gm_thrid=},
  * each field present only when the server sent that item. The arena holds decoding scratch
  * (the envelope); the caller resets it. A malformed ENVELOPE is left out, not raised. */
 void lua_message_push(lua_State *L, const struct imap_fetch *f, struct arena *scratch);
@@ -30,4 +32,11 @@ void lua_message_push(lua_State *L, const struct imap_fetch *f, struct arena *sc
 /* Pushes {date=, subject=, from={{name=, mailbox=, host=}, ...}, sender=, reply_to=, to=, cc=,
  * bcc=, in_reply_to=, message_id=}; address lists are always arrays (empty for NIL). */
 void lua_message_pushenvelope(lua_State *L, const struct imap_envelope *e);
+
+/* Pushes a BODYSTRUCTURE as the table of its top part (lua_body.c): {type=, subtype=, part=,
+ * params={...}, id=, description=, encoding=, size=, lines=, md5=, disposition=,
+ * disposition_params={...}, filename=, language={...}, location=, envelope=, index=,
+ * children={...}}; type and subtype lower-case, part the section number ("1.2"; none for a
+ * multipart that is a whole message), parameter values decoded to UTF-8 (RFC 2231, 2047). */
+void lua_message_pushbody(lua_State *L, const struct imap_body *b);
 #endif

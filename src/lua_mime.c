@@ -1,5 +1,5 @@
-/* lua_mime.c — core.decode_header, core.header_values, core.body_text: fetched mail as UTF-8
- * text for client-side rules. */
+/* lua_mime.c — core.decode_header, core.header_values, core.body_text, core.decode_part: fetched
+ * mail as UTF-8 text for client-side rules. */
 #include <stdlib.h>
 
 #include <lauxlib.h>
@@ -67,7 +67,22 @@ static int lmime_body_text(lua_State *L)
     return 1;
 }
 
+/* core.decode_part(data, encoding [, charset]): pushes 1, a part's body with its transfer
+ * encoding undone, and converted to UTF-8 from charset when one is given ("" for unknown). */
+static int lmime_decode_part(lua_State *L)
+{
+    size_t len, outlen = 0;
+    const char *data = luaL_checklstring(L, 1, &len);
+    const char *enc = luaL_optstring(L, 2, NULL);
+    const char *cs = luaL_optstring(L, 3, NULL);
+    char *out = NULL;
+    int rc = mime_part_decode(data, len, enc, cs, &out, &outlen);
+    push_result(L, rc, out, outlen);
+    return 1;
+}
+
 static const luaL_Reg mime_funcs[] = {
+    {"decode_part", lmime_decode_part},
     {"decode_header", lmime_decode_header},
     {"header_values", lmime_header_values},
     {"body_text", lmime_body_text},

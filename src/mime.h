@@ -49,4 +49,19 @@ bool mime_header_find(const char *hdr, size_t len, size_t *pos, const char *name
  * *out is malloc'd, NUL-terminated, freed by the caller. Returns 0 or -ENOMEM (*out NULL). */
 int mime_body_text(const char *msg, size_t len, size_t max, char **out, size_t *outlen);
 
+/* One MIME part's body data[0..len) as fetched (BODY[1.2]): its transfer encoding undone
+ * (encoding "base64", "quoted-printable", anything else as is) and, when charset is not NULL
+ * (a text part), converted from it to UTF-8 ("" or unknown: UTF-8 where valid, else
+ * Windows-1252). *out is malloc'd, NUL-terminated, freed by the caller. 0 or -ENOMEM. */
+int mime_part_decode(const char *data, size_t len, const char *encoding, const char *charset,
+                     char **out, size_t *outlen);
+
+/* The value of MIME parameter name (ASCII case-insensitive) among n name/value pairs as a
+ * BODYSTRUCTURE lists them: RFC 2231 continuations (name*0, name*1*, ...) joined in order,
+ * extended values (charset'language'%XX) decoded and converted to UTF-8, a plain value
+ * RFC 2047-decoded (mailers write encoded words in quoted file names). *out is malloc'd,
+ * NUL-terminated, freed by the caller. Returns 1 (found), 0 (absent) or -ENOMEM. */
+int mime_param_get(const char *const *pairs, size_t n, const char *name, char **out,
+                   size_t *outlen);
+
 #endif

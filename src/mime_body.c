@@ -1,5 +1,6 @@
 /* mime_body.c — the text a reader sees in a raw message: the MIME structure walked (multipart,
  * message/rfc822, attachments skipped), transfer encodings undone, text parts joined as UTF-8. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <strings.h>
 
@@ -66,6 +67,28 @@ static void qp_decode(struct buf *b, const char *s, size_t n, size_t limit)
             i++;
         }
     }
+}
+
+int mime_part_decode(const char *data, size_t len, const char *encoding, const char *charset,
+                     char **out, size_t *outlen)
+{
+    struct buf raw, conv;
+    buf_init(&raw, SIZE_MAX);
+    size_t el = encoding ? strlen(encoding) : 0;
+    if (eq_nocase(encoding ? encoding : "", el, "base64"))
+        base64_decode(&raw, data, len, SIZE_MAX);
+    else if (eq_nocase(encoding ? encoding : "", el, "quoted-printable"))
+        qp_decode(&raw, data, len, SIZE_MAX);
+    else
+        buf_add(&raw, data, len);
+    if (!charset || raw.err)
+        return buf_finish(&raw, out, outlen);
+    buf_init(&conv, SIZE_MAX);
+    const char *bytes = raw.p ? raw.p : "";
+    if (!*charset || !add_charset(&conv, charset, strlen(charset), bytes, raw.len))
+        add_sanitized(&conv, bytes, raw.len);
+    free(raw.p);
+    return buf_finish(&conv, out, outlen);
 }
 
 /* ---- MIME structure ----------------------------------------------------------------------- */

@@ -264,6 +264,7 @@ R.unmark_answered = store("-", "unmark_answered", { "\\Answered" })
 local fetch_names = {
   uid = "uid", flags = "flags", size = "size", date = "date", envelope = "envelope",
   headers = "header", body = "raw", raw = "raw", modseq = "modseq",
+  bodystructure = "bodystructure", labels = "labels", gm_msgid = "gm_msgid", gm_thrid = "gm_thrid",
 }
 
 local Message = {}
@@ -284,6 +285,37 @@ function Message:headers(name)
   return core.header_values(raw, name)
 end
 
+--- msg:parts(): iterator over every MIME part of the fetched bodystructure, depth first
+--- (the message's own table first), each {part=, type=, subtype=, params=, filename=, ...}.
+function Message:parts()
+  local top = rawget(self, "bodystructure")
+  if not top then usage("parts(): fetch {\"bodystructure\"} first", 2) end
+  local stack = { top }
+  return function()
+    local p = table.remove(stack)
+    if not p then return nil end
+    local kids = p.children or {}
+    for i = #kids, 1, -1 do stack[#stack + 1] = kids[i] end
+    return p
+  end
+end
+
+--- msg:part_text(section): the part fetched with "part:<section>", its transfer encoding
+--- undone and, for text parts, converted to UTF-8 (other parts: the decoded bytes).
+function Message:part_text(section)
+  section = tostring(section)
+  local data = (rawget(self, "_sections") or {})[section]
+  if not data then usage(string.format("part_text(): fetch {\"part:%s\"} first", section), 2) end
+  local part
+  for p in self:parts() do
+    if p.part == section then part = p break end
+  end
+  if not part then usage(string.format("part_text(): the message has no part %s", section), 2) end
+  local charset
+  if part.type == "text" then charset = part.params.charset or "" end
+  return core.decode_part(data, part.encoding, charset)
+end
+
 -- Envelope strings arrive as the header had them: decode RFC 2047 words for scripts.
 local function decode_envelope(env)
   if not env then return nil end
@@ -296,11 +328,29 @@ local function decode_envelope(env)
   return env
 end
 
+-- Gmail's labels arrive in modified UTF-7 like mailbox names; system labels ("\\Inbox") as they are.
+local function decode_labels(labels)
+  if not labels then return nil end
+  for i, l in ipairs(labels) do
+    if l:sub(1, 1) ~= "\\" then labels[i] = core.mutf7_decode(l) or l end
+  end
+  return labels
+end
+
 local function message_table(m, want_body, want_raw, box)
   local msg = {
-    uid = m.uid, flags = m.flags, size = m.size, internaldate = m.internaldate,
+    uid = m.uid, seq = m.seq, flags = m.flags, size = m.size, internaldate = m.internaldate,
     modseq = m.modseq, envelope = decode_envelope(m.envelope), _header = m.header, mailbox = box,
+    bodystructure = m.bodystructure, _sections = m.sections, labels = decode_labels(m.labels),
+    gm_msgid = m.gm_msgid, gm_thrid = m.gm_thrid,
   }
+  if msg.bodystructure then
+    local function walk(p)
+      if p.envelope then decode_envelope(p.envelope) end
+      for _, c in ipairs(p.children or {}) do walk(c) end
+    end
+    walk(msg.bodystructure)
+  end
   if want_body and m.raw then msg.body = core.body_text(m.raw) end
   if want_raw then msg.raw = m.raw end
   return setmetatable(msg, Message)
@@ -352,6 +402,11 @@ function R:fetch(items)
   local wire, seen, want_body, want_raw = { "uid" }, { uid = true }, false, false
   for i, it in ipairs(items) do
     local w = fetch_names[it]
+    if type(it) == "string" and it:match("^part:") then
+      w = it
+      -- part_text needs the part's encoding and charset: the structure comes along.
+      if not seen.bodystructure then seen.bodystructure = true; wire[#wire + 1] = "bodystructure" end
+    end
     if not w then usage(string.format("fetch: unknown item %d %q", i, tostring(it)), 2) end
     if it == "body" then want_body = true end
     if it == "raw" then want_raw = true end

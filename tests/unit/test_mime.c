@@ -371,8 +371,66 @@ static void test_mutations(void)
     free(m);
 }
 
+/* mime_param_get on pairs; "(absent)" or the value, into a static buffer. */
+static const char *param(const char *const *pairs, size_t n, const char *name)
+{
+    static char buf[512];
+    char *out = NULL;
+    size_t len = 0;
+    int rc = mime_param_get(pairs, n, name, &out, &len);
+    snprintf(buf, sizeof buf, "%s", rc < 0 ? "(error)" : rc == 0 ? "(absent)" : out);
+    CHECK(rc != 1 || strlen(out) == len);
+    free(out);
+    return buf;
+}
+
+static void test_rfc2231_params(void)
+{
+    /* RFC 2231 section 3 and 4 examples, and what mailers send */
+    const char *const single[] = { "filename*", "utf-8''%E2%82%AC%20rates.pdf", "name", "x" };
+    CHECK_STR(param(single, 2, "FILENAME"), "\xe2\x82\xac rates.pdf");
+    CHECK_STR(param(single, 2, "name"), "x");
+    CHECK_STR(param(single, 2, "size"), "(absent)");
+    const char *const cont[] = { "URL*1", "cp/pub/", "url*0", "ftp://", "URL*2", "x.tar" };
+    CHECK_STR(param(cont, 3, "url"), "ftp://cp/pub/x.tar");
+    const char *const mixed[] = { "title*2", "isn't it!", "title*1*", "%2A%2A%2Afun%2A%2A%2A%20",
+                                  "title*0*", "us-ascii'en'This%20is%20even%20more%20" };
+    CHECK_STR(param(mixed, 3, "title"), "This is even more ***fun*** isn't it!");
+    const char *const latin[] = { "filename*0*", "iso-8859-1''Gr%FC", "filename*1*", "%DFe.txt" };
+    CHECK_STR(param(latin, 2, "filename"), "Gr\xc3\xbc\xc3\x9f" "e.txt");
+    /* RFC 2047 in a quoted value, not standard but common */
+    const char *const ew[] = { "name", "=?UTF-8?B?w5xiZXJzaWNodC5wZGY=?=" };
+    CHECK_STR(param(ew, 1, "name"), "\xc3\x9c" "bersicht.pdf");
+    /* hostile: missing first segment, bad percent, unknown charset, huge index */
+    const char *const bad[] = { "n*1", "b", "n*99999", "c", "m*", "x-nonsense''%FF%", "n", "p" };
+    CHECK_STR(param(bad, 4, "n"), "p");
+    CHECK_STR(param(bad, 4, "m"), "\xc3\xbf%");
+}
+
+static void test_part_decode(void)
+{
+    char *out = NULL;
+    size_t len = 0;
+    CHECK(mime_part_decode("R3LDvMOfZSE=\r\n", 14, "BASE64", "utf-8", &out, &len) == 0);
+    CHECK_STR(out, "Gr\xc3\xbc\xc3\x9f" "e!");
+    free(out);
+    CHECK(mime_part_decode("caf=E9 =\r\nau lait", 17, "quoted-printable", "iso-8859-1", &out,
+                           &len) == 0);
+    CHECK_STR(out, "caf\xc3\xa9 au lait");
+    free(out);
+    /* no charset: the decoded bytes as they are */
+    CHECK(mime_part_decode("AP8A", 4, "base64", NULL, &out, &len) == 0);
+    CHECK(len == 3 && out[0] == 0 && (unsigned char)out[1] == 0xff && out[2] == 0);
+    free(out);
+    CHECK(mime_part_decode("plain", 5, NULL, "", &out, &len) == 0);
+    CHECK_STR(out, "plain");
+    free(out);
+}
+
 int main(void)
 {
+    RUN(test_rfc2231_params);
+    RUN(test_part_decode);
     RUN(test_rfc2047_examples);
     RUN(test_charsets);
     RUN(test_broken_words);
