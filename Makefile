@@ -12,11 +12,11 @@ VERSION  := 0.1.0
 
 CC       ?= cc
 FUZZ_CC  ?= clang
-PKGS     := lua5.4 openssl libpcre2-8 zlib
+PKGS     := lua5.4 openssl libpcre2-8 zlib icu-uc
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # Line editing for the -i prompt: the program only, not the Lua module.
 EDIT_LIBS  = $(shell pkg-config --libs libedit 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs openssl libpcre2-8 zlib 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs openssl libpcre2-8 zlib icu-uc 2>/dev/null)
 LUA_LIBS   = $(shell pkg-config --libs lua5.4 2>/dev/null)
 
 CFLAGS   ?= -O2 -g

@@ -76,5 +76,6 @@ int luaopen_imapscript_core(lua_State *L)
     lua_error_open(L);
     lua_conn_open(L);
     lua_raw_open(L);
+    lua_sort_open(L);
     return 1;
 }
