@@ -9,6 +9,9 @@ local account = require "imapscript.account"
 local mailbox = require "imapscript.mailbox"
 local result = require "imapscript.result"
 local watch = require "imapscript.watch"
+local sort = require "imapscript.sort"
+result.methods.sort = sort.sort           -- r:sort, r:threads (sort.lua)
+result.methods.threads = sort.threads
 
 local imap = {
   version = core.version,

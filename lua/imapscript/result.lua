@@ -10,7 +10,7 @@ local R = {}                 -- methods
 Result.__index = R
 Result.__name = "imapscript.result"
 
-local M = {}
+local M = { methods = R }
 
 local function usage(msg, level)
   error(core.error("usage", msg), (level or 1) + 1)
@@ -30,6 +30,12 @@ end
 --- A result whose UIDs are already known.
 function M.known(box, set)
   return new { kind = "known", box = box, resolved = { { box = box, set = set } } }
+end
+
+--- A result of box whose UIDs come in a given order (SORT): iteration and fetch follow it.
+function M.ordered(box, order)
+  return new { kind = "known", box = box, resolved = { { box = box, set = core.set(order) } },
+               order = order }
 end
 
 --- Parts of a resolved result, as {box=, set=}, one per mailbox, in a stable order.
@@ -153,6 +159,13 @@ end
 
 --- r:uids(): iterator of uid (and mailbox) over the result.
 function R:uids()
+  if self.order then
+    local i, box = 0, self.box
+    return function()
+      i = i + 1
+      if self.order[i] then return self.order[i], box end
+    end
+  end
   local parts = M.resolve(self)
   local i, it = 0, nil
   return function()
@@ -420,6 +433,21 @@ function R:fetch(items)
   local done = 0
 
   local pi, pchunks = 0, nil
+  local rank
+  if self.order then
+    -- A sorted result: chunks follow its order, and each chunk is put back in it.
+    rank = {}
+    for i, uid in ipairs(self.order) do rank[uid] = i end
+    local pos = 0
+    parts = { { box = self.box, set = false } }
+    pi, pchunks = 1, function()
+      if pos >= #self.order then return nil end
+      local n = math.min(per_chunk, #self.order - pos)
+      local uids = table.move(self.order, pos + 1, pos + n, 1, {})
+      pos = pos + n
+      return core.set(uids)
+    end
+  end
   local current, ready, next_pending = nil, 1, nil
 
   -- Sends the FETCH for the next chunk; returns {handle, msgs, conn} or nil at the end.
@@ -460,7 +488,11 @@ function R:fetch(items)
       current.conn:wait(current.handle)
       local ok, err = current.handle:result()
       if not ok then progress_done(); error(err, 0) end
-      table.sort(current.msgs, function(a, b) return a.uid < b.uid end)
+      if rank then
+        table.sort(current.msgs, function(a, b) return rank[a.uid] < rank[b.uid] end)
+      else
+        table.sort(current.msgs, function(a, b) return a.uid < b.uid end)
+      end
       next_pending = send_next()
     end
   end
