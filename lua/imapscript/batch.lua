@@ -91,6 +91,10 @@ end
 
 -- Queries the server can run: OLDER/YOUNGER become dates without WITHIN (RFC 5032).
 function Run:server_query(q)
+  if q:uses_gmail() and not self.conn:has("X-GM-EXT-1") then
+    error(core.error("capability", self.acct.label ..
+      ": Gmail's search keys (Q.gmail, Q.gm_msgid, Q.gm_thrid) need a Gmail server (X-GM-EXT-1)"), 0)
+  end
   if not self.conn:has("WITHIN") and q:uses_within() then
     return q:without_within(os.time())
   end
@@ -211,8 +215,46 @@ function Run:ensure_dest(dest)
   acct.exists[dest.name] = true
 end
 
+-- Gmail: deleting from a label only takes the label off; a move to the Trash deletes.
+local function gmail_delete(self, op)
+  if op.verb ~= "delete" or not self.conn:has("X-GM-EXT-1") then return op end
+  local trash = self.acct:special("\\Trash")
+  if not trash or op.src.box == trash then return op end
+  local moved = {}
+  for k, v in pairs(op) do moved[k] = v end
+  moved.verb, moved.dest = "move", trash
+  moved.label = op.label .. " (Gmail: to " .. trash.name .. ")"
+  return moved
+end
+
+-- Gmail labels: one UID STORE X-GM-LABELS per part.
+function Run:send_labels(op)
+  if not self.conn:has("X-GM-EXT-1") then
+    return self:record(annotate(core.error("capability", self.acct.label ..
+      ": the server has no Gmail labels (X-GM-EXT-1)"), op))
+  end
+  local item = ({ ["+"] = "+X-GM-LABELS.SILENT", ["-"] = "-X-GM-LABELS.SILENT",
+                  ["="] = "X-GM-LABELS.SILENT" })[op.mode]
+  local list = {}
+  for i, l in ipairs(op.labels) do
+    list[i] = l:sub(1, 1) == "\\" and core.atom(l) or core.mailbox_arg(l)
+  end
+  for _, p in ipairs(self:parts_of(op.src, true)) do
+    if #p.set > 0 then
+      self:select(p.box, op)
+      self:track(self.conn:command("UID STORE", { p.set, core.atom(item), list }), function(ok, err)
+        if not ok then return self:record(annotate(err, op)) end
+        log.action(string.format("%s %s on %d messages in %s", op.label,
+          table.concat(op.labels, " "), #p.set, p.box.name))
+      end)
+    end
+  end
+end
+
 function Run:send_action(op)
+  op = gmail_delete(self, op)
   if settings.dry_run then return self:plan(op) end
+  if op.verb == "labels" then return self:send_labels(op) end
   local conn, verb = self.conn, op.verb
   if (verb == "move" or verb == "copy") and op.dest.account ~= self.acct then
     self:round()         -- earlier operations first: order is kept

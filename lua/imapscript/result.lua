@@ -271,6 +271,25 @@ R.unmark_flagged = store("-", "unmark_flagged", { "\\Flagged" })
 R.mark_answered = store("+", "mark_answered", { "\\Answered" })
 R.unmark_answered = store("-", "unmark_answered", { "\\Answered" })
 
+-- Gmail labels (X-GM-LABELS): names as scripts write them ("Work/Q1", "\\Important").
+local function labels_action(mode, label)
+  return function(self, labels)
+    if type(labels) == "string" then labels = { labels } end
+    if type(labels) ~= "table" or (#labels == 0 and mode ~= "=") then
+      usage(label .. ": want a list of labels, e.g. {\"Work\", \"\\\\Important\"}", 2)
+    end
+    for i, l in ipairs(labels) do
+      if type(l) ~= "string" or l == "" then
+        usage(string.format("%s: label %d is not a non-empty string", label, i), 2)
+      end
+    end
+    return queue_action(self, { verb = "labels", mode = mode, labels = labels, label = label })
+  end
+end
+R.add_labels = labels_action("+", "add_labels")
+R.remove_labels = labels_action("-", "remove_labels")
+R.set_labels = labels_action("=", "set_labels")
+
 ---------------------------------------------------------------------------------------
 -- Reading messages: one streamed FETCH per mailbox.
 

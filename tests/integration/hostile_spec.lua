@@ -117,3 +117,71 @@ C: UID COPY 1:3 Archive
     assert.falsy(log:find("EXPUNGE", 1, true), log)
   end)
 end)
+
+-- Gmail's extensions (X-GM-EXT-1), which Dovecot lacks: the fake checks every command.
+describe("against a scripted Gmail", function()
+  it("searches with X-GM-RAW, reads and changes labels, and deletes by moving to the Trash", function()
+    local code, err, log, fake_code = against([[
+S: * OK [CAPABILITY IMAP4rev1 UIDPLUS MOVE X-GM-EXT-1 SPECIAL-USE ESEARCH LITERAL+] Gimap ready
+C: LOGIN u p
+S: $TAG OK logged in
+C: CAPABILITY
+S: * CAPABILITY IMAP4rev1 UIDPLUS MOVE X-GM-EXT-1 SPECIAL-USE ESEARCH LITERAL+
+S: $TAG OK done
+C: SELECT INBOX
+S: * 3 EXISTS
+S: * OK [UIDVALIDITY 7] ok
+S: * OK [UIDNEXT 9] ok
+S: $TAG OK [READ-WRITE] selected
+C: UID SEARCH RETURN (ALL) X-GM-RAW "has:attachment older_than:1y" UNSEEN
+S: * ESEARCH (TAG "$TAG") UID ALL 1:2
+S: $TAG OK done
+C: UID FETCH 1:2 (UID X-GM-LABELS X-GM-MSGID X-GM-THRID)
+S: * 1 FETCH (UID 1 X-GM-LABELS (\Inbox "Work/Q1" Tr&AOg-s) X-GM-MSGID 1278455344230334865 X-GM-THRID 1278455344230334865)
+S: * 2 FETCH (UID 2 X-GM-LABELS () X-GM-MSGID 1278455344230334866 X-GM-THRID 1278455344230334865)
+S: $TAG OK done
+C: UID STORE 1:2 +X-GM-LABELS.SILENT (Work/Q1 \Important)
+S: $TAG OK done
+C: UID STORE 1:2 -X-GM-LABELS.SILENT (Tr&AOg-s)
+S: $TAG OK done
+C: LIST "" ""
+S: * LIST (\Noselect) "/" ""
+S: $TAG OK done
+C: LIST "" "*" RETURN (SPECIAL-USE)
+S: * LIST (\HasNoChildren) "/" "INBOX"
+S: * LIST (\HasNoChildren \Trash) "/" "[Gmail]/Trash"
+S: * LIST (\All \HasNoChildren) "/" "[Gmail]/All Mail"
+S: $TAG OK done
+C: UID MOVE 5 "[Gmail]/Trash"
+S: * OK [COPYUID 7 5 31] moved
+S: * 3 EXPUNGE
+S: $TAG OK done
+]] .. LOGOUT, [[
+local r = a.INBOX:search(Q.gmail "has:attachment older_than:1y" & Q.unseen)
+for m in r:fetch { "labels", "gm_msgid", "gm_thrid" } do
+  io.stderr:write(string.format("msg %d [%s] %d %d\n", m.uid, table.concat(m.labels, ","), m.gm_msgid, m.gm_thrid))
+end
+r:add_labels { "Work/Q1", "\\Important" }
+r:remove_labels { "Tr\u{e8}s" }
+a.INBOX:uids("5"):delete()]])
+    assert.are.equal(0, code, err)
+    assert.are.equal(0, fake_code, err)
+    assert.truthy(err:find("msg 1 [\\Inbox,Work/Q1,Tr\u{e8}s] 1278455344230334865 1278455344230334865", 1, true), err)
+    assert.truthy(err:find("msg 2 [] 1278455344230334866 1278455344230334865", 1, true), err)
+    assert.falsy(log:find("\\Deleted", 1, true), log)       -- a move to the Trash, no expunge
+    assert.falsy(log:find("EXPUNGE", 1, true), log)
+  end)
+
+  it("refuses Gmail keys and labels on a server without them", function()
+    local code, err, log = against(LOGIN .. LIST .. LOGOUT, [[
+a.INBOX:uids("1"):add_labels { "x" }
+io.stderr:write("labels: ", tostring(select(2, pcall(a.flush, a))), "\n")
+local ok, e = pcall(function() return #a.INBOX:search(Q.gmail "x") end)
+io.stderr:write("search: ", tostring(e), "\n")
+error(e)]])
+    assert.are.equal(1, code, err)
+    assert.truthy(err:find("labels (X-GM-EXT-1)", 1, true), err)
+    assert.truthy(err:find("search: .*need a Gmail server"), err)
+    assert.falsy(log:find("X-GM", 1, true), log)
+  end)
+end)
