@@ -158,6 +158,10 @@ function Run:plan(op)
     elseif op.verb == "store" then
       step.mode, step.flags = op.mode, op.flags
       text = string.format("store %s %d %s", store_text(op), n, p.box.name)
+    elseif op.verb == "labels" then
+      step.mode, step.labels = op.mode, op.labels
+      text = string.format("labels %s(%s) %d %s", op.mode == "=" and "" or op.mode,
+        table.concat(op.labels, " "), n, p.box.name)
     else
       text = string.format("%s %d %s", op.verb, n, p.box.name)
     end

@@ -3,6 +3,7 @@
 -- actions on a result join the queue too and go out pipelined (see batch.lua).
 local core = require "imapscript.core"
 local log = require "imapscript.log"
+local extensions = require "imapscript.extensions"
 log.internal(debug.getinfo(1, "S").source)
 
 local Result = {}
@@ -93,11 +94,20 @@ local function account_of(r)
   return acct
 end
 
+local function queued(acct, op)
+  for i, o in ipairs(acct.queue) do
+    if o == op then return i end
+  end
+end
+
 --- Resolves r: flushes the accounts whose queues hold its searches. Returns its parts.
 function M.resolve(r)
   if r.resolved then return r.resolved end
   if r.err then error(r.err, 0) end
   if r.kind == "search" then
+    if not queued(r.box.account, r.op) then    -- its count was asked first: search now
+      r.op = r.box.account:_enqueue { kind = "search", box = r.box, query = r.query, result = r }
+    end
     r.box.account:flush()
     if r.err then error(r.err, 0) end
     if not r.resolved then usage("internal: search did not resolve") end
@@ -125,7 +135,68 @@ Result.__add = combine("+")
 Result.__mul = combine("*")
 Result.__sub = combine("-")
 
+-- {count=, min=, max=} of a search nothing else needs the UIDs of, from one
+-- UID SEARCH RETURN (COUNT MIN MAX) that replaces the queued search; nil otherwise.
+local function esearch_stats(r)
+  if r.stats or r.resolved or r.err or r.kind ~= "search" then return r.stats end
+  local acct = r.box.account
+  -- Only the last queued operation: the count then sees what every earlier one did, and
+  -- nothing queued after it (which would run first) can use its UIDs.
+  local at = queued(acct, r.op)
+  if not at or at ~= #acct.queue or r.query:needs_utf8() then return nil end
+  local conn = acct:_connection()
+  if not conn:has("ESEARCH") or (r.query:uses_within() and not conn:has("WITHIN")) or
+      (r.query:uses_gmail() and not conn:has("X-GM-EXT-1")) then
+    return nil
+  end
+  table.remove(acct.queue, at)
+  local ok, res = pcall(extensions.run, acct, r.box, "UID SEARCH",
+    { core.atom "RETURN (COUNT MIN MAX)", r.query })
+  if not ok then
+    r.err = res
+    error(res, 0)
+  end
+  local st = { count = 0 }
+  for _, u in ipairs(res.untagged) do
+    if u.name == "ESEARCH" then
+      for i = 1, #u - 1 do
+        if u[i] == "COUNT" then st.count = u[i + 1]
+        elseif u[i] == "MIN" then st.min = u[i + 1]
+        elseif u[i] == "MAX" then st.max = u[i + 1] end
+      end
+    end
+  end
+  r.stats = st
+  return st
+end
+
+--- r:min(), r:max(): the smallest and largest UID (nil when empty); by ESEARCH alone when
+--- nothing else needs the result's UIDs.
+function R:min()
+  local st = esearch_stats(self)
+  if st then return st.min end
+  local m
+  for _, p in ipairs(M.resolve(self)) do
+    local x = #p.set > 0 and p.set:min()
+    if x and (not m or x < m) then m = x end
+  end
+  return m
+end
+
+function R:max()
+  local st = esearch_stats(self)
+  if st then return st.max end
+  local m
+  for _, p in ipairs(M.resolve(self)) do
+    local x = #p.set > 0 and p.set:max()
+    if x and (not m or x > m) then m = x end
+  end
+  return m
+end
+
 function Result.__len(r)
+  local st = esearch_stats(r)
+  if st then return st.count end
   local n = 0
   for _, p in ipairs(M.resolve(r)) do n = n + #p.set end
   return n

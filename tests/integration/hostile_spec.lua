@@ -98,7 +98,7 @@ S: $TAG NO copy refused
 C: UID SEARCH RETURN (ALL) ALL
 S: * ESEARCH (TAG "$TAG") UID ALL 1:(((
 S: $TAG OK done
-]], [[print(#a.INBOX:search(Q.all))]])
+]], [[print(#a.INBOX:search(Q.all):set())]])
     assert.are.equal(3, code, err)
     assert.truthy(err:find("offset %d+"), err)
     assert.truthy(err:find("search INBOX", 1, true), err)
