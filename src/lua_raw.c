@@ -56,8 +56,8 @@ static void check_verb(lua_State *L, const char *verb, size_t len)
         if (i < len)
             i++;
     }
-    if (!len)
-        lua_error_usage(L, "command: want a command name");
+    if (!len || (words == 1 && len == 3 && strncasecmp(verb, "UID", 3) == 0))
+        lua_error_usage(L, "command: want a command name (\"UID\" needs the command after it)");
     size_t ll = (size_t)(verb + len - last);
     for (size_t k = 0; k < sizeof forbidden / sizeof forbidden[0]; k++)
         if (strlen(forbidden[k].verb) == ll && strncasecmp(last, forbidden[k].verb, ll) == 0)

@@ -66,6 +66,7 @@ describe("extensions", function()
     end
     ok, err = pcall(acct.command, acct, "UID", "x")
     assert.is_false(ok)
+    assert.are.equal("usage", err.kind)
     ok, err = pcall(acct.command, acct, "NOOP", { true })
     assert.is_false(ok)
     assert.truthy(tostring(err):find("boolean has no IMAP form", 1, true))
