@@ -21,6 +21,7 @@ external_dependencies = {
   OPENSSL = { header = "openssl/ssl.h" },
   PCRE2 = { header = "pcre2.h" },
   ZLIB = { header = "zlib.h" },
+  ICU = { header = "unicode/uchar.h" },
 }
 build = {
   type = "make",
