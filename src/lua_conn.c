@@ -146,9 +146,29 @@ static int opt_enum_field(lua_State *L, int idx, const char *name, const char *c
     return lua_error_usage(L, "connect: cfg.%s: unknown value \"%s\"", name, s);
 }
 
-static bool is_loopback(const char *host)
+/* cfg.auth: nil, a method name or an array of them in order of preference -> out. */
+static void auth_field(lua_State *L, int idx, enum session_auth *out)
 {
-    return !strcmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "::1");
+    lua_getfield(L, idx, "auth");
+    int n = lua_istable(L, -1) ? (int)luaL_len(L, -1) : lua_isnil(L, -1) ? 0 : 1;
+    if (n > SESSION_AUTH_MAX)
+        lua_error_usage(L, "connect: cfg.auth lists more than %d methods", SESSION_AUTH_MAX);
+    for (int i = 0; i < n; i++) {
+        if (lua_istable(L, -1))
+            lua_geti(L, -1, i + 1);
+        else
+            lua_pushvalue(L, -1);
+        const char *name = lua_tostring(L, -1);
+        int a = lua_type(L, -1) == LUA_TSTRING ? session_auth_parse(name) : -1;
+        if (a < 0 || (a == SESSION_AUTH_AUTO && n > 1))
+            lua_error_usage(L, "connect: cfg.auth: unknown login method %s%s%s (auto, plain, "
+                            "login, authenticate-login, cram-md5, scram-sha-1, scram-sha-256, "
+                            "xoauth2, oauthbearer)", name ? "\"" : "", name ? name :
+                            luaL_typename(L, -1), name ? "\"" : "");
+        out[i] = (enum session_auth)a;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
 }
 
 /* core.connect(cfg): pushes 1, the connection; raises an error object on failure. */
@@ -161,9 +181,8 @@ static int core_connect(lua_State *L)
     if (!cfg.host || !*cfg.host)
         lua_error_usage(L, "connect: cfg.host is required");
     static const char *const tls_opts[] = { "implicit", "starttls", "none", NULL };
-    static const char *const auth_opts[] = { "auto", "login", "plain", NULL };
     cfg.tls = (enum session_tls)opt_enum_field(L, 1, "tls", tls_opts, 0);
-    cfg.auth = (enum session_auth)opt_enum_field(L, 1, "auth", auth_opts, 0);
+    auth_field(L, 1, cfg.auth);
     lua_getfield(L, 1, "port");
     if (!lua_isnil(L, -1)) {
         int ok;
@@ -190,9 +209,16 @@ static int core_connect(lua_State *L)
     cfg.fingerprint = opt_str_field(L, 1, "fingerprint", NULL);
     cfg.user = opt_str_field(L, 1, "user", NULL);
     cfg.password = opt_str_field(L, 1, "password", &cfg.password_len);
+    size_t token_len = 0;
+    cfg.token = opt_str_field(L, 1, "token", &token_len);
     cfg.label = opt_str_field(L, 1, "label", NULL);
-    if (cfg.password && !cfg.user)
-        lua_error_usage(L, "connect: cfg.password given without cfg.user");
+    if ((cfg.password || cfg.token) && !cfg.user)
+        lua_error_usage(L, "connect: cfg.password or cfg.token given without cfg.user");
+    if (cfg.token && strlen(cfg.token) != token_len)
+        lua_error_usage(L, "connect: cfg.token holds a NUL byte");
+    lua_getfield(L, 1, "allow_plaintext");
+    cfg.allow_plaintext = lua_toboolean(L, -1);
+    lua_pop(L, 1);
 
     /* The userdata first, so that whatever fails below is collected. */
     struct lconn *lc = lua_newuserdatauv(L, sizeof *lc, CONN_NUV);
@@ -236,12 +262,6 @@ static int core_connect(lua_State *L)
     lc->L = L;
     if (cfg.insecure)
         warn_cb(lc, "TLS certificate verification is disabled (insecure = true)");
-    if (cfg.tls == SESSION_TLS_NONE && cfg.password && !is_loopback(cfg.host)) {
-        char w[400];
-        snprintf(w, sizeof w, "%s: the password goes to %s without TLS (tls = \"none\")",
-                 lc->label, cfg.host);
-        warn_cb(lc, w);
-    }
     char err[600];
     struct session *s = NULL;
     int rc = session_open(&cfg, &s, err, sizeof err);

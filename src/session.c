@@ -838,6 +838,10 @@ void session_free(struct session *s)
         explicit_bzero(s->password, s->password_len);
         free(s->password);
     }
+    if (s->token) {
+        explicit_bzero(s->token, s->token_len);
+        free(s->token);
+    }
     free(s->label);
     free(s);
 }
@@ -922,6 +926,10 @@ int session_connect(const struct session_config *cfg, struct session **out, char
             s->password[s->password_len] = '\0';
         }
     }
+    if (cfg->token) {
+        s->token_len = strlen(cfg->token);
+        s->token = strdup(cfg->token);
+    }
     if (cfg->label) {
         s->label = strdup(cfg->label);
     } else if (cfg->host) {
@@ -936,12 +944,13 @@ int session_connect(const struct session_config *cfg, struct session **out, char
     s->cfg.ca_file = s->ca_file;
     s->cfg.fingerprint = s->fingerprint;
     s->cfg.user = s->user;
-    s->cfg.password = NULL;     /* only s->password holds it */
+    s->cfg.password = NULL;     /* only s->password and s->token hold them */
+    s->cfg.token = NULL;
     s->cfg.label = s->label;
     arena_init(&s->scratch, 16384);
     s->p = parser_new(NULL);
     if (!s->host || !s->label || !s->p || (cfg->user && !s->user) ||
-        (cfg->password && !s->password) || (cfg->verify_name && !s->verify_name) ||
+        (cfg->password && !s->password) || (cfg->token && !s->token) || (cfg->verify_name && !s->verify_name) ||
         (cfg->ca_file && !s->ca_file) || (cfg->fingerprint && !s->fingerprint))
         return fail_open(s, cfg->host ? SESSION_ERR_NOMEM : SESSION_ERR_USAGE, err, errlen,
                          cfg->host ? "out of memory" : "no host given");

@@ -52,7 +52,18 @@ enum {
 };
 
 enum session_tls { SESSION_TLS_IMPLICIT, SESSION_TLS_STARTTLS, SESSION_TLS_NONE };
-enum session_auth { SESSION_AUTH_AUTO, SESSION_AUTH_LOGIN, SESSION_AUTH_PLAIN };
+/* How to log in. LOGIN is the IMAP LOGIN command; the others are AUTHENTICATE with that SASL
+ * mechanism (src/sasl.c); AUTO picks the strongest the server offers for the credential. */
+enum session_auth {
+    SESSION_AUTH_AUTO, SESSION_AUTH_LOGIN, SESSION_AUTH_PLAIN, SESSION_AUTH_SASL_LOGIN,
+    SESSION_AUTH_CRAM_MD5, SESSION_AUTH_SCRAM_SHA_1, SESSION_AUTH_SCRAM_SHA_256,
+    SESSION_AUTH_XOAUTH2, SESSION_AUTH_OAUTHBEARER,
+};
+#define SESSION_AUTH_MAX 9          /* entries of session_config.auth */
+/* "scram-sha-256" -> SESSION_AUTH_SCRAM_SHA_256 (also "auto", "login", "authenticate-login"),
+ * -1 when unknown; and back. */
+int session_auth_parse(const char *name);
+const char *session_auth_name(enum session_auth a);
 
 /* Trace sink: dir is 'C' (client to server) or 'S'; line has no CRLF and holds no secret. */
 typedef void (*session_trace_fn)(void *ud, char dir, const char *line, size_t len);
@@ -69,7 +80,14 @@ struct session_config {
     const char *user;               /* NULL: no login in session_open */
     const char *password;           /* bytes, never logged */
     size_t password_len;            /* 0: strlen(password) */
-    enum session_auth auth;         /* AUTO: AUTHENTICATE PLAIN when offered, else LOGIN */
+    const char *token;              /* an OAuth2 access token (XOAUTH2, OAUTHBEARER), never logged */
+    /* Methods in order of preference, the first AUTO ending the list; all AUTO (the default):
+     * a token gives OAUTHBEARER, else XOAUTH2; a password SCRAM-SHA-256, SCRAM-SHA-1, (without
+     * TLS: CRAM-MD5,) PLAIN, LOGIN, AUTHENTICATE LOGIN — each only when the server offers it. */
+    enum session_auth auth[SESSION_AUTH_MAX];
+    /* Send a password or token in clear without TLS even to a host other than loopback or to a
+     * server saying LOGINDISABLED (with a warning); otherwise such a login is refused. */
+    bool allow_plaintext;
     int connect_timeout_ms;         /* 0: 30 s */
     int io_timeout_ms;              /* 0: 30 s; each read/write */
     const char *label;              /* account label in messages; default "user@host" */

@@ -42,8 +42,8 @@ struct session_cmd {
 struct session {
     /* configuration (owned copies) */
     struct session_config cfg;
-    char *host, *verify_name, *ca_file, *fingerprint, *user, *password, *label;
-    size_t password_len;
+    char *host, *verify_name, *ca_file, *fingerprint, *user, *password, *token, *label;
+    size_t password_len, token_len;
 
     struct transport *t;
     struct transport_stats last_stats;  /* t's counters when the session broke */

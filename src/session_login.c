@@ -1,12 +1,15 @@
-/* session_login.c — authentication (LOGIN, AUTHENTICATE PLAIN with or without SASL-IR), LOGOUT,
- * and the argument-less connection commands CAPABILITY and NOOP. */
+/* session_login.c — logging in: the method (the LOGIN command, or AUTHENTICATE with a mechanism
+ * of sasl.c) picked from the config and the server's capabilities, the rule that no password or
+ * token goes in clear where it must not, the SASL exchange over continuations; LOGOUT, and the
+ * argument-less commands CAPABILITY and NOOP. */
 #include "session_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#include <openssl/evp.h>
+#include "sasl.h"
 
 struct session_cmd *cmd_simple(struct session *s, const char *verb)
 {
@@ -33,141 +36,334 @@ struct session_cmd *session_noop_start(struct session *s)
     return cmd_simple(s, "NOOP");
 }
 
-/* The SASL PLAIN response "\0user\0password", base64; malloc'd, the caller wipes and frees. */
-static char *plain_token(const struct session *s, size_t *outlen)
-{
-    size_t ul = strlen(s->user), n = ul + s->password_len + 2;
-    unsigned char *raw = malloc(n);
-    char *b64 = malloc(4 * ((n + 2) / 3) + 1);
-    if (!raw || !b64) {
-        free(raw);
-        free(b64);
-        return NULL;
-    }
-    raw[0] = '\0';
-    memcpy(raw + 1, s->user, ul);
-    raw[1 + ul] = '\0';
-    memcpy(raw + 2 + ul, s->password, s->password_len);
-    int m = EVP_EncodeBlock((unsigned char *)b64, raw, (int)n);
-    explicit_bzero(raw, n);
-    free(raw);
-    *outlen = (size_t)m;
-    return b64;
-}
+/* ---- methods ------------------------------------------------------------------------ */
 
-struct auth_cont {
-    char *token;
-    size_t len;
-    int sent;
+static const struct {
+    const char *name;           /* as the account's `auth` setting spells it */
+    int mech;                   /* enum sasl_mech, or -1 for the LOGIN command (and AUTO) */
+} methods[] = {
+    [SESSION_AUTH_AUTO] = { "auto", -1 },
+    [SESSION_AUTH_LOGIN] = { "login", -1 },
+    [SESSION_AUTH_PLAIN] = { "plain", SASL_PLAIN },
+    [SESSION_AUTH_SASL_LOGIN] = { "authenticate-login", SASL_LOGIN },
+    [SESSION_AUTH_CRAM_MD5] = { "cram-md5", SASL_CRAM_MD5 },
+    [SESSION_AUTH_SCRAM_SHA_1] = { "scram-sha-1", SASL_SCRAM_SHA_1 },
+    [SESSION_AUTH_SCRAM_SHA_256] = { "scram-sha-256", SASL_SCRAM_SHA_256 },
+    [SESSION_AUTH_XOAUTH2] = { "xoauth2", SASL_XOAUTH2 },
+    [SESSION_AUTH_OAUTHBEARER] = { "oauthbearer", SASL_OAUTHBEARER },
 };
 
-static int auth_on_cont(struct session_cmd *c, const struct imap_response *r)
+int session_auth_parse(const char *name)
 {
-    (void)r;
-    struct auth_cont *a = c->priv;
-    struct session *s = c->s;
-    /* A second challenge means the server did not accept our response: cancel with "*". */
-    const char *data = a->sent ? "*" : a->token;
-    size_t len = a->sent ? 1 : a->len;
-    a->sent++;
-    session_trace_out(s, a->sent > 1 ? "*" : "***", a->sent > 1 ? 1 : 3);
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (strcasecmp(methods[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+const char *session_auth_name(enum session_auth a)
+{
+    return methods[a].name;
+}
+
+/* "LOGIN" or "AUTHENTICATE SCRAM-SHA-256", for messages. */
+static void method_label(enum session_auth a, char *buf, size_t len)
+{
+    if (methods[a].mech < 0)
+        snprintf(buf, len, "LOGIN");
+    else
+        snprintf(buf, len, "AUTHENTICATE %s", sasl_mech_name((enum sasl_mech)methods[a].mech));
+}
+
+static bool is_loopback(const char *host)
+{
+    return !strcasecmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "::1") ||
+           !strcmp(host, "[::1]");
+}
+
+static bool sends_secret_in_clear(enum session_auth a)
+{
+    return methods[a].mech < 0 || sasl_mech_cleartext((enum sasl_mech)methods[a].mech);
+}
+
+enum verdict { USABLE, NOT_OFFERED, NO_CREDENTIAL, IN_CLEAR };
+
+/* Whether method a may log this session in; why not in why. */
+static enum verdict method_check(const struct session *s, enum session_auth a, char *why,
+                                 size_t whylen)
+{
+    char label[64];
+    method_label(a, label, sizeof label);
+    bool token = methods[a].mech >= 0 && sasl_mech_takes_token((enum sasl_mech)methods[a].mech);
+    if (token ? !s->token : !s->password) {
+        snprintf(why, whylen, "%s needs %s", label, token ? "an OAuth2 token (oauth2)" :
+                 "a password");
+        return NO_CREDENTIAL;
+    }
+    bool disabled = session_has_cap(s, "LOGINDISABLED");
+    if (methods[a].mech < 0) {
+        if (disabled) {
+            snprintf(why, whylen, "the server disabled LOGIN (LOGINDISABLED)%s",
+                     transport_is_tls(s->t) ? "" : "; it needs TLS first");
+            return NOT_OFFERED;
+        }
+    } else {
+        char cap[64];
+        snprintf(cap, sizeof cap, "AUTH=%s", sasl_mech_name((enum sasl_mech)methods[a].mech));
+        if (!session_has_cap(s, cap)) {
+            snprintf(why, whylen, "the server does not offer %s", label);
+            return NOT_OFFERED;
+        }
+    }
+    if (sends_secret_in_clear(a) && !transport_is_tls(s->t) && !s->cfg.allow_plaintext &&
+        (disabled || !is_loopback(s->host))) {
+        snprintf(why, whylen, "refusing to send the %s in clear with %s: the connection has no "
+                 "TLS%s; use tls = \"implicit\" or \"starttls\" (or allow_plaintext = true)",
+                 token ? "token" : "password", label,
+                 disabled ? " and the server says LOGINDISABLED" : " and the host is not loopback");
+        return IN_CLEAR;
+    }
+    return USABLE;
+}
+
+/* The methods to try, in order: the configured list, or the automatic one. */
+static size_t method_candidates(const struct session *s, enum session_auth *out)
+{
+    size_t n = 0;
+    for (; n < SESSION_AUTH_MAX && s->cfg.auth[n] != SESSION_AUTH_AUTO; n++)
+        out[n] = s->cfg.auth[n];
+    if (n)
+        return n;
+    if (s->token) {
+        out[n++] = SESSION_AUTH_OAUTHBEARER;
+        out[n++] = SESSION_AUTH_XOAUTH2;
+    }
+    if (s->password) {
+        out[n++] = SESSION_AUTH_SCRAM_SHA_256;
+        out[n++] = SESSION_AUTH_SCRAM_SHA_1;
+        if (!transport_is_tls(s->t))
+            out[n++] = SESSION_AUTH_CRAM_MD5;   /* hides the password where nothing else does */
+        out[n++] = SESSION_AUTH_PLAIN;
+        out[n++] = SESSION_AUTH_LOGIN;
+        out[n++] = SESSION_AUTH_SASL_LOGIN;
+    }
+    return n;
+}
+
+/* Picks the method, or fills err: the reason a sole method cannot be used; else the first
+ * refusal to send a secret in clear (the one a user can act on); else what was looked for. */
+static int method_choose(struct session *s, enum session_auth *out, char *err, size_t errlen)
+{
+    enum session_auth cand[2 * SESSION_AUTH_MAX];
+    size_t n = method_candidates(s, cand);
+    char why[400], first[400] = "", clear[400] = "", names[300] = "";
+    size_t nl = 0;
+    for (size_t i = 0; i < n; i++) {
+        enum verdict v = method_check(s, cand[i], why, sizeof why);
+        if (v == USABLE) {
+            *out = cand[i];
+            return 0;
+        }
+        if (!first[0])
+            snprintf(first, sizeof first, "%s", why);
+        if (v == IN_CLEAR && !clear[0])
+            snprintf(clear, sizeof clear, "%s", why);
+        if (v == NOT_OFFERED && nl < sizeof names)
+            nl += (size_t)snprintf(names + nl, sizeof names - nl, "%s%s", nl ? ", " : "",
+                                   methods[cand[i]].name);
+    }
+    if (clear[0])
+        snprintf(err, errlen, "%s: %s", s->label, clear);
+    else if (n == 1 || !names[0])
+        snprintf(err, errlen, "%s: %s", s->label, n ? first : "no password or token to log in with");
+    else
+        snprintf(err, errlen, "%s: the server offers none of the login methods tried (%s)",
+                 s->label, names);
+    return SESSION_ERR_AUTH;
+}
+
+/* ---- the SASL exchange --------------------------------------------------------------- */
+
+struct auth_cont {
+    struct sasl *x;
+    int failed;                 /* a SASL_ERR_* once we cancelled */
+    char why[300];
+};
+
+static int write_line(struct session *s, const char *data, size_t len, const char *shown)
+{
+    session_trace_out(s, shown, strlen(shown));
     int rc = transport_write_all(s->t, data, len);
     if (rc == 0)
         rc = transport_write_all(s->t, "\r\n", 2);
     return rc < 0 ? map_transport(rc) : 0;
 }
 
+/* Each "+ challenge" gets the mechanism's response; after a failure, "*" cancels. */
+static int auth_on_cont(struct session_cmd *c, const struct imap_response *r)
+{
+    struct auth_cont *a = c->priv;
+    struct session *s = c->s;
+    if (a->failed)
+        return write_line(s, "*", 1, "*");
+    char *resp;
+    size_t len;
+    int rc = sasl_step(a->x, r->text, &resp, &len, a->why, sizeof a->why);
+    if (rc < 0) {
+        a->failed = rc;
+        return write_line(s, "*", 1, "*");
+    }
+    rc = write_line(s, resp, len, len ? "***" : "");
+    explicit_bzero(resp, len);
+    free(resp);
+    return rc;
+}
+
 static void auth_free(struct session_cmd *c)
 {
     struct auth_cont *a = c->priv;
     if (a) {
-        explicit_bzero(a->token, a->len);
-        free(a->token);
+        sasl_free(a->x);
         free(a);
     }
 }
 
+/* Queues AUTHENTICATE for mechanism m, with the initial response inline when SASL-IR allows. */
+static struct session_cmd *authenticate_start(struct session *s, enum sasl_mech m, int *code,
+                                              char *err, size_t errlen)
+{
+    struct sasl_credentials cr = {
+        .user = s->user, .host = s->host, .port = s->cfg.port ? s->cfg.port :
+            (s->cfg.tls == SESSION_TLS_IMPLICIT ? 993 : 143),
+        .secret = sasl_mech_takes_token(m) ? s->token : s->password,
+        .secret_len = sasl_mech_takes_token(m) ? s->token_len : s->password_len,
+    };
+    struct auth_cont *a = calloc(1, sizeof *a);
+    char why[300];
+    int rc = a ? sasl_new(m, &cr, &a->x, why, sizeof why) : SASL_ERR_NOMEM;
+    char *ir = NULL;
+    size_t irlen = 0;
+    bool inline_ir = sasl_mech_client_first(m) && session_has_cap(s, "SASL-IR") &&
+                     !s->cfg.no_sasl_ir;
+    if (rc == 0 && inline_ir)
+        rc = sasl_step(a->x, NULL, &ir, &irlen, why, sizeof why);
+    if (rc < 0) {
+        *code = rc == SASL_ERR_NOMEM ? SESSION_ERR_NOMEM : SESSION_ERR_AUTH;
+        snprintf(err, errlen, "%s: %s", s->label, rc == SASL_ERR_NOMEM ? "out of memory" : why);
+        if (a)
+            sasl_free(a->x);
+        free(a);
+        return NULL;
+    }
+    struct command c;
+    session_command_start(s, &c, "AUTHENTICATE");
+    command_atom(&c, sasl_mech_name(m));
+    if (ir)
+        command_secret(&c, irlen ? ir : "=", irlen ? irlen : 1);   /* RFC 4959: "=" is empty */
+    command_end(&c);
+    char what[64];
+    snprintf(what, sizeof what, "AUTHENTICATE %s", sasl_mech_name(m));
+    struct session_cmd *sc = cmd_send(s, &c, what, NULL, NULL);
+    if (c.buf)
+        explicit_bzero(c.buf, c.len);
+    command_free(&c);
+    if (ir) {
+        explicit_bzero(ir, irlen);
+        free(ir);
+    }
+    if (sc && sc->in_flight) {
+        sc->priv = a;
+        sc->on_cont = auth_on_cont;
+        sc->on_free = auth_free;
+        sc->barrier = true;     /* nothing else is written until the exchange ends */
+    } else {
+        sasl_free(a->x);
+        free(a);
+    }
+    if (!sc) {
+        *code = SESSION_ERR_NOMEM;
+        snprintf(err, errlen, "out of memory");
+    }
+    return sc;
+}
+
+static struct session_cmd *login_start(struct session *s)
+{
+    struct command c;
+    session_command_start(s, &c, "LOGIN");
+    command_astring(&c, s->user, strlen(s->user));
+    command_secret(&c, s->password, s->password_len);
+    command_end(&c);
+    struct session_cmd *sc = cmd_send(s, &c, "LOGIN", NULL, NULL);
+    if (c.buf)
+        explicit_bzero(c.buf, c.len);
+    command_free(&c);
+    return sc;
+}
+
+/* The message for a refused login: the server's words, what the mechanism learnt. */
+static void login_failed(struct session *s, const struct session_result *res,
+                         const struct auth_cont *a, char *err, size_t errlen)
+{
+    char code[300] = "", extra[400] = "";
+    if (res->code_name)
+        snprintf(code, sizeof code, "[%s%s%s] ", res->code_name,
+                 res->code_text && res->code_text[0] ? " " : "", res->code_text ? res->code_text : "");
+    if (a && a->failed)
+        snprintf(extra, sizeof extra, " (%s)", a->why);
+    else if (a && a->x && sasl_server_error(a->x))
+        snprintf(extra, sizeof extra, " (server: %s)", sasl_server_error(a->x));
+    snprintf(err, errlen, "%s: authentication failed: %s%s%s", s->label, code, res->text, extra);
+}
+
 int session_login(struct session *s, char *err, size_t errlen)
 {
-    if (!s->user || !s->password) {
-        snprintf(err, errlen, "%s: no user or password configured", s->label);
+    if (!s->user || (!s->password && !s->token)) {
+        snprintf(err, errlen, "%s: no user, password or token configured", s->label);
         return SESSION_ERR_USAGE;
     }
     if (s->state != SESSION_NOT_AUTH) {
         snprintf(err, errlen, "%s: already authenticated", s->label);
         return s->state == SESSION_BROKEN ? s->errcode : SESSION_ERR_USAGE;
     }
-    enum session_auth m = s->cfg.auth;
-    if (m == SESSION_AUTH_AUTO)
-        m = session_has_cap(s, "AUTH=PLAIN") ? SESSION_AUTH_PLAIN : SESSION_AUTH_LOGIN;
-    struct command c;
+    enum session_auth m;
+    int rc = method_choose(s, &m, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (sends_secret_in_clear(m) && !transport_is_tls(s->t) &&
+        (session_has_cap(s, "LOGINDISABLED") || !is_loopback(s->host)))
+        warnf(s, "%s: sending the %s in clear without TLS (allow_plaintext = true)", s->label,
+              methods[m].mech >= 0 && sasl_mech_takes_token((enum sasl_mech)methods[m].mech) ?
+              "token" : "password");
     struct session_cmd *sc;
-    if (m == SESSION_AUTH_LOGIN) {
-        if (session_has_cap(s, "LOGINDISABLED")) {
-            snprintf(err, errlen, "%s: the server disabled LOGIN (LOGINDISABLED)%s", s->label,
-                     transport_is_tls(s->t) ? "" : "; it needs TLS first");
-            return SESSION_ERR_AUTH;
-        }
-        session_command_start(s, &c, "LOGIN");
-        command_astring(&c, s->user, strlen(s->user));
-        command_secret(&c, s->password, s->password_len);
-        command_end(&c);
-        sc = cmd_send(s, &c, "LOGIN", NULL, NULL);
-    } else {
-        if (!session_has_cap(s, "AUTH=PLAIN")) {
-            snprintf(err, errlen, "%s: the server does not offer AUTHENTICATE PLAIN", s->label);
-            return SESSION_ERR_AUTH;
-        }
-        size_t tl;
-        char *token = plain_token(s, &tl);
-        if (!token) {
+    if (methods[m].mech < 0) {
+        sc = login_start(s);
+        if (!sc) {
             snprintf(err, errlen, "out of memory");
             return SESSION_ERR_NOMEM;
         }
-        bool ir = session_has_cap(s, "SASL-IR") && !s->cfg.no_sasl_ir;
-        session_command_start(s, &c, "AUTHENTICATE");
-        command_atom(&c, "PLAIN");
-        if (ir)
-            command_secret(&c, token, tl);
-        command_end(&c);
-        sc = cmd_send(s, &c, "AUTHENTICATE PLAIN", NULL, NULL);
-        if (sc && !ir && sc->in_flight) {
-            struct auth_cont *a = calloc(1, sizeof *a);
-            if (a) {
-                a->token = token;
-                a->len = tl;
-                token = NULL;
-                sc->priv = a;
-                sc->on_cont = auth_on_cont;
-                sc->on_free = auth_free;
-                sc->barrier = true;
-            }
-        }
-        if (token) {
-            explicit_bzero(token, tl);
-            free(token);
-        }
-    }
-    if (c.buf)
-        explicit_bzero(c.buf, c.len);
-    command_free(&c);
-    if (!sc) {
-        snprintf(err, errlen, "out of memory");
-        return SESSION_ERR_NOMEM;
+    } else {
+        sc = authenticate_start(s, (enum sasl_mech)methods[m].mech, &rc, err, errlen);
+        if (!sc)
+            return rc;
     }
     s->caps_fresh = false;
     session_wait(s, sc);
     const struct session_result *res = session_cmd_result(sc);
-    int rc = 0;
+    const struct auth_cont *a = sc->on_cont == auth_on_cont ? sc->priv : NULL;
+    rc = 0;
     if (res->status == SESSION_NO || res->status == SESSION_BAD) {
-        char code[300] = "";
-        if (res->code_name)
-            snprintf(code, sizeof code, "[%s%s%s] ", res->code_name,
-                     res->code_text && res->code_text[0] ? " " : "", res->code_text ? res->code_text : "");
-        snprintf(err, errlen, "%s: authentication failed: %s%s", s->label, code, res->text);
+        login_failed(s, res, a, err, errlen);
         rc = SESSION_ERR_AUTH;
     } else if (res->status != SESSION_OK) {
         rc = session_cmd_error(sc, err, errlen);
+    } else if (a && (a->failed || !sasl_complete(a->x))) {
+        /* Logged in, but the server never proved who it is (SCRAM): do not use it. */
+        snprintf(err, errlen, "%s: %s: %s", s->label, sc->what, a->failed ? a->why :
+                 "the server accepted the login without completing the exchange "
+                 "(no server signature)");
+        session_break(s, SESSION_ERR_AUTH, err);
+        rc = SESSION_ERR_AUTH;
     }
     session_cmd_free(sc);
     if (rc < 0)

@@ -166,7 +166,7 @@ static void test_login_methods(void)
 {
     struct session_config c = cfg_tls();
     for (int m = 0; m < 3; m++) {
-        c.auth = m == 0 ? SESSION_AUTH_AUTO : m == 1 ? SESSION_AUTH_LOGIN : SESSION_AUTH_PLAIN;
+        c.auth[0] = m == 0 ? SESSION_AUTH_AUTO : m == 1 ? SESSION_AUTH_LOGIN : SESSION_AUTH_PLAIN;
         struct session *s = open_cfg(&c);
         CHECK(s != NULL);
         if (!s)
@@ -188,7 +188,7 @@ static void test_login_wrong_password(void)
     for (int m = 0; m < 2; m++) {
         struct session_config c = cfg_tls();
         c.password = bad;
-        c.auth = m ? SESSION_AUTH_PLAIN : SESSION_AUTH_LOGIN;
+        c.auth[0] = m ? SESSION_AUTH_PLAIN : SESSION_AUTH_LOGIN;
         c.trace = trace_cb;
         tracelen = 0;
         struct session *s;
@@ -212,7 +212,7 @@ static void test_carol_8bit_password(void)
         struct session_config c = cfg_tls();
         c.user = user3;
         c.password = password3;
-        c.auth = m < 2 ? SESSION_AUTH_LOGIN : SESSION_AUTH_PLAIN;
+        c.auth[0] = m < 2 ? SESSION_AUTH_LOGIN : SESSION_AUTH_PLAIN;
         c.no_literal_plus = m == 0;
         c.no_sasl_ir = m == 3;
         c.trace = trace_cb;
@@ -248,7 +248,7 @@ static void test_starttls(void)
 
     /* Plain text when explicitly asked (the bed allows LOGIN on 127.0.0.1). */
     c.tls = SESSION_TLS_NONE;
-    c.auth = SESSION_AUTH_LOGIN;
+    c.auth[0] = SESSION_AUTH_LOGIN;
     s = open_cfg(&c);
     CHECK(s != NULL);
     session_free(s);
@@ -834,7 +834,7 @@ static struct session *open_proxied(unsigned pport)
     struct session_config c = cfg_tls();
     c.port = pport;
     c.tls = SESSION_TLS_NONE;
-    c.auth = SESSION_AUTH_LOGIN;
+    c.auth[0] = SESSION_AUTH_LOGIN;
     return open_cfg(&c);
 }
 
@@ -1365,7 +1365,7 @@ static void test_capability_checks(void)
     }
     c.port = f.port;
     c.tls = SESSION_TLS_NONE;
-    c.auth = SESSION_AUTH_LOGIN;
+    c.auth[0] = SESSION_AUTH_LOGIN;
     CHECK_INT(session_open(&c, &s, err, sizeof err), SESSION_ERR_AUTH);
     CHECK(strstr(err, "LOGINDISABLED") != NULL);
     fake_stop(&f);
