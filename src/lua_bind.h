@@ -28,6 +28,7 @@ void lua_error_open(lua_State *L);     /* core.error (lua_error.c) */
 void lua_conn_open(lua_State *L);      /* core.connect (lua_conn.c) */
 void lua_raw_open(lua_State *L);       /* core.atom, core.mailbox_arg (lua_raw.c) */
 void lua_sort_open(lua_State *L);      /* core.sort_key, base_subject, parse_date (lua_sort.c) */
+void lua_oauth2_open(lua_State *L);    /* core.http_post, core.json_decode, ... (lua_oauth2.c) */
 
 /* Error objects (lua_error.c): tables {kind=, message=, command=, mailbox=, code=,
  * server_text=} with the "imapscript.error" metatable. lua_error_push pushes a new one, NULL
