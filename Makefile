@@ -89,6 +89,10 @@ TOOLS := $(patsubst tests/tools/%.c,$(B)/%,$(wildcard tests/tools/*.c))
 $(B)/%: tests/tools/%.c
 	@mkdir -p $(B)
 	$(CC) $(WARN) $(DEFS) $(CFLAGS) -o $@ $<
+# The fake OAuth2 provider serves HTTPS: it needs OpenSSL.
+$(B)/fakeoauth: tests/tools/fakeoauth.c
+	@mkdir -p $(B)
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) -o $@ $< $(shell pkg-config --libs openssl)
 
 # ---- tests -----------------------------------------------------------------
 check: deps

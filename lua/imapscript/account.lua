@@ -3,6 +3,7 @@
 local core = require "imapscript.core"
 local log = require "imapscript.log"
 local secret = require "imapscript.secret"
+local oauth2 = require "imapscript.oauth2"
 local Mailbox = require "imapscript.mailbox"
 local batch = require "imapscript.batch"
 local settings = require "imapscript.settings"
@@ -22,12 +23,12 @@ end
 local known_keys = {
   host = "string", port = "number", user = "string", password = "any", tls = "string",
   ca_file = "string", fingerprint = "string", insecure = "boolean", create = "boolean",
-  expunge = "string", timeout = "number", auth = "string", label = "string",
-  compress = "boolean",
+  expunge = "string", timeout = "number", auth = "any", label = "string",
+  compress = "boolean", oauth2 = "any", allow_plaintext = "boolean",
 }
 
---- imap.account { host=, port=, user=, password=, tls=, ca_file=, fingerprint=,
---- insecure=, create=, expunge=, timeout=, auth= }
+--- imap.account { host=, port=, user=, password=, oauth2=, tls=, ca_file=, fingerprint=,
+--- insecure=, create=, expunge=, timeout=, auth=, allow_plaintext= }
 function M.new(cfg)
   if type(cfg) ~= "table" then usage("imap.account: want a table of settings") end
   for k, v in pairs(cfg) do
@@ -45,6 +46,10 @@ function M.new(cfg)
   if cfg.expunge and cfg.expunge ~= "uids" and cfg.expunge ~= "all" then
     usage("imap.account: expunge must be \"uids\" or \"all\"")
   end
+  if cfg.auth ~= nil and type(cfg.auth) ~= "string" and type(cfg.auth) ~= "table" then
+    usage("imap.account: auth must be a method name or a list of them")
+  end
+  if cfg.oauth2 ~= nil then oauth2.check(cfg.oauth2, cfg.label or cfg.host) end
   local self = setmetatable({
     cfg = cfg,
     label = cfg.label or string.format("%s@%s", cfg.user or "?", cfg.host),
@@ -92,13 +97,26 @@ function methods._connection(self)
     error(core.error("usage", self.label .. ": account used after logout"), 0)
   end
   local cfg = self.cfg
-  self.conn = core.connect {
-    host = cfg.host, port = cfg.port, tls = cfg.tls or "implicit", ca_file = cfg.ca_file,
-    fingerprint = cfg.fingerprint, insecure = cfg.insecure, user = cfg.user,
-    password = secret.reveal(cfg.password, self.label), auth = cfg.auth,
-    timeout = cfg.timeout, label = self.label, trace = settings.trace, compress = cfg.compress,
-    warn = function(msg) log.warn(msg) end,
-  }
+  local token, cached
+  if cfg.oauth2 ~= nil then token, cached = oauth2.token(self.label, cfg.user, cfg.oauth2) end
+  local function connect()
+    return core.connect {
+      host = cfg.host, port = cfg.port, tls = cfg.tls or "implicit", ca_file = cfg.ca_file,
+      fingerprint = cfg.fingerprint, insecure = cfg.insecure, user = cfg.user,
+      password = secret.reveal(cfg.password, self.label), token = token, auth = cfg.auth,
+      allow_plaintext = cfg.allow_plaintext, timeout = cfg.timeout, label = self.label,
+      trace = settings.trace, compress = cfg.compress, warn = function(msg) log.warn(msg) end,
+    }
+  end
+  local ok, conn = pcall(connect)
+  if not ok and cached and type(conn) == "table" and conn.kind == "auth" then
+    -- Revoked or expired before its time: one refresh, one more try.
+    log.info(self.label .. ": the server refused the cached OAuth2 token; refreshing it")
+    token = oauth2.token(self.label, cfg.user, cfg.oauth2, true)
+    ok, conn = pcall(connect)
+  end
+  if not ok then error(conn, 0) end
+  self.conn = conn
   log.info(self.label .. ": connected")
   return self.conn
 end

@@ -1,6 +1,6 @@
--- secret.lua — where passwords come from: a string, imap.command "pass show x" (first
--- line of its output, run only when a connection needs it) or imap.env "VAR".
--- A secret's value never reaches a message, a log or a trace.
+-- secret.lua — where passwords, tokens and client secrets come from: a string,
+-- imap.command "pass show x" (first line of its output, run only when a connection needs
+-- it) or imap.env "VAR". A secret's value never reaches a message, a log or a trace.
 local core = require "imapscript.core"
 
 local M = {}
@@ -25,11 +25,17 @@ function M.env(name)
   return setmetatable({ source = "env", arg = name }, Secret)
 end
 
---- The password's bytes; `label` names the account in errors.
-function M.reveal(v, label)
+--- True for imap.command and imap.env values.
+function M.is_source(v) return getmetatable(v) == Secret end
+
+--- The secret's bytes; `label` names the account in errors, `what` the setting
+--- ("password" unless said).
+function M.reveal(v, label, what)
+  what = what or "password"
   if v == nil or type(v) == "string" then return v end
   if getmetatable(v) ~= Secret then
-    error(core.error("usage", label .. ": password must be a string, imap.command or imap.env"), 0)
+    error(core.error("usage", string.format("%s: %s must be a string, imap.command or imap.env",
+      label, what)), 0)
   end
   if v.value then return v.value end
   if v.source == "env" then
@@ -44,8 +50,8 @@ function M.reveal(v, label)
     if p then ok, how, code = p:close() end
     if not line or not ok then
       -- The command, not its output: the command names where the secret lives, not the secret.
-      error(core.error("auth", string.format("%s: password command %q failed (%s %s)",
-        label, v.arg, tostring(how or "no output"), tostring(code or ""))), 0)
+      error(core.error("auth", string.format("%s: %s command %q failed (%s %s)",
+        label, what, v.arg, tostring(how or "no output"), tostring(code or ""))), 0)
     end
     v.value = line
   end
