@@ -33,6 +33,7 @@ struct options {
     int nexprs;
     const char *script;          /* NULL: none */
     int script_index;            /* argv index of the script */
+    int authorize;               /* argv index of --oauth2-authorize, 0 when absent */
 };
 
 static const char usage_text[] =
@@ -51,6 +52,8 @@ static const char usage_text[] =
     "                      run when none is given) and exit\n"
     "      --imapfilter    SCRIPT is an imapfilter config (default\n"
     "                      $IMAPFILTER_HOME/config.lua, else ~/.imapfilter/config.lua)\n"
+    "      --oauth2-authorize PROVIDER --client-id ID [...]\n"
+    "                      get an OAuth2 refresh token (--oauth2-authorize --help)\n"
     "      --version       print the version and exit\n"
     "  -h, --help          print this help and exit\n"
     "\n"
@@ -116,6 +119,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->imapfilter = 1;
         else if (!strcmp(a, "--init"))
             o->init = 1;
+        else if (!strcmp(a, "--oauth2-authorize")) {
+            o->authorize = i;   /* the rest are its own options */
+            return -1;
+        }
         else if (!strcmp(a, "--trace") || !strcmp(a, "--plan-json") || !strcmp(a, "-e")) {
             if (i + 1 >= argc)
                 return usage_error("option %s needs an argument", a);
@@ -318,6 +325,40 @@ static int load_imapscript(lua_State *L, const struct options *o)
     return rc;
 }
 
+/* Protected part of run_authorize: (args) -> stores authorize.main(args) as the exit code. */
+static int authorize_call(lua_State *L)
+{
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "imapscript.authorize");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "main");
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "imapscript.authorize_rc");
+    return 0;
+}
+
+/* --oauth2-authorize ARGS: lua/imapscript/authorize.lua does the work. A secret given as
+ * --client-secret S is overwritten in argv once copied, so ps shows it only while we start. */
+static int run_authorize(lua_State *L, int argc, char **argv, int at)
+{
+    lua_pushcfunction(L, authorize_call);
+    lua_createtable(L, argc - at, 0);
+    for (int i = at + 1; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i - at);
+        if (!strcmp(argv[i - 1], "--client-secret"))
+            memset(argv[i], '*', strlen(argv[i]));
+    }
+    int rc = run_protected(L, 1);
+    if (rc != EXIT_DONE)
+        return rc;
+    lua_getfield(L, LUA_REGISTRYINDEX, "imapscript.authorize_rc");
+    rc = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : EXIT_DONE;
+    lua_pop(L, 1);
+    return rc;
+}
+
 /* Flushes queued actions and logs out: what every script gets at its end. */
 static int finish(lua_State *L)
 {
@@ -384,6 +425,12 @@ int main(int argc, char **argv)
     lua_pushboolean(L, o.verbose > 0);
     lua_setfield(L, LUA_REGISTRYINDEX, "imapscript.verbose");
     set_lua_path(L, argv[0]);
+    if (o.authorize) {
+        rc = run_authorize(L, argc, argv, o.authorize);
+        lua_close(L);
+        free(o.exprs);
+        return rc;
+    }
     create_arg_table(L, argc, argv, o.script_index);
 
     rc = load_imapscript(L, &o);

@@ -95,7 +95,8 @@ function M.redact(text, secrets)
 end
 
 --- A token endpoint's answer as a table, or an error object for people (kind auth when the
---- provider refused, network when it could not be asked or answered nonsense).
+--- provider refused, with its code in oauth_error; network when it could not be asked or
+--- answered nonsense).
 function M.request(url, fields, ca_file, what, secrets)
   local status, body = core.http_post(url, fields, { ca_file = ca_file, timeout = 30 })
   if not status then
@@ -107,7 +108,8 @@ function M.request(url, fields, ca_file, what, secrets)
   if type(doc) == "table" and type(doc.error) == "string" then
     local desc = type(doc.error_description) == "string" and (": " .. doc.error_description) or ""
     return nil, core.error(status >= 500 and "network" or "auth", string.format("%s: %s%s",
-      what, M.redact(doc.error, secrets), M.redact(desc, secrets)), { command = "POST" })
+      what, M.redact(doc.error, secrets), M.redact(desc, secrets)),
+      { command = "POST", oauth_error = doc.error })
   end
   return nil, core.error("network", string.format("%s: HTTP %d without an OAuth2 answer",
     what, status), { command = "POST" })
