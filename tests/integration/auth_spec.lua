@@ -313,3 +313,20 @@ S: $TAG NO no
     assert.falsy(log:find(pw, 1, true), log)
   end)
 end)
+
+describe("imapfilter configs", function()
+  it("log in with XOAUTH2 when IMAP{} has oauth2", function()
+    local path = os.tmpname() .. ".lua"
+    write(path, string.format("local a = IMAP { server = %q, port = %s, ssl = 'auto', " ..
+      "username = 'alice', oauth2 = 'static-token-alice', ca_file = %q }\n" ..
+      "a:create_mailbox('FromImapfilter')\n", env("TESTBED_HOST"), env("TESTBED_TLS_PORT"),
+      env("TESTBED_CA")))
+    local code, _, err = run("--imapfilter --trace " .. q(path .. ".trace") .. " " .. q(path))
+    local trace = slurp(path .. ".trace")
+    os.remove(path)
+    os.remove(path .. ".trace")
+    assert.are.equal(0, code, err)
+    assert.truthy(S.exists("FromImapfilter"), err)
+    assert.truthy(trace:find("C: A1 AUTHENTICATE XOAUTH2 ***", 1, true), trace)
+  end)
+end)

@@ -40,14 +40,10 @@ end
 local function prepare(self)
   local n = rawget(self, "_native")
   if n.conn then return n end
-  local cfg, spec = n.cfg, rawget(self, "_spec")
+  local cfg = n.cfg
   opt.note_ignored(ctx.options)
   apply_options(self)
-  if cfg.password == nil then
-    if spec.oauth2 then
-      error(core.error("auth", rawget(self, "_string") ..
-        ": oauth2 (XOAUTH2) is not supported by imapscript; set a password"), 0)
-    end
+  if cfg.password == nil and cfg.oauth2 == nil then
     cfg.password = aux.get_password("Enter password for " .. rawget(self, "_string") .. ": ")
     if cfg.password == nil then
       error(core.error("auth", rawget(self, "_string") .. ": no password given"), 0)
@@ -58,7 +54,7 @@ end
 M.prepare = prepare
 
 --- IMAP { server=, username=, password=, oauth2=, port=, ssl= } (also imap{}, Account{}).
--- imapscript extensions, ignored by imapfilter: ca_file=, fingerprint=.
+-- imapscript extensions, ignored by imapfilter: ca_file=, fingerprint=, allow_plaintext=.
 function M.new(t)
   if type(t) ~= "table" then error("IMAP: table argument expected, got " .. type(t), 2) end
   check(t.server, "string", "server")
@@ -69,13 +65,16 @@ function M.new(t)
   check(t.ssl, "string", "ssl", true)
   check(t.ca_file, "string", "ca_file", true)
   check(t.fingerprint, "string", "fingerprint", true)
-  if t.oauth2 and t.password then
-    log.info("imapfilter compat: " .. t.server .. ": XOAUTH2 is not supported; logging in with the password")
-  end
+  check(t.allow_plaintext, "boolean", "allow_plaintext", true)
   local label = (t.username or "?") .. "@" .. t.server
+  -- oauth2: an access token for XOAUTH2, as imapfilter uses it; with a password too, the
+  -- password logs in where the server offers no XOAUTH2.
   local n = account.new {
     host = t.server, user = t.username, password = t.password, label = label,
-    ca_file = t.ca_file, fingerprint = t.fingerprint, create = true,
+    ca_file = t.ca_file, fingerprint = t.fingerprint, create = true, oauth2 = t.oauth2,
+    allow_plaintext = t.allow_plaintext,
+    auth = t.oauth2 and (t.password and { "xoauth2", "scram-sha-256", "scram-sha-1", "plain", "login" }
+      or "xoauth2") or nil,
   }
   local self = setmetatable({
     _type = "account",
