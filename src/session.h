@@ -61,9 +61,8 @@ enum session_auth {
 };
 #define SESSION_AUTH_MAX 9          /* entries of session_config.auth */
 /* "scram-sha-256" -> SESSION_AUTH_SCRAM_SHA_256 (also "auto", "login", "authenticate-login"),
- * -1 when unknown; and back. */
+ * case-insensitive; -1 when unknown. */
 int session_auth_parse(const char *name);
-const char *session_auth_name(enum session_auth a);
 
 /* Trace sink: dir is 'C' (client to server) or 'S'; line has no CRLF and holds no secret. */
 typedef void (*session_trace_fn)(void *ud, char dir, const char *line, size_t len);

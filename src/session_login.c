@@ -61,11 +61,6 @@ int session_auth_parse(const char *name)
     return -1;
 }
 
-const char *session_auth_name(enum session_auth a)
-{
-    return methods[a].name;
-}
-
 /* "LOGIN" or "AUTHENTICATE SCRAM-SHA-256", for messages. */
 static void method_label(enum session_auth a, char *buf, size_t len)
 {
