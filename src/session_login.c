@@ -145,15 +145,19 @@ static size_t method_candidates(const struct session *s, enum session_auth *out)
     return n;
 }
 
-/* Picks the method, or fills err: the reason a sole method cannot be used; else the first
- * refusal to send a secret in clear (the one a user can act on); else what was looked for. */
-static int method_choose(struct session *s, enum session_auth *out, char *err, size_t errlen)
+/* Picks the method (none of those in the skip mask), or fills err: the reason a sole method
+ * cannot be used; else the first refusal to send a secret in clear (the one a user can act on);
+ * else what was looked for. */
+static int method_choose(struct session *s, unsigned skip, enum session_auth *out, char *err,
+                         size_t errlen)
 {
     enum session_auth cand[2 * SESSION_AUTH_MAX];
     size_t n = method_candidates(s, cand);
     char why[400], first[400] = "", clear[400] = "", names[300] = "";
     size_t nl = 0;
     for (size_t i = 0; i < n; i++) {
+        if (skip & (1u << cand[i]))
+            continue;
         enum verdict v = method_check(s, cand[i], why, sizeof why);
         if (v == USABLE) {
             *out = cand[i];
@@ -311,25 +315,18 @@ static void login_failed(struct session *s, const struct session_result *res,
     snprintf(err, errlen, "%s: authentication failed: %s%s%s", s->label, code, res->text, extra);
 }
 
-int session_login(struct session *s, char *err, size_t errlen)
+/* One login with method m: 0, or a code with err filled; *refused when the server said NO to
+ * an exchange that went as it should (another method might still do). */
+static int login_with(struct session *s, enum session_auth m, bool *refused, char *err,
+                      size_t errlen)
 {
-    if (!s->user || (!s->password && !s->token)) {
-        snprintf(err, errlen, "%s: no user, password or token configured", s->label);
-        return SESSION_ERR_USAGE;
-    }
-    if (s->state != SESSION_NOT_AUTH) {
-        snprintf(err, errlen, "%s: already authenticated", s->label);
-        return s->state == SESSION_BROKEN ? s->errcode : SESSION_ERR_USAGE;
-    }
-    enum session_auth m;
-    int rc = method_choose(s, &m, err, errlen);
-    if (rc < 0)
-        return rc;
+    *refused = false;
     if (sends_secret_in_clear(m) && !transport_is_tls(s->t) &&
         (session_has_cap(s, "LOGINDISABLED") || !is_loopback(s->host)))
         warnf(s, "%s: sending the %s in clear without TLS (allow_plaintext = true)", s->label,
               methods[m].mech >= 0 && sasl_mech_takes_token((enum sasl_mech)methods[m].mech) ?
               "token" : "password");
+    int rc = 0;
     struct session_cmd *sc;
     if (methods[m].mech < 0) {
         sc = login_start(s);
@@ -346,9 +343,9 @@ int session_login(struct session *s, char *err, size_t errlen)
     session_wait(s, sc);
     const struct session_result *res = session_cmd_result(sc);
     const struct auth_cont *a = sc->on_cont == auth_on_cont ? sc->priv : NULL;
-    rc = 0;
     if (res->status == SESSION_NO || res->status == SESSION_BAD) {
         login_failed(s, res, a, err, errlen);
+        *refused = res->status == SESSION_NO && !(a && a->failed);
         rc = SESSION_ERR_AUTH;
     } else if (res->status != SESSION_OK) {
         rc = session_cmd_error(sc, err, errlen);
@@ -361,6 +358,36 @@ int session_login(struct session *s, char *err, size_t errlen)
         rc = SESSION_ERR_AUTH;
     }
     session_cmd_free(sc);
+    return rc;
+}
+
+int session_login(struct session *s, char *err, size_t errlen)
+{
+    if (!s->user || (!s->password && !s->token)) {
+        snprintf(err, errlen, "%s: no user, password or token configured", s->label);
+        return SESSION_ERR_USAGE;
+    }
+    if (s->state != SESSION_NOT_AUTH) {
+        snprintf(err, errlen, "%s: already authenticated", s->label);
+        return s->state == SESSION_BROKEN ? s->errcode : SESSION_ERR_USAGE;
+    }
+    enum session_auth m;
+    int rc = method_choose(s, 0, &m, err, errlen);
+    bool refused;
+    if (rc == 0)
+        rc = login_with(s, m, &refused, err, errlen);
+    /* A server may offer SCRAM but keep a password hash it cannot check SCRAM with: when the
+     * method was picked automatically, the next one that is allowed gets one try. */
+    unsigned scram = 1u << SESSION_AUTH_SCRAM_SHA_1 | 1u << SESSION_AUTH_SCRAM_SHA_256;
+    enum session_auth next;
+    char e2[400];
+    if (rc == SESSION_ERR_AUTH && refused && s->cfg.auth[0] == SESSION_AUTH_AUTO &&
+        (scram & (1u << m)) && s->state == SESSION_NOT_AUTH &&
+        method_choose(s, scram, &next, e2, sizeof e2) == 0) {
+        warnf(s, "%s: the server refused %s; trying %s (auth = \"%s\" skips this)", s->label,
+              methods[m].name, methods[next].name, methods[next].name);
+        rc = login_with(s, next, &refused, err, errlen);
+    }
     if (rc < 0)
         return rc;
     s->state = SESSION_AUTH;

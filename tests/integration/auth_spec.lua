@@ -109,6 +109,13 @@ describe("password logins", function()
       env("TESTBED_CRAM_USER"), env("TESTBED_CRAM_PASSWORD")))
     assert.are.equal(0, code, err)
     assert.truthy(S.exists(box, env("TESTBED_CRAM_USER")))
+    -- auto: SCRAM cannot be checked against a CRAM-MD5 hash; PLAIN (over TLS) gets one try.
+    code, err, trace, box = login(string.format('user = %q, password = %q',
+      env("TESTBED_CRAM_USER"), env("TESTBED_CRAM_PASSWORD")))
+    assert.are.equal(0, code, err)
+    assert.truthy(err:find("the server refused scram-sha-256; trying plain", 1, true), err)
+    assert.truthy(trace:find("C: A2 AUTHENTICATE PLAIN ***", 1, true), trace)
+    assert.truthy(S.exists(box, env("TESTBED_CRAM_USER")))
   end)
 
   it("a list of methods is tried in order, skipping those without their credential", function()
