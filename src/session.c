@@ -950,8 +950,9 @@ int session_connect(const struct session_config *cfg, struct session **out, char
     arena_init(&s->scratch, 16384);
     s->p = parser_new(NULL);
     if (!s->host || !s->label || !s->p || (cfg->user && !s->user) ||
-        (cfg->password && !s->password) || (cfg->token && !s->token) || (cfg->verify_name && !s->verify_name) ||
-        (cfg->ca_file && !s->ca_file) || (cfg->fingerprint && !s->fingerprint))
+        (cfg->password && !s->password) || (cfg->token && !s->token) ||
+        (cfg->verify_name && !s->verify_name) || (cfg->ca_file && !s->ca_file) ||
+        (cfg->fingerprint && !s->fingerprint))
         return fail_open(s, cfg->host ? SESSION_ERR_NOMEM : SESSION_ERR_USAGE, err, errlen,
                          cfg->host ? "out of memory" : "no host given");
 

@@ -373,7 +373,7 @@ int session_login(struct session *s, char *err, size_t errlen)
     }
     enum session_auth m;
     int rc = method_choose(s, 0, &m, err, errlen);
-    bool refused;
+    bool refused = false;
     if (rc == 0)
         rc = login_with(s, m, &refused, err, errlen);
     /* A server may offer SCRAM but keep a password hash it cannot check SCRAM with: when the

@@ -303,6 +303,25 @@ S: $TAG NO [AUTHENTICATIONFAILED] nope
     assert.truthy(log:find("AUTHENTICATE PLAIN " .. b64, 1, true), log)
   end)
 
+  it("answers the server's empty challenge when there is no SASL-IR (XOAUTH2 bytes exact)", function()
+    local code, err, log = against([[
+S: * OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2] hi
+C: AUTHENTICATE XOAUTH2
+S: +
+C: *
+S: A1 OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2] in
+C: STATUS INBOX *
+S: * STATUS INBOX (MESSAGES 7)
+S: A2 OK done
+C: LOGOUT
+S: * BYE bye
+S: A3 OK done
+]], 'oauth2 = "tok-123"')
+    assert.are.equal(0, code, err .. log)
+    assert.truthy(log:find("A1 AUTHENTICATE XOAUTH2\ndXNlcj11AWF1dGg9QmVhcmVyIHRvay0xMjMBAQ==\n", 1, true),
+      log)
+  end)
+
   it("refuses cleartext to a host that is not loopback, but not SCRAM", function()
     -- 0.0.0.0 reaches this machine, but is not a loopback name.
     local code, err, log = against("S: * OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] hi\n",
