@@ -22,6 +22,9 @@ external_dependencies = {
   PCRE2 = { header = "pcre2.h" },
   ZLIB = { header = "zlib.h" },
   ICU = { header = "unicode/uchar.h" },
+  GSASL = { header = "gsasl.h" },
+  CURL = { header = "curl/curl.h" },
+  JANSSON = { header = "jansson.h" },
 }
 build = {
   type = "make",
