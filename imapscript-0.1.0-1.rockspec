@@ -23,8 +23,9 @@ external_dependencies = {
   ZLIB = { header = "zlib.h" },
   ICU = { header = "unicode/uchar.h" },
   GSASL = { header = "gsasl.h" },
-  CURL = { header = "curl/curl.h" },
   JANSSON = { header = "jansson.h" },
+  -- libcurl too, but Debian keeps curl/curl.h under a multiarch directory luarocks does not
+  -- search; the Makefile finds it with pkg-config.
 }
 build = {
   type = "make",
