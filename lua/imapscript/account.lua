@@ -6,6 +6,7 @@ local secret = require "imapscript.secret"
 local oauth2 = require "imapscript.oauth2"
 local Mailbox = require "imapscript.mailbox"
 local batch = require "imapscript.batch"
+local create = require "imapscript.create"
 local settings = require "imapscript.settings"
 local extensions = require "imapscript.extensions"
 log.internal(debug.getinfo(1, "S").source)
@@ -24,11 +25,12 @@ local known_keys = {
   host = "string", port = "number", user = "string", password = "any", tls = "string",
   ca_file = "string", fingerprint = "string", insecure = "boolean", create = "boolean",
   expunge = "string", timeout = "number", auth = "any", label = "string",
-  compress = "boolean", oauth2 = "any", allow_plaintext = "boolean",
+  compress = "boolean", oauth2 = "any", allow_plaintext = "boolean", subscribe = "boolean",
+  missing = "string",
 }
 
 --- imap.account { host=, port=, user=, password=, oauth2=, tls=, ca_file=, fingerprint=,
---- insecure=, create=, expunge=, timeout=, auth=, allow_plaintext= }
+--- insecure=, create=, subscribe=, missing=, expunge=, timeout=, auth=, allow_plaintext= }
 function M.new(cfg)
   if type(cfg) ~= "table" then usage("imap.account: want a table of settings") end
   for k, v in pairs(cfg) do
@@ -50,6 +52,9 @@ function M.new(cfg)
     usage("imap.account: auth must be a method name or a list of them")
   end
   if cfg.oauth2 ~= nil then oauth2.check(cfg.oauth2, cfg.label or cfg.host) end
+  if cfg.missing and cfg.missing ~= "error" and cfg.missing ~= "skip" then
+    usage("imap.account: missing must be \"error\" or \"skip\"")
+  end
   local self = setmetatable({
     cfg = cfg,
     label = cfg.label or string.format("%s@%s", cfg.user or "?", cfg.host),
@@ -57,14 +62,15 @@ function M.new(cfg)
     boxes = {},
     conn = nil,
     closed = false,
-    exists = {},         -- mailbox names known to exist, for create = true
+    exists = {},         -- mailbox names known to exist, for create = true (create.lua)
+    listing = nil,       -- the pending LIST that tells them
   }, Account)
   M.all[#M.all + 1] = self
   return self
 end
 
 -- Fields the account keeps that may be nil: reading them must not make a mailbox.
-local nil_fields = { conn = true, selecting = true, selecting_ro = true }
+local nil_fields = { conn = true, selecting = true, selecting_ro = true, listing = true }
 
 function Account.__index(self, key)
   local m = methods[key]
@@ -118,6 +124,7 @@ function methods._connection(self)
   if not ok then error(conn, 0) end
   self.conn = conn
   log.info(self.label .. ": connected")
+  create.learn(self, self.conn)
   return self.conn
 end
 

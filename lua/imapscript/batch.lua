@@ -7,6 +7,7 @@ local log = require "imapscript.log"
 local settings = require "imapscript.settings"
 local Result = require "imapscript.result"
 local transfer = require "imapscript.transfer"
+local create = require "imapscript.create"
 log.internal(debug.getinfo(1, "S").source)
 
 local Run = {}
@@ -59,34 +60,68 @@ end
 -- Sends send(set) for a part of op's result. When another client expunged some of those
 -- messages unseen by this session, Dovecot answers NO [EXPUNGEISSUED] and (for COPY and
 -- MOVE) does nothing; after a NOOP has told us of the expunges, the command is sent again.
--- By then later operations may have selected another mailbox (and emptied "$"): the retry
--- selects the part's mailbox again and names its UIDs.
+-- A destination believed to exist that another client deleted meanwhile gives [TRYCREATE]:
+-- with create = true it is created and the command sent again. By then later operations
+-- may have selected another mailbox (and emptied "$"): the retry selects the part's
+-- mailbox again and names its UIDs.
 function Run:track_uids(op, part, send, finish)
   self:track(send(part.set), function(v, err)
-    if v == nil and err and err.code == "EXPUNGEISSUED" then
-      self:select(part.box, op)
-      self:track(self.conn:noop(), function() end)
-      self:track(send(concrete(op.src, part)), finish)
+    local code = v == nil and err and err.code
+    local again = code == "EXPUNGEISSUED" or (code == "TRYCREATE" and op.dest
+      and self.acct.cfg.create and not op.create_failed)
+    if not again then return finish(v, err) end
+    self:select(part.box, op)
+    if code == "TRYCREATE" then
+      self:create_dest(op)
     else
-      finish(v, err)
+      self:track(self.conn:noop(), function() end)
     end
+    self:track(send(concrete(op.src, part)), finish)
   end)
 end
 
 -- Selects box for op (whose script line an error names) unless it is selected already.
--- Returns true when a SELECT was sent.
+-- Returns true when a SELECT was sent. self.sel is the selection the commands sent next
+-- rely on: when the server refuses to open the mailbox (NO: missing, or not selectable),
+-- they fail too ("no mailbox selected"), and sel.err is reported once, for all of them:
+-- an error naming the mailbox and the script line, or with missing = "skip" a warning.
 function Run:select(box, op)
   local h = self.acct:_select(self.conn, box)
   if h then
     self.saved = nil     -- SELECT empties the server's saved result
+    local sel = { box = box }
+    self.sel = sel
     self:track(h, function(ok, err)
-      if not ok then
-        self.acct:_deselect()
-        self:record(annotate(err, op))
+      if ok then return end
+      self.acct:_deselect()
+      if err.kind ~= "no" then return self:record(annotate(err, op)) end
+      sel.err = annotate(err, { where = op.where, label = op.label or ("search " .. box.name) })
+      sel.err.missing = true
+      if self.acct.cfg.missing == "skip" then
+        log.warn(sel.err.message .. " (taken as empty)")
+      else
+        self:record(sel.err)
       end
     end)
+  elseif not self.sel or self.sel.box ~= box then
+    self.sel = { box = box }
   end
   return h ~= nil
+end
+
+-- Notes UIDs this run moved or expunged from box. Dovecot answers a search pipelined after
+-- such a command as if they were still there (it shows expunges once the pipeline drains):
+-- results leave them out, so that a later rule sees what an earlier one did.
+function Run:removed(box, set)
+  local gone = self.gone[box]
+  self.gone[box] = gone and gone + set or set
+end
+
+-- Records the error of op's command, unless it only followed from its mailbox's failed
+-- SELECT (sel.err), which is reported already.
+function Run:fail(op, sel, err)
+  if sel and sel.err then return end
+  self:record(annotate(err, op))
 end
 
 -- Queries the server can run: OLDER/YOUNGER become dates without WITHIN (RFC 5032).
@@ -104,12 +139,21 @@ end
 function Run:send_search(op)
   local r = op.result
   self:select(op.box, op)
+  local sel = self.sel
   local save = not settings.dry_run and self.conn:has("SEARCHRES")
   op.handle = self.conn:search(self:server_query(op.query), { save = save })
   self.saved = save and r or nil
   self:track(op.handle, function(set, err)
     if set then
-      r.resolved = { { box = op.box, set = set } }
+      local gone = self.gone[op.box]
+      r.resolved = { { box = op.box, set = gone and set - gone or set } }
+    elseif sel.err then
+      -- The mailbox could not be opened: no messages (missing = "skip"), or its error.
+      if self.acct.cfg.missing == "skip" then
+        r.resolved = { { box = op.box, set = core.set("") } }
+      else
+        r.err = sel.err
+      end
     else
       r.err = annotate(err, { where = op.where, label = "search " .. op.box.name })
       self:record(r.err)
@@ -121,6 +165,7 @@ end
 -- server holds r as its saved search result. concrete = true never gives "$".
 function Run:parts_of(r, concrete)
   if r.resolved then return r.resolved end
+  if r.err and r.err.missing then return {} end   -- reported with its SELECT
   if r.err then error(r.err, 0) end
   if r.kind == "search" then
     if not concrete and self.saved == r and self.acct.selecting == r.box:_wire() then
@@ -128,6 +173,7 @@ function Run:parts_of(r, concrete)
     end
     if r.op and r.op.handle then
       self:round()
+      if r.err and r.err.missing then return {} end
       if r.err then error(r.err, 0) end
       return r.resolved
     end
@@ -179,6 +225,7 @@ function Run:remove(op, part, then_log)
   if self:select(part.box, op) and part.set == "$" then
     error(core.error("usage", "internal: \"$\" after a new SELECT"), 0)
   end
+  local sel = self.sel
   -- op.keep: the messages stay, flagged \Deleted (move_to(box, {expunge = false})).
   local uidplus = conn:has("UIDPLUS") and not op.keep
   -- STORE and its UID EXPUNGE go together, so that a retried STORE is expunged too.
@@ -186,13 +233,13 @@ function Run:remove(op, part, then_log)
     local h = conn:store(set, "+", { "\\Deleted" })
     if uidplus then
       self:track(conn:expunge(set), function(ok, err)
-        if not ok then self:record(annotate(err, op)) end
+        if ok then self:removed(part.box, concrete(op.src, part)) else self:fail(op, sel, err) end
       end)
     end
     return h
   end
   self:track_uids(op, part, send, function(ok, err)
-    if not ok then return self:record(annotate(err, op)) end
+    if not ok then return self:fail(op, sel, err) end
     if uidplus or op.keep then return then_log() end
     if self.acct.cfg.expunge == "all" then
       -- CLOSE expunges the selected mailbox: later operations may have selected another.
@@ -210,13 +257,22 @@ function Run:remove(op, part, then_log)
   end)
 end
 
--- Creates a destination the account may create, ahead of the command that needs it.
-function Run:ensure_dest(dest)
+-- Queues CREATE of op's destination (and SUBSCRIBE with subscribe = true).
+function Run:create_dest(op)
+  create.create(self.acct, self.conn, op.dest, function(h, f) self:track(h, f) end, function(err)
+    op.create_failed = true       -- its copies fail with [TRYCREATE]: reported here, once
+    self:record(annotate(err, op))
+  end)
+end
+
+-- With create = true, a destination not known to exist is created only when something goes
+-- there: the result's answer is needed first (a round boundary, only in this case).
+function Run:ensure_dest(op)
   local acct = self.acct
-  if not acct.cfg.create or acct.exists[dest.name] then return end
-  -- A NO here (it exists already) is fine: the command after it reports real trouble.
-  self:track(self.conn:create(dest:_wire()), function() end)
-  acct.exists[dest.name] = true
+  if not acct.cfg.create or create.known(acct, op.dest) then return end
+  for _, p in ipairs(self:parts_of(op.src, true)) do
+    if #p.set > 0 then return self:create_dest(op) end
+  end
 end
 
 -- Gmail: deleting from a label only takes the label off; a move to the Trash deletes.
@@ -269,45 +325,54 @@ function Run:send_action(op)
     return
   end
   local fallback = verb == "move" and (op.keep or not conn:has("MOVE"))
+  if op.dest then self:ensure_dest(op) end
   for _, p in ipairs(self:parts_of(op.src, fallback)) do
     local box, set = p.box, p.set
     if set == "$" or #set > 0 then
       self:select(box, op)
+      local sel = self.sel
       local function done(n)
+        -- step: what the imapfilter layer needs to word the line its own way.
+        local step = { op = op, box = box, count = n }
         if n == 0 then
           log.info(string.format("%s: no messages in %s", op.label, box.name))
         elseif verb == "store" then
           log.action(string.format("%s %d messages in %s", op.label ..
-            (op.label:find("flags$") and " " .. table.concat(op.flags, " ") or ""), n, box.name))
+            (op.label:find("flags$") and " " .. table.concat(op.flags, " ") or ""), n, box.name), step)
         elseif op.dest then
-          log.action(string.format("%s %d messages %s -> %s", past[verb], n, box.name, op.dest.name))
+          log.action(string.format("%s %d messages %s -> %s", past[verb], n, box.name, op.dest.name), step)
         else
-          log.action(string.format("%s %d messages from %s", past[verb], n, box.name))
+          log.action(string.format("%s %d messages from %s", past[verb], n, box.name), step)
         end
       end
       if verb == "store" then
         self:track_uids(op, p, function(uids) return conn:store(uids, op.mode, op.flags) end, function(ok, err)
-          if ok then done(#concrete(op.src, p)) else self:record(annotate(err, op)) end
+          if ok then done(#concrete(op.src, p)) else self:fail(op, sel, err) end
         end)
       elseif verb == "delete" then
         self:remove(op, p, function() done(#concrete(op.src, p)) end)
       elseif verb == "copy" or not fallback then
-        self:ensure_dest(op.dest)
         local send = verb == "move" and conn.move or conn.copy
         self:track_uids(op, p, function(uids) return send(conn, uids, op.dest:_wire()) end, function(v, err)
           if v then
             self.acct.exists[op.dest.name] = true
-            done(type(v) == "table" and v.src and #v.src or #concrete(op.src, p))
-          else
-            self:record(annotate(err, op))
+            -- COPYUID names what the server took (not UIDs expunged meanwhile).
+            local asked = concrete(op.src, p)
+            local took = type(v) == "table" and v.src and v.src * asked or asked
+            if verb == "move" then self:removed(box, took) end
+            done(#took)
+          elseif not op.create_failed then
+            self:fail(op, sel, err)
           end
         end)
       else
         -- MOVE-less (or expunge-less) move: the COPY must be confirmed before any message is flagged
         -- \Deleted, so it ends the round; the removal goes first in the next one.
-        self:ensure_dest(op.dest)
         self:track_uids(op, p, function(uids) return conn:copy(uids, op.dest:_wire()) end, function(v, err)
-          if not v then return self:record(annotate(err, op)) end
+          if not v then
+            if not op.create_failed then self:fail(op, sel, err) end
+            return
+          end
           self.acct.exists[op.dest.name] = true
           -- COPYUID names what was copied: messages expunged meanwhile are not removed.
           -- Only UIDs we asked for, whatever a confused server claims.
@@ -326,7 +391,7 @@ local M = {}
 --- after every operation had its chance, with the script line that queued it.
 function M.run(acct, ops)
   local run = setmetatable({
-    acct = acct, conn = acct:_connection(), inflight = {}, saved = nil, errors = {},
+    acct = acct, conn = acct:_connection(), inflight = {}, saved = nil, errors = {}, gone = {},
   }, Run)
   for _, op in ipairs(ops) do
     local ok, err = pcall(op.kind == "search" and Run.send_search or Run.send_action, run, op)

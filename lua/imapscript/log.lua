@@ -21,8 +21,9 @@ local function emit(priority, msg)
   end
 end
 
---- An action completed: "moved 37 messages INBOX -> Archive".
-function M.action(msg)
+--- An action completed: "moved 37 messages INBOX -> Archive". step ({op=, box=, count=}),
+--- given for queued actions, is for a caller that words the line its own way (imapfilter).
+function M.action(msg, step)
   if not M.quiet then emit("info", msg) end
 end
 

@@ -480,6 +480,8 @@ end
 M.chunks = chunks
 
 --- Selects box on its account's connection unless it is already the mailbox in use.
+--- Returns the connection; nil (after a warning) when the server refuses to open the
+--- mailbox and the account says missing = "skip": the caller takes it as empty.
 local function use_box(box)
   local acct = box.account
   acct:flush()
@@ -490,6 +492,12 @@ local function use_box(box)
     local ok, err = h:result()
     if not ok then
       acct:_deselect()
+      local where = log.where()
+      if where then err = core.error(err.kind, where .. ": " .. tostring(err.message), err) end
+      if err.kind == "no" and acct.cfg.missing == "skip" then
+        log.warn(err.message .. " (taken as empty)")
+        return nil
+      end
       error(err, 0)
     end
   end
@@ -544,9 +552,11 @@ function R:fetch(items)
   local function send_next()
     while true do
       local chunk = pchunks and pchunks()
-      if chunk then
+      local conn = chunk and use_box(parts[pi].box)
+      if chunk and not conn then
+        pchunks = nil          -- a mailbox skipped as missing
+      elseif chunk then
         local box = parts[pi].box
-        local conn = use_box(box)
         local msgs = {}
         local h = conn:fetch(chunk, wire, function(m)
           if m.uid then msgs[#msgs + 1] = message_table(m, want_body, want_raw, box) end
@@ -597,8 +607,8 @@ local function filter(r, items, keep, what)
   local progress, progress_done = log.progress(what, total)
   for _, p in ipairs(parts) do
     local uids = {}
-    if #p.set > 0 then
-      local conn = use_box(p.box)
+    local conn = #p.set > 0 and use_box(p.box)
+    if conn then
       local h = conn:fetch(p.set, items, function(m)
         done = done + 1
         progress(done)

@@ -4,6 +4,7 @@
 local core = require "imapscript.core"
 local log = require "imapscript.log"
 local Result = require "imapscript.result"
+local create = require "imapscript.create"
 log.internal(debug.getinfo(1, "S").source)
 
 local M = {}
@@ -35,13 +36,16 @@ function M.run(src_acct, box, set, op, fail)
   dest_acct:flush()
   local sconn, dconn = src_acct:_connection(), dest_acct:_connection()
   local ok, err = pcall(function()
-    if dest_acct.cfg.create and not dest_acct.exists[dest.name] then
-      local h = dconn:create(dest:_wire())
-      dconn:wait(h)         -- "already exists" is fine; APPEND reports real trouble
-      dest_acct.exists[dest.name] = true
-    end
     local h = src_acct:_select(sconn, box)
     if h then check(sconn, h) end
+    if dest_acct.cfg.create and not create.known(dest_acct, dest) then
+      local refused
+      create.create(dest_acct, dconn, dest, function(hd, finish)
+        dconn:wait(hd)
+        finish(hd:result())
+      end, function(e) refused = e end)
+      if refused then error(refused, 0) end
+    end
     local copied, moved = {}, 0
     for chunk in Result.chunks(set, CHUNK) do
       local msgs = {}
@@ -77,7 +81,7 @@ function M.run(src_acct, box, set, op, fail)
       end
     end
     log.action(string.format("%s %d messages %s -> %s (%s)", op.verb == "move" and "moved" or "copied",
-      moved, box.name, dest.name, dest_acct.label))
+      moved, box.name, dest.name, dest_acct.label), { op = op, box = box, count = moved })
   end)
   if not ok then fail(err) end
 end
