@@ -34,7 +34,16 @@ local function apply_options(self)
   cfg.insecure = not opt.flag(o, "certificates") or nil
   local t = opt.number(o, "timeout")
   cfg.timeout = t > 0 and t or 24 * 3600          -- 0: "block indefinitely"
-  cfg.create = true      -- imapfilter creates a missing destination on [TRYCREATE]
+  M.apply_create(n)
+end
+
+-- imapfilter creates a missing destination when a copy to it gets [TRYCREATE] (so only when
+-- something is copied), subscribing it with options.subscribe; a search of a mailbox the
+-- server will not open prints the server's NO and finds nothing.
+function M.apply_create(n)
+  n.cfg.create = true
+  n.cfg.subscribe = opt.flag(ctx.options, "subscribe")
+  n.cfg.missing = "skip"
 end
 
 local function prepare(self)
@@ -176,9 +185,20 @@ local function info(fmt, ...)
   if opt.flag(ctx.options, "info") then print(string.format(fmt, ...)) end
 end
 
+-- Runs the native account method `verb` (create, delete, ...). A mailbox the server refuses
+-- to change is what imapfilter reports with the server's NO and a false return; the
+-- config carries on. Returns true when it was done.
+local function change(n, verb, ...)
+  local ok, err = pcall(n[verb], n, ...)
+  if ok then return true end
+  if type(err) ~= "table" or err.kind ~= "no" then error(err, 0) end
+  log.warn(string.format("%s: %s", log.where() or "?", tostring(err.message)))
+  return false
+end
+
 function methods.create_mailbox(self, name)
   name_arg(name, "create_mailbox")
-  prepare(self):create(name)
+  if not change(prepare(self), "create", name) then return false end
   info("Created mailbox %s/%s.", rawget(self, "_string"), name)
   return true
 end
@@ -192,7 +212,7 @@ function methods.delete_mailbox(self, name)
     n:_now("close " .. name, function(conn) return conn:close_mailbox() end)
     n:_deselect()
   end
-  n:delete(name)
+  if not change(n, "delete", name) then return false end
   info("Deleted mailbox %s/%s.", rawget(self, "_string"), name)
   return true
 end
@@ -201,21 +221,21 @@ function methods.rename_mailbox(self, old, new)
   name_arg(old, "rename_mailbox")
   name_arg(new, "rename_mailbox")
   local n = prepare(self)
-  n:rename(old, new)
+  if not change(n, "rename", old, new) then return false end
   info("Renamed mailbox %s/%s to %s/%s.", rawget(self, "_string"), old, rawget(self, "_string"), new)
   return true
 end
 
 function methods.subscribe_mailbox(self, name)
   name_arg(name, "subscribe_mailbox")
-  prepare(self):subscribe(name)
+  if not change(prepare(self), "subscribe", name) then return false end
   info("Subscribed mailbox %s/%s.", rawget(self, "_string"), name)
   return true
 end
 
 function methods.unsubscribe_mailbox(self, name)
   name_arg(name, "unsubscribe_mailbox")
-  prepare(self):unsubscribe(name)
+  if not change(prepare(self), "unsubscribe", name) then return false end
   info("Unsubscribed mailbox %s/%s.", rawget(self, "_string"), name)
   return true
 end

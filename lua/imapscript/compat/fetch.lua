@@ -2,6 +2,8 @@
 -- UID FETCH per mailbox for a whole set (the session splits long sets), streamed to a
 -- callback, never one command per message. Also the text forms imapfilter returns.
 local Result = require "imapscript.result"
+local log = require "imapscript.log"
+log.internal(debug.getinfo(1, "S").source)
 
 local M = {}
 
@@ -17,16 +19,19 @@ M.items = {
 function M.field_items(field) return { "uid", { "fields", field } } end
 
 --- Runs one UID FETCH of items for set in native mailbox nbox (after the account's queue);
---- fn(msg) for each message, in the order the server sends them.
+--- fn(msg) for each message, in the order the server sends them. Returns false when the
+--- server will not open the mailbox (a warning was shown), else true.
 function M.box(nbox, set, items, fn)
-  if #set == 0 then return end
+  if #set == 0 then return true end
   local conn = Result.use_box(nbox)
+  if not conn then return false end
   local h = conn:fetch(set, items, function(m)
     if m.uid then fn(m) end
   end)
   conn:wait(h)
   local ok, err = h:result()
   if not ok then error(err, 0) end
+  return true
 end
 
 --- The same for every mailbox of native result r: fn(msg, nbox).

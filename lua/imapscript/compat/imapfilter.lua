@@ -16,10 +16,30 @@ local M = {}
 search.install(Set.methods, function(self) return Set.native(self) or false end)
 process.install(Set.methods, function(self, _, a) return Set.native(self), a end)
 
--- options.info = false silences the per-action lines, as imapfilter's summaries.
+-- What imapfilter's methods print (on stdout, with options.info) once they acted:
+-- "3 messages marked seen in alice@host/INBOX.", "5 messages moved from .../INBOX to .../Old."
+local said = {
+  add_flags = "flagged in", remove_flags = "flagged in", replace_flags = "flagged in",
+  delete_messages = "deleted in", copy_messages = "copied from", move_messages = "moved from",
+}
+for _, f in ipairs { "answered", "deleted", "draft", "flagged", "seen" } do
+  said["mark_" .. f] = "marked " .. f .. " in"
+  said["unmark_" .. f] = "unmarked " .. f .. " in"
+end
+
+local print = print      -- the real one: these lines are written while a batch is read
 local action = log.action
-log.action = function(msg)
-  if opt.flag(ctx.options, "info") then action(msg) end
+log.action = function(msg, step)
+  local op = step and step.op
+  if not (op and op.compat) then
+    if opt.flag(ctx.options, "info") then action(msg) end
+    return
+  end
+  if op.silent then return end    -- options.info was off when the config called it
+  local line = string.format("%d messages %s %s", step.count, said[op.compat],
+    rawget(ctx.compat_box(step.box), "_string"))
+  if op.dest then line = line .. " to " .. rawget(ctx.compat_box(op.dest), "_string") end
+  print(line .. ".")
 end
 
 --- Makes the globals an imapfilter config expects; `imapscript` is imapscript's own
@@ -46,6 +66,13 @@ function M.install(G)
   G.regex_search = aux.regex_search
   G.sleep = aux.sleep
   G.recover = aux.recover
+  -- imapfilter acts at once: what a config prints comes after the info lines of the actions
+  -- it called before, so the queued actions go out first.
+  local real_print = G.print
+  G.print = function(...)
+    aux.flush_all()
+    return real_print(...)
+  end
   if not table.unpack then table.unpack = G.unpack end
   G.unpack = G.unpack or table.unpack
   return G

@@ -81,9 +81,16 @@ local function info(fmt, ...)
   if opt.flag(ctx.options, "info") then print(string.format(fmt, ...)) end
 end
 
---- mbox:check_status(): messages, recent, unseen, uidnext.
+--- mbox:check_status(): messages, recent, unseen, uidnext; -1 four times (after the server's
+--- NO, shown as a warning) for a mailbox the server will not tell about, as imapfilter.
 function methods.check_status(self)
-  local st = native(self):status()
+  local nbox = native(self)
+  local ok, st = pcall(nbox.status, nbox)
+  if not ok then
+    if type(st) ~= "table" or st.kind ~= "no" then error(st, 0) end
+    log.warn(string.format("%s: %s", log.where() or "?", tostring(st.message)))
+    return -1, -1, -1, -1
+  end
   local exist, recent, unseen, uidnext = st.messages or 0, st.recent or 0, st.unseen or 0, st.uidnext or 0
   info("%d messages, %d recent, %d unseen, in %s.", exist, recent, unseen, rawget(self, "_string"))
   return exist, recent, unseen, uidnext
@@ -94,6 +101,7 @@ function methods.enter_idle(self)
   local nbox = native(self)
   aux.flush_all()
   local conn = Result.use_box(nbox)
+  if not conn then return false end       -- the server will not open it (warned)
   local keepalive = opt.number(ctx.options, "keepalive")
   local secs = math.max(60, math.floor((keepalive > 0 and keepalive or 29) * 60))
   while true do
@@ -131,11 +139,16 @@ function methods.append_message(self, text, flags, date)
   if not ok and type(err) == "table" and err.code == "TRYCREATE" then
     -- imapfilter creates the mailbox on [TRYCREATE] (and subscribes it with options.subscribe).
     local acct = nbox.account
-    acct:create(nbox.name)
-    if opt.flag(ctx.options, "subscribe") then acct:subscribe(nbox.name) end
-    ok, err = pcall(nbox.append, nbox, text, #keep > 0 and keep or nil, date)
+    ok, err = pcall(acct.create, acct, nbox.name)
+    if ok and opt.flag(ctx.options, "subscribe") then ok, err = pcall(acct.subscribe, acct, nbox.name) end
+    if ok then ok, err = pcall(nbox.append, nbox, text, #keep > 0 and keep or nil, date) end
   end
-  if not ok then error(err, 0) end
+  if not ok then
+    -- As imapfilter: the server's NO is shown, append_message returns false.
+    if type(err) ~= "table" or err.kind ~= "no" then error(err, 0) end
+    log.warn(string.format("%s: %s", log.where() or "?", tostring(err.message)))
+    return false
+  end
   info("Appended message of %d octets to %s.", #text, rawget(self, "_string"))
   return true
 end
@@ -153,7 +166,9 @@ local function fetch_map(self, messages, fname, items, value)
   local set = uids_of(self, messages, fname)
   if not set then return {} end
   local out = {}
-  fetch.box(rawget(self, "_native"), set, items, function(m) out[m.uid] = value(m) end)
+  if not fetch.box(rawget(self, "_native"), set, items, function(m) out[m.uid] = value(m) end) then
+    return nil             -- the server will not open the mailbox (warned)
+  end
   return out
 end
 
@@ -186,11 +201,12 @@ function methods.fetch_fields(self, fields, messages)
   if not set then return {} end
   local texts = {}
   for _, f in ipairs(fields) do
-    fetch.box(rawget(self, "_native"), set, fetch.field_items(f), function(m)
+    local opened = fetch.box(rawget(self, "_native"), set, fetch.field_items(f), function(m)
       local t = texts[m.uid] or {}
       texts[m.uid] = t
       t[#t + 1] = ((m.fields or "\r\n"):gsub("\r\n\r\n$", "\n"))
     end)
+    if not opened then return nil end
   end
   local out = {}
   for uid, t in pairs(texts) do out[uid] = (table.concat(t):gsub("\n$", "")) end

@@ -138,7 +138,7 @@ for name, f in pairs(fetchers) do
       error("fetch_fields: table argument expected, got " .. type(arg), 2)
     end
     local v = f(rawget(self, "_mailbox"), rawget(self, "_uid"), arg)
-    if v == nil then return nil end
+    if v == nil then return end        -- nothing, as imapfilter (not even nil)
     if what[name] then
       info("Fetched " .. what[name] .. ".", rawget(self, "_string"))
     elseif name == "fields" then

@@ -35,24 +35,15 @@ local function check_dest(dest, fname)
       type(dest)), 4)
   end
   -- The destination's account may not have been used yet: its password, its options.
-  require("imapscript.compat.account").prepare(rawget(dest, "_account"))
+  local account = require "imapscript.compat.account"
+  account.prepare(rawget(dest, "_account"))
+  account.apply_create(nbox.account)     -- options.subscribe as it is now
   return dest, nbox
 end
 
--- options.subscribe: a destination imapscript has to create is subscribed too. Only then
--- is its existence checked first (one LIST); otherwise CREATE goes out pipelined.
-local function ensure_subscribed(dest, nbox)
-  if not opt.flag(ctx.options, "subscribe") then return end
-  local acct = nbox.account
-  if acct.exists[nbox.name] then return end
-  if #acct:mailboxes(nbox.name) == 0 then
-    acct:create(nbox.name)
-    acct:subscribe(nbox.name)
-  end
-end
-
 -- Cross-account copies must have happened before the config reads the destination.
-local function settle(r, nbox)
+local function settle(r, dest)
+  local nbox = rawget(dest, "_native")
   local src = r.box and r.box.account
   if src ~= nbox.account then
     for _, a in ipairs(ctx.accounts) do rawget(a, "_native"):flush() end
@@ -67,18 +58,14 @@ end
 
 function actions.copy_messages(r, dest)
   local _, nbox = check_dest(dest, "copy_messages")
-  ensure_subscribed(dest, nbox)
   r:copy_to(nbox)
-  settle(r, nbox)
 end
 
 function actions.move_messages(r, dest)
   local _, nbox = check_dest(dest, "move_messages")
-  ensure_subscribed(dest, nbox)
   -- imapfilter without expunge: copied, then (once the copy is confirmed) left flagged
   -- \Deleted in the source.
   r:move_to(nbox, { expunge = expunge() })
-  settle(r, nbox)
 end
 
 local function marker(flag, add)
@@ -129,6 +116,30 @@ local arg_checks = {
   replace_flags = function(f) check_flags(f, "replace_flags") end,
 }
 
+-- Marks the operations act() queued with the imapfilter method that made them, for its info
+-- line (compat/imapfilter.lua), silent when options.info is off now. One method may queue two
+-- operations on the same messages (add_flags with \Deleted: a STORE, then a delete): only
+-- the last of them reports.
+local function queues()
+  local t = {}
+  for _, a in ipairs(ctx.accounts) do
+    local n = rawget(a, "_native")
+    t[n] = { q = n.queue, len = #n.queue }
+  end
+  return t
+end
+local function mark(before, name)
+  local quiet = not opt.flag(ctx.options, "info")
+  for n, b in pairs(before) do
+    local q = n.queue
+    -- A result spanning accounts is resolved first: that flush starts a new queue.
+    for i = q == b.q and b.len + 1 or 1, #q do
+      q[i].compat = name
+      q[i].silent = quiet or (q[i + 1] ~= nil and q[i + 1].src == q[i].src)
+    end
+  end
+end
+
 --- Adds the processing methods to `methods`. target(self, args...) gives the native
 --- result to act on (nil: nothing to do) and the action's own arguments.
 function M.install(methods, target)
@@ -137,7 +148,10 @@ function M.install(methods, target)
       local r, a1 = target(self, name, ...)
       if arg_checks[name] then arg_checks[name](a1) end
       if r then
+        local before = queues()
         act(r, a1)
+        mark(before, name)
+        if name == "copy_messages" or name == "move_messages" then settle(r, a1) end
         M.generation = M.generation + 1
       end
       return true
