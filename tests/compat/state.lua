@@ -1,6 +1,6 @@
 -- tests/compat/state.lua — the Maildir oracle for two test beds at once: every mailbox of
--- every user under a mail root, as {["user/mailbox"] = {[message-id] = "sorted flags"}}, read
--- from the files (not over IMAP), and a comparison of two such states.
+-- every user under a mail root, as {["user/mailbox"] = {[message-id] = "sorted flags"}}, and
+-- the subscriptions, read from the files (not over IMAP), and a comparison of two states.
 local M = {}
 
 local function shquote(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
@@ -92,6 +92,32 @@ function M.diff(a, b)
     if x.mailbox ~= y.mailbox then return x.mailbox < y.mailbox end
     return x.id < y.id
   end)
+  return out
+end
+
+--- The mailboxes of a state ("user/mailbox"), sorted.
+function M.mailboxes(st)
+  local out = {}
+  for k in pairs(st) do out[#out + 1] = k end
+  table.sort(out)
+  return out
+end
+
+--- Every user's subscriptions below root, as sorted "user/mailbox" names (Dovecot keeps them
+--- in the file `subscriptions`: a version line, an empty line, then names with a tab as
+--- the hierarchy separator).
+function M.subscriptions(root)
+  local out = {}
+  for _, user in ipairs(lines("ls -1 " .. shquote(root))) do
+    local f = io.open(root .. "/" .. user .. "/subscriptions")
+    if f then
+      for line in f:lines() do
+        if line ~= "" and not line:match("^V\t") then out[#out + 1] = user .. "/" .. line:gsub("\t", "/") end
+      end
+      f:close()
+    end
+  end
+  table.sort(out)
   return out
 end
 

@@ -189,6 +189,70 @@ describe("imapscript --imapfilter", function()
     assert.truthy(text:find("stop the daemon", 1, true), text)
   end)
 
+  it("creates only the folders that receive mail, carries on past missing mailboxes (lists.lua)", function()
+    S.seed("INBOX", 400, 21)
+    S.seed("Lists/lua", 5, 22)
+    local code, out, err = S.run("--imapfilter " .. CONFIGS .. "lists.lua")
+    assert.are.equal(0, code, err)
+    for _, box in ipairs { "Lists/dovecot", "Lists/debian", "Lists/imapscript", "Robots", "Archive/Old" } do
+      assert.is_true(S.count(box) > 0, box)
+      assert.truthy(out:find(" messages moved from alice@127.0.0.1/INBOX to alice@127.0.0.1/" .. box .. ".",
+        1, true), box .. "\n" .. out)
+    end
+    for _, box in ipairs { "Lists/ubuntu", "Lists/kde", "Lists/freebsd", "Never/Created", "Receipts",
+                           "Archive/Receipts" } do
+      assert.is_false(S.exists(box), box)
+    end
+    -- Subscribed: what it created (Lists/lua and Lists/debian existed before).
+    local subscribed = " " .. (out:match("subscribed\t([^\n]*)") or "") .. " "
+    for _, box in ipairs { "Archive/Old", "Lists/dovecot", "Lists/imapscript", "Robots" } do
+      assert.truthy(subscribed:find(" " .. box .. " ", 1, true), box .. subscribed)
+    end
+    assert.falsy(subscribed:find(" Lists/lua ", 1, true), subscribed)
+    assert.falsy(subscribed:find(" Lists/debian ", 1, true), subscribed)
+    assert.truthy(out:find("Receipts\t-1\t-1\t-1\t-1", 1, true), out)
+    assert.truthy(err:find("lists.lua:44: search Lists/ubuntu: .-NO"), err)
+    assert.truthy(err:find("lists.lua:47: status Receipts: .-NO"), err)
+  end)
+
+  it("runs become_daemon rounds and catches mail that arrives between two (daemon.lua)", function()
+    S.seed("Daemon", 10, 40)
+    local out = os.tmpname()
+    os.execute(string.format("(timeout -k 5 60 %s --imapfilter %sdaemon.lua >%s 2>&1; echo $? >%s.rc) &",
+      os.getenv("IMAPSCRIPT") or "build/imapscript", CONFIGS, out, out))
+    local function text()
+      local f = io.open(out)
+      local s = f and f:read("a") or ""
+      if f then f:close() end
+      return s
+    end
+    for _ = 1, 300 do
+      if text():find("round\t1\t0", 1, true) then break end
+      os.execute("sleep 0.1")
+    end
+    assert.truthy(text():find("round\t1\t0", 1, true), text())
+    assert.is_false(S.exists("Daemon/Caught"))     -- nothing moved yet: not created
+    local add = S.script([[acct.Daemon:append("From: a@example.org\r\nSubject: daemon-catch\r\n" ..
+      "Message-ID: <daemon@compat>\r\n\r\nhi\r\n")]])
+    assert.are.equal(0, (S.run(add)))
+    os.remove(add)
+    local code
+    for _ = 1, 600 do
+      local f = io.open(out .. ".rc")
+      if f then code = tonumber(f:read("l")); f:close(); break end
+      os.execute("sleep 0.1")
+    end
+    local s = text()
+    os.remove(out); os.remove(out .. ".rc")
+    assert.are.equal(1, code, s)                   -- ended by the config's error, not the timeout
+    local caught = tonumber(s:match("round\t(%d+)\t1"))
+    assert.is_true(caught and caught >= 2, s)
+    for i = 1, caught - 1 do assert.truthy(s:find("round\t" .. i .. "\t0", 1, true), s) end
+    assert.truthy(s:find("caught it", 1, true), s)
+    assert.truthy(S.state("Daemon/Caught")["<daemon@compat>"])
+    assert.falsy(S.state("Daemon")["<daemon@compat>"])
+  end)
+
   it("runs the default config from $IMAPFILTER_HOME and shows the options in --help", function()
     local _, out = S.run("--help")
     assert.truthy(out:find("--imapfilter", 1, true))
