@@ -135,6 +135,19 @@ Result.__add = combine("+")
 Result.__mul = combine("*")
 Result.__sub = combine("-")
 
+-- The error of a mailbox the server refused to open (a NO to its SELECT), with the script
+-- line (and label): returned after a warning when the account says missing = "skip" (the caller takes
+-- the mailbox as empty), raised otherwise.
+local function refused(acct, err, label)
+  local prefix = (log.where() and log.where() .. ": " or "") .. (label and label .. ": " or "")
+  err = core.error(err.kind, prefix .. tostring(err.message), err)
+  if err.kind == "no" and acct.cfg.missing == "skip" then
+    log.warn(err.message .. " (taken as empty)")
+    return err
+  end
+  error(err, 0)
+end
+
 -- {count=, min=, max=} of a search nothing else needs the UIDs of, from one
 -- UID SEARCH RETURN (COUNT MIN MAX) that replaces the queued search; nil otherwise.
 local function esearch_stats(r)
@@ -152,6 +165,10 @@ local function esearch_stats(r)
   table.remove(acct.queue, at)
   local ok, res = pcall(extensions.run, acct, r.box, "UID SEARCH",
     { core.atom "RETURN (COUNT MIN MAX)", r.query })
+  if not ok and res.command == "SELECT" and refused(acct, res, "search " .. r.box.name) then
+    r.resolved, r.stats = { { box = r.box, set = core.set("") } }, { count = 0 }
+    return r.stats
+  end
   if not ok then
     r.err = res
     error(res, 0)
@@ -492,13 +509,8 @@ local function use_box(box)
     local ok, err = h:result()
     if not ok then
       acct:_deselect()
-      local where = log.where()
-      if where then err = core.error(err.kind, where .. ": " .. tostring(err.message), err) end
-      if err.kind == "no" and acct.cfg.missing == "skip" then
-        log.warn(err.message .. " (taken as empty)")
-        return nil
-      end
-      error(err, 0)
+      refused(acct, err)
+      return nil
     end
   end
   return conn

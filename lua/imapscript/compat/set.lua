@@ -50,10 +50,14 @@ function SetMT.__newindex(s, k, v)
   rawset(s, k, v)
 end
 
+-- #s resolves the search (its UIDs, not only a count): the actions the config then calls
+-- on s act on exactly the messages it counted, even if mail arrived in between.
 function SetMT.__len(s)
   local r = pending[s]
-  if r then return r:count() end
-  return rawlen(s)
+  if not r then return rawlen(s) end
+  local n = 0
+  for _, p in ipairs(r:parts()) do n = n + #p.set end
+  return n
 end
 
 function SetMT.__pairs(s)
