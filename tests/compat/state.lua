@@ -95,14 +95,6 @@ function M.diff(a, b)
   return out
 end
 
---- The mailboxes of a state ("user/mailbox"), sorted.
-function M.mailboxes(st)
-  local out = {}
-  for k in pairs(st) do out[#out + 1] = k end
-  table.sort(out)
-  return out
-end
-
 --- Every user's subscriptions below root, as sorted "user/mailbox" names (Dovecot keeps them
 --- in the file `subscriptions`: a version line, an empty line, then names with a tab as
 --- the hierarchy separator).

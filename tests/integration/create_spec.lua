@@ -2,7 +2,9 @@
 -- destination only when something is moved there (SUBSCRIBEs it with `subscribe = true`), and
 -- a source mailbox the server will not open is an error naming it and the script line, or
 -- with `missing = "skip"` an empty result and a warning. Server state read from the Maildirs.
+package.path = "./tests/compat/?.lua;" .. package.path
 local S = require "tests.integration.support"
+local state = require "state"
 
 -- Runs body as a script; returns exit code, stdout, stderr.
 local function run(body, over, args)
@@ -12,17 +14,12 @@ local function run(body, over, args)
   return code, out, err, path
 end
 
--- The subscriptions of alice, from Dovecot's file.
+-- alice's subscriptions, from Dovecot's file.
 local function subscribed()
-  local f = io.open(S.env("TESTBED_MAILROOT") .. "/alice/subscriptions")
   local out = {}
-  if f then
-    for line in f:lines() do
-      if line ~= "" and not line:match("^V\t") then out[#out + 1] = (line:gsub("\t", "/")) end
-    end
-    f:close()
+  for _, name in ipairs(state.subscriptions(S.env("TESTBED_MAILROOT"))) do
+    out[#out + 1] = name:match("^alice/(.*)$")
   end
-  table.sort(out)
   return out
 end
 
