@@ -4,6 +4,7 @@
 local core = require "imapscript.core"
 local log = require "imapscript.log"
 local extensions = require "imapscript.extensions"
+local query = require "imapscript.query"
 log.internal(debug.getinfo(1, "S").source)
 
 local Result = {}
@@ -184,6 +185,13 @@ local function esearch_stats(r)
     end
   end
   r.stats = st
+  -- What was counted is what later actions get: none when there were none, else a search
+  -- bounded to the counted UIDs, so mail arriving meanwhile (higher UIDs) stays out of it.
+  if st.count == 0 then
+    r.resolved = { { box = r.box, set = core.set("") } }
+  else
+    r.query = query.Q.uid(string.format("%d:%d", st.min, st.max)) & r.query
+  end
   return st
 end
 

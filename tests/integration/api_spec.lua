@@ -56,6 +56,28 @@ describe("searches and actions", function()
     assert.are.same(unseen, ids("T_move"))
   end)
 
+  it("an action after #r acts on what was counted, not on mail that arrived since", function()
+    local other = account()
+    other:create("T_count")
+    for i = 1, 3 do other:mailbox("T_count"):append(message("<count-" .. i .. "@t>", "counted")) end
+    local r = acct:mailbox("T_count"):search(Q.subject "counted")
+    assert.are.equal(3, #r)
+    other:mailbox("T_count"):append(message("<count-late@t>", "counted"))
+    assert.is_true(#acct.INBOX:all() >= 0)      -- another mailbox selected meanwhile
+    r:add_flags { "$Counted" }
+    acct:flush()
+    other:logout()
+    assert.are.same({ "<count-1@t>", "<count-2@t>", "<count-3@t>" }, ids("T_count", has("$Counted")))
+    local none = acct:mailbox("T_count"):search(Q.subject "nothing like this")
+    assert.are.equal(0, #none)
+    other = account()
+    other:mailbox("T_count"):append(message("<count-none@t>", "nothing like this"))
+    other:logout()
+    none:add_flags { "$Counted" }
+    acct:flush()
+    assert.are.equal(3, #ids("T_count", has("$Counted")))
+  end)
+
   it("copy_to leaves the source as it was", function()
     local before = ids("T_copy")
     acct.T_copy:all():copy_to(acct.T_copy_dest)
