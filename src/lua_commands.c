@@ -350,16 +350,20 @@ static int conn_append(lua_State *L)
     return 1;
 }
 
-/* conn:list(ref, pattern) / conn:lsub(ref, pattern): pushes 1, a handle (result: array of
- * {name=, delimiter=, flags={...}}). */
+/* conn:list(ref, pattern [, status]) / conn:lsub(ref, pattern): pushes 1, a handle (result:
+ * array of {name=, delimiter=, flags={...}}; with status (LIST-STATUS) also status={...} as
+ * conn:status gives it, for each selectable mailbox). */
 static int list_or_lsub(lua_State *L, bool lsub)
 {
     conn_check(L, 1);
     const char *ref = luaL_optstring(L, 2, "");
     const char *pattern = luaL_optstring(L, 3, "*");
+    bool status = !lsub && lua_toboolean(L, 4);
     struct lhandle *h = handle_new(L, H_LIST, lsub ? "LSUB" : "LIST", NULL, NULL);
     struct session *s = handle_session(L, h);
-    if (s)
+    if (s && status)
+        handle_attach(L, h, session_list_status_start(s, ref, pattern, &h->out.list));
+    else if (s)
         handle_attach(L, h, session_list_start(s, ref, pattern, lsub, !lsub, &h->out.list));
     return 1;
 }

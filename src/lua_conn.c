@@ -12,8 +12,9 @@
  *   conn:select(name [, readonly]) conn:search(query [, {save=}]) conn:fetch(SET, items, fn)
  *   conn:store(SET, "+"|"-"|"=", flags) conn:copy(SET, dest) conn:move(SET, dest)
  *   conn:expunge(SET) conn:close_mailbox() conn:unselect() conn:append(name, text [, flags
- *   [, date]]) conn:list(ref, pat) conn:lsub(ref, pat) conn:status(name) conn:create(name)
- *   conn:delete(name) conn:rename(old, new) conn:subscribe(name) conn:unsubscribe(name)
+ *   [, date]]) conn:list(ref, pat [, status]) conn:lsub(ref, pat) conn:status(name)
+ *   conn:create(name) conn:delete(name) conn:rename(old, new) conn:subscribe(name)
+ *   conn:unsubscribe(name)
  *   conn:noop()                          -> handle: queued, nothing written yet
  *   conn:wait([handle]) -> true | false, first error object     (never raises for NO/BAD)
  *   conn:idle(seconds) -> "changed" | "timeout" | nil, error object

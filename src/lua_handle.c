@@ -233,6 +233,24 @@ static void handle_push_error(lua_State *L, int idx, struct lhandle *h)
     lua_pop(L, 2);
 }
 
+/* Pushes 1: {messages=, unseen=, recent=, uidnext=, uidvalidity=, highestmodseq=}, the items
+ * the server sent. */
+static void push_status(lua_State *L, const struct session_status_info *st)
+{
+    const struct { const char *name; int64_t v; } f[] = {
+        { "messages", st->messages }, { "unseen", st->unseen }, { "recent", st->recent },
+        { "uidnext", st->uidnext }, { "uidvalidity", st->uidvalidity },
+        { "highestmodseq", st->highestmodseq },
+    };
+    lua_createtable(L, 0, 6);
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        if (f[i].v < 0)
+            continue;
+        lua_pushinteger(L, f[i].v);
+        lua_setfield(L, -2, f[i].name);
+    }
+}
+
 /* Pushes 1: the value of a successful handle (true when the command has none). */
 static void handle_push_value(lua_State *L, struct lhandle *h)
 {
@@ -287,26 +305,17 @@ static void handle_push_value(lua_State *L, struct lhandle *h)
             }
             lua_message_pushstrv(L, m->flags, m->nflags);
             lua_setfield(L, -2, "flags");
+            if (m->has_status) {
+                push_status(L, &m->status);
+                lua_setfield(L, -2, "status");
+            }
             lua_rawseti(L, -2, (lua_Integer)i + 1);
         }
         break;
     }
-    case H_STATUS: {
-        const struct session_status_info *st = &h->out.st;
-        const struct { const char *name; int64_t v; } f[] = {
-            { "messages", st->messages }, { "unseen", st->unseen }, { "recent", st->recent },
-            { "uidnext", st->uidnext }, { "uidvalidity", st->uidvalidity },
-            { "highestmodseq", st->highestmodseq },
-        };
-        lua_createtable(L, 0, 6);
-        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-            if (f[i].v < 0)
-                continue;
-            lua_pushinteger(L, f[i].v);
-            lua_setfield(L, -2, f[i].name);
-        }
+    case H_STATUS:
+        push_status(L, &h->out.st);
         break;
-    }
     case H_RAW:
         lua_raw_push(L, h);
         break;

@@ -270,12 +270,18 @@ enum {
     SESSION_MB_FLAGGED = 1 << 11, SESSION_MB_JUNK = 1 << 12, SESSION_MB_SENT = 1 << 13,
     SESSION_MB_TRASH = 1 << 14, SESSION_MB_IMPORTANT = 1 << 15,
 };
+/* STATUS items of one mailbox (session_status, LIST-STATUS). */
+struct session_status_info {
+    int64_t messages, unseen, recent, uidnext, uidvalidity, highestmodseq;   /* -1 when absent */
+};
 struct session_mailbox {
     char *name;                     /* UTF-8 (decoded from mUTF-7) */
     char delimiter;                 /* '\0' for NIL */
     unsigned attrs;                 /* SESSION_MB_* */
     char **flags;                   /* every attribute as sent, e.g. "\HasNoChildren" */
     size_t nflags;
+    bool has_status;                /* LIST-STATUS sent this mailbox's STATUS */
+    struct session_status_info status;
 };
 struct session_list {
     struct session_mailbox *items;
@@ -289,11 +295,13 @@ int session_list(struct session *s, const char *ref, const char *pattern, bool l
                  bool special_use, struct session_list *out, char *err, size_t errlen);
 struct session_cmd *session_list_start(struct session *s, const char *ref, const char *pattern,
                                        bool lsub, bool special_use, struct session_list *out);
+/* LIST ref pattern RETURN (SPECIAL-USE STATUS (...)) (LIST-STATUS, RFC 5819): the mailboxes and,
+ * in the same reply, the status of each selectable one (has_status), the items of
+ * session_status. Fails without LIST-STATUS. */
+struct session_cmd *session_list_status_start(struct session *s, const char *ref,
+                                              const char *pattern, struct session_list *out);
 
 /* STATUS: MESSAGES UNSEEN RECENT UIDNEXT UIDVALIDITY, plus HIGHESTMODSEQ with CONDSTORE. */
-struct session_status_info {
-    int64_t messages, unseen, recent, uidnext, uidvalidity, highestmodseq;   /* -1 when absent */
-};
 int session_status(struct session *s, const char *mailbox, struct session_status_info *out,
                    char *err, size_t errlen);
 struct session_cmd *session_status_start(struct session *s, const char *mailbox,

@@ -355,7 +355,55 @@ static const struct { const char *name; unsigned bit; } mb_attrs[] = {
 struct list_priv {
     struct session_list *out;
     const char *verb;
+    bool status;                    /* LIST-STATUS: STATUS replies belong to the list too */
 };
+
+/* The STATUS items imapscript asks for, with HIGHESTMODSEQ when the server has CONDSTORE. */
+static const char *status_items(struct session *s)
+{
+    return session_has_cap(s, "CONDSTORE")
+         ? "(MESSAGES UNSEEN RECENT UIDNEXT UIDVALIDITY HIGHESTMODSEQ)"
+         : "(MESSAGES UNSEEN RECENT UIDNEXT UIDVALIDITY)";
+}
+
+static void status_take(struct session_status_info *out, const struct imap_status_data *d)
+{
+    out->messages = d->messages;
+    out->unseen = d->unseen;
+    out->recent = d->recent;
+    out->uidnext = d->uidnext;
+    out->uidvalidity = d->uidvalidity;
+    out->highestmodseq = d->highestmodseq;
+}
+
+/* A LIST-STATUS reply's STATUS: given to the listed mailbox of that name (usually the last one
+ * listed: RFC 5819 sends it right after its LIST). 1 claimed, 0 not ours, < 0 error. */
+static int list_status_take(struct session_cmd *c, const struct imap_response *r)
+{
+    struct list_priv *lp = c->priv;
+    struct imap_status_data d;
+    char msg[200];
+    if (decode_status(r, &c->s->scratch, &d, msg, sizeof msg) < 0)
+        return 0;
+    char *name = name_from_wire(c->s, d.mailbox ? d.mailbox : "");
+    if (!name) {
+        session_cmd_fail(c, SESSION_ERR_NOMEM, "%s: out of memory", c->what);
+        return SESSION_ERR_NOMEM;
+    }
+    bool inbox = strcasecmp(name, "INBOX") == 0;
+    struct session_list *l = lp->out;
+    for (size_t i = l->n; i-- > 0;) {
+        struct session_mailbox *m = &l->items[i];
+        if (inbox ? strcasecmp(m->name, "INBOX") == 0 : strcmp(m->name, name) == 0) {
+            status_take(&m->status, &d);
+            m->has_status = true;
+            free(name);
+            return 1;
+        }
+    }
+    free(name);
+    return 0;
+}
 
 static void list_free(struct session_cmd *c)
 {
@@ -367,7 +415,11 @@ static int list_handler(struct session_cmd *c, const struct imap_response *r, vo
     struct list_priv *lp = c->priv;
     struct session *s = c->s;
     (void)ud;
-    if (r->status != IMAP_ST_NONE || !r->name || strcmp(r->name, lp->verb) != 0)
+    if (r->status != IMAP_ST_NONE || !r->name)
+        return 0;
+    if (lp->status && strcmp(r->name, "STATUS") == 0)
+        return list_status_take(c, r);
+    if (strcmp(r->name, lp->verb) != 0)
         return 0;
     struct imap_list_entry e;
     char msg[200];
@@ -407,8 +459,9 @@ nomem:
     return SESSION_ERR_NOMEM;
 }
 
-struct session_cmd *session_list_start(struct session *s, const char *ref, const char *pattern,
-                                       bool lsub, bool special_use, struct session_list *out)
+static struct session_cmd *list_start(struct session *s, const char *ref, const char *pattern,
+                                      bool lsub, bool special_use, bool status,
+                                      struct session_list *out)
 {
     const char *verb = lsub ? "LSUB" : "LIST";
     struct list_priv *lp = calloc(1, sizeof *lp);
@@ -416,12 +469,23 @@ struct session_cmd *session_list_start(struct session *s, const char *ref, const
         return oom(s, verb);
     lp->out = out;
     lp->verb = verb;
+    lp->status = status;
     struct command c;
     session_command_start(s, &c, verb);
     command_mailbox(&c, ref ? ref : "", ref ? strlen(ref) : 0);
     command_mailbox(&c, pattern ? pattern : "*", pattern ? strlen(pattern) : 1);
-    if (!lsub && special_use && session_has_cap(s, "SPECIAL-USE"))
-        command_raw(&c, "RETURN (SPECIAL-USE)", 20);
+    special_use = !lsub && special_use && session_has_cap(s, "SPECIAL-USE");
+    if (special_use || status) {
+        command_raw(&c, "RETURN (", 8);
+        if (special_use)
+            command_raw(&c, "SPECIAL-USE", 11);
+        if (status) {
+            const char *items = status_items(s);
+            command_atom(&c, "STATUS");
+            command_raw(&c, items, strlen(items));
+        }
+        command_raw(&c, ")", 1);
+    }
     command_end(&c);
     struct session_cmd *sc = cmd_send(s, &c, verb, list_handler, NULL);
     command_free(&c);
@@ -432,6 +496,21 @@ struct session_cmd *session_list_start(struct session *s, const char *ref, const
     sc->priv = lp;
     sc->on_free = list_free;
     return sc;
+}
+
+struct session_cmd *session_list_start(struct session *s, const char *ref, const char *pattern,
+                                       bool lsub, bool special_use, struct session_list *out)
+{
+    return list_start(s, ref, pattern, lsub, special_use, false, out);
+}
+
+struct session_cmd *session_list_status_start(struct session *s, const char *ref,
+                                              const char *pattern, struct session_list *out)
+{
+    struct session_cmd *f = need_cap(s, "LIST", "LIST-STATUS");
+    if (f)
+        return f;
+    return list_start(s, ref, pattern, false, true, true, out);
 }
 
 int session_list(struct session *s, const char *ref, const char *pattern, bool lsub,
@@ -460,12 +539,7 @@ static int status_handler(struct session_cmd *c, const struct imap_response *r, 
     bool inbox = strcasecmp(name, "INBOX") == 0 && strcasecmp(sp->wire, "INBOX") == 0;
     if (!inbox && strcmp(name, sp->wire) != 0)
         return 0;
-    sp->out->messages = d.messages;
-    sp->out->unseen = d.unseen;
-    sp->out->recent = d.recent;
-    sp->out->uidnext = d.uidnext;
-    sp->out->uidvalidity = d.uidvalidity;
-    sp->out->highestmodseq = d.highestmodseq;
+    status_take(sp->out, &d);
     return 1;
 }
 
@@ -505,10 +579,8 @@ struct session_cmd *session_status_start(struct session *s, const char *mailbox,
     struct command c;
     session_command_start(s, &c, "STATUS");
     command_mailbox(&c, mailbox, strlen(mailbox));
-    if (session_has_cap(s, "CONDSTORE"))
-        command_raw(&c, "(MESSAGES UNSEEN RECENT UIDNEXT UIDVALIDITY HIGHESTMODSEQ)", 58);
-    else
-        command_raw(&c, "(MESSAGES UNSEEN RECENT UIDNEXT UIDVALIDITY)", 44);
+    const char *items = status_items(s);
+    command_raw(&c, items, strlen(items));
     command_end(&c);
     struct session_cmd *sc = cmd_send(s, &c, what, status_handler, sp);
     command_free(&c);

@@ -209,12 +209,15 @@ function methods._now(self, what, send)
   return value
 end
 
---- acct:mailboxes([pattern]): {name=, flags={...}, special_use=}, names with "/".
-function methods.mailboxes(self, pattern)
+--- acct:mailboxes([pattern]) or acct:mailboxes { pattern = "*", status = true }:
+--- {name=, flags={...}, special_use=[, status={messages=, unseen=, ...}]}, names with "/".
+function methods.mailboxes(self, opts)
+  local pattern, status = opts, false
+  if type(opts) == "table" then pattern, status = opts.pattern, opts.status end
+  if pattern ~= nil and type(pattern) ~= "string" then usage("mailboxes: pattern must be a string") end
   pattern = pattern or "*"
-  local list = self:_now("mailboxes", function(conn)
-    return conn:list("", self:_wire_name(pattern))
-  end)
+  local list = status and extensions.list_status(self, self:_wire_name(pattern))
+    or self:_now("mailboxes", function(conn) return conn:list("", self:_wire_name(pattern)) end)
   local out = {}
   for _, e in ipairs(list) do
     local name = e.name
@@ -233,7 +236,7 @@ function methods.mailboxes(self, pattern)
       end
     end
     self.exists[name] = true
-    out[#out + 1] = { name = name, flags = e.flags or {}, special_use = special }
+    out[#out + 1] = { name = name, flags = e.flags or {}, special_use = special, status = e.status }
     ::next::
   end
   table.sort(out, function(a, b) return a.name < b.name end)

@@ -256,6 +256,41 @@ function M.create_special(acct, name, use)
   return true
 end
 
+-- Whether a LIST entry names a mailbox that can be selected (and so has a status).
+local function selectable(e)
+  for _, f in ipairs(e.flags or {}) do
+    local u = f:upper()
+    if u == "\\NOSELECT" or u == "\\NONEXISTENT" then return false end
+  end
+  return true
+end
+
+--- The LIST entries of pattern (server's delimiter), each selectable one with its status={...}
+--- (as box:status() gives it): one LIST-STATUS command (RFC 5819), else a LIST and then one
+--- STATUS per mailbox, pipelined (two round trips however many mailboxes). A mailbox whose
+--- STATUS the server refuses has no status, as LIST-STATUS leaves it.
+function M.list_status(acct, pattern)
+  local conn = acct:_connection()
+  if conn:has("LIST-STATUS") then
+    return acct:_now("mailboxes", function(c) return c:list("", pattern, true) end)
+  end
+  local list = acct:_now("mailboxes", function(c) return c:list("", pattern) end)
+  local handles = {}
+  for i, e in ipairs(list) do
+    if selectable(e) then handles[i] = conn:status(e.name) end
+  end
+  conn:wait()
+  for i, h in pairs(handles) do
+    local st, err = h:result()
+    if st then
+      list[i].status = st
+    elseif err.kind ~= "no" and err.kind ~= "bad" then
+      error(err, 0)
+    end
+  end
+  return list
+end
+
 --- box:acl(): {[identifier] = rights} (GETACL).
 function B.acl(self)
   need(self.account, "ACL", "GETACL")
