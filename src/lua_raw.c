@@ -237,8 +237,48 @@ static int raw_handler(struct session_cmd *c, const struct imap_response *r, voi
     return view_wants(r) ? 0 : 1;
 }
 
+/* Whether verb's first argument, a UID set, may be cut into pieces sent as several commands, as
+ * the typed UID FETCH/STORE/COPY/MOVE/EXPUNGE do (sequence numbers shift under MOVE: not those). */
+static bool verb_splits(const char *upper)
+{
+    static const char *const verbs[] = { "UID FETCH", "UID STORE", "UID COPY", "UID MOVE",
+                                         "UID EXPUNGE" };
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (strcmp(upper, verbs[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The arguments after the set, for each piece of a split command. */
+struct raw_tail { lua_State *L; int args; };
+
+static void raw_tail(struct session *s, struct command *c, const void *arg)
+{
+    (void)s;
+    const struct raw_tail *t = arg;
+    lua_Integer n = (lua_Integer)lua_rawlen(t->L, t->args);
+    for (lua_Integer i = 2; i <= n; i++) {
+        lua_rawgeti(t->L, t->args, i);
+        walk(t->L, c, -1, 1);
+        lua_pop(t->L, 1);
+    }
+}
+
+/* The set that opens args (at index args), when a line of len octets should be split on it. */
+static const struct msgset *split_set(lua_State *L, const char *upper, int args, size_t len)
+{
+    if (len <= SESSION_LINE_BUDGET || !verb_splits(upper))
+        return NULL;
+    lua_rawgeti(L, args, 1);
+    const struct msgset *set = luaL_testudata(L, -1, LUA_MSGSET_TYPE) ? lua_msgset_check(L, -1)
+                                                                       : NULL;
+    lua_pop(L, 1);      /* the args table keeps it alive */
+    return set;
+}
+
 /* conn:command(verb, args): pushes 1, a handle (result {status=, code=, code_text=, text=,
- * untagged={...}}). */
+ * untagged={...}}). A UID FETCH/STORE/COPY/MOVE/EXPUNGE whose line would pass the budget goes as
+ * several commands, one per piece of its set, that the handle waits for together. */
 static int conn_command(lua_State *L)
 {
     conn_check(L, 1);
@@ -273,7 +313,18 @@ static int conn_command(lua_State *L)
     command_end(&c);
     lua_newtable(L);
     h->fnref = luaL_ref(L, LUA_REGISTRYINDEX);
-    struct session_cmd *sc = session_send(s, &c, raw_handler, h);
+    const struct msgset *set = lua_isnoneornil(L, 3) ? NULL : split_set(L, upper, 3, c.len);
+    struct session_cmd *sc;
+    if (set) {
+        char *text = msgset_format(set);
+        size_t setlen = text ? strlen(text) : 0;
+        free(text);
+        struct raw_tail t = { L, 3 };
+        sc = session_send_split(s, upper, set, c.len > setlen ? c.len - setlen : 0, raw_tail, &t,
+                                raw_handler, h);
+    } else {
+        sc = session_send(s, &c, raw_handler, h);
+    }
     command_free(&c);
     lua_settop(L, hidx);
     handle_attach(L, h, sc);

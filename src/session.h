@@ -193,6 +193,17 @@ void session_command_start(struct session *s, struct command *c, const char *ver
  * of memory; on a BROKEN session, or if c holds an encoding error, the returned command is
  * already FAILED. The caller owns the result and frees it with session_cmd_free. */
 struct session_cmd *session_send(struct session *s, struct command *c, session_handler h, void *ud);
+/* The longest command line imapscript writes when it can cut a message set into pieces. */
+#define SESSION_LINE_BUDGET 8000
+/* Writes a command's arguments after its message set (session_send_split). */
+typedef void (*session_tail_fn)(struct session *s, struct command *c, const void *arg);
+/* Queues "verb piece tail" for each piece of set that fits SESSION_LINE_BUDGET (tail_len octets
+ * of it for the tail), as the typed FETCH/STORE/COPY/MOVE/EXPUNGE do: one command
+ * whose parts session_wait and session_cmd_result treat as one. h and ud go to every part. */
+struct session_cmd *session_send_split(struct session *s, const char *verb,
+                                       const struct msgset *set, size_t tail_len,
+                                       session_tail_fn tail, const void *arg,
+                                       session_handler h, void *ud);
 /* Writes everything queued (stopping at synchronising-literal waits), without reading. */
 int session_flush(struct session *s);
 /* Writes what is queued, then reads and dispatches until c (and every part of it, for split

@@ -12,7 +12,7 @@
 #include "query.h"
 
 /* Line budget of one UID FETCH/STORE/COPY/MOVE/EXPUNGE: servers accept 8000+ octets. */
-#define LINE_BUDGET 8000
+#define LINE_BUDGET SESSION_LINE_BUDGET
 
 static struct session_cmd *need_cap(struct session *s, const char *what, const char *cap)
 {
@@ -698,7 +698,7 @@ int session_search(struct session *s, const struct query *q, bool save, struct m
 
 /* ---- split set commands (FETCH STORE COPY MOVE EXPUNGE) ----------------------------- */
 
-typedef void (*tail_fn)(struct session *s, struct command *c, const void *arg);
+typedef session_tail_fn tail_fn;
 
 /* Sends "verb piece tail" for each piece of set that fits the line budget (one command for
  * "$"), chaining the parts to the first. Handler/ud/on_done go to every part. */
@@ -752,6 +752,14 @@ static struct session_cmd *send_split(struct session *s, const char *verb, const
     if (!head)
         return oom(s, verb);
     return head;
+}
+
+struct session_cmd *session_send_split(struct session *s, const char *verb,
+                                       const struct msgset *set, size_t tail_len,
+                                       session_tail_fn tail, const void *arg,
+                                       session_handler h, void *ud)
+{
+    return send_split(s, verb, set, tail_len, tail, arg, h, ud, NULL);
 }
 
 /* FETCH */

@@ -52,6 +52,41 @@ describe("extensions", function()
     assert.are.equal(1, es[#es])
   end)
 
+  it("cuts a raw UID STORE or FETCH whose set passes the line limit into pieces", function()
+    b.seed("Long", 300, 11)
+    local trace = os.tmpname()
+    settings.trace = assert(io.open(trace, "w"))
+    settings.trace:setvbuf("line")
+    local a = b.account()
+    local ok, err = pcall(function()
+      a.Long:all():remove_flags { "\\Flagged" }
+      local odd = {}
+      for uid = 1, 40001, 2 do odd[#odd + 1] = uid end      -- about 110 KB of set text
+      local set = imap.set(odd)
+      a.Long:command("UID STORE", set, imap.atom "+FLAGS.SILENT", { imap.atom "\\Flagged" })
+      local f = a.Long:command("UID FETCH", set, { imap.atom "FLAGS" })
+      assert.are.equal(150, #f.untagged)                    -- every part's replies, together
+      for _, u in ipairs(f.untagged) do assert.are.equal(1, u[1][2] % 2) end
+    end)
+    a:logout()
+    settings.trace:close()
+    settings.trace = nil
+    local parts, longest = 0, 0
+    for line in io.lines(trace) do
+      if line:find("^C: %S+ UID STORE ") then parts = parts + 1 end
+      if line:find("^C: ") then longest = math.max(longest, #line) end
+    end
+    os.remove(trace)
+    assert(ok, tostring(err))
+    assert.is_true(parts >= 14, parts)
+    assert.is_true(longest <= 8000, longest)
+    local flagged = 0
+    for _, flags in pairs(b.state("Long")) do
+      if flags:find("\\Flagged", 1, true) then flagged = flagged + 1 end
+    end
+    assert.are.equal(150, flagged)
+  end)
+
   it("raises the server's NO with its code, and refuses verbs that break the session", function()
     local ok, err = pcall(acct.command, acct, "APPEND", acct:mailbox "Missing", "Subject: x\r\n\r\n")
     assert.is_false(ok)
