@@ -4,6 +4,7 @@ local core = require "imapscript.core"
 local log = require "imapscript.log"
 local Result = require "imapscript.result"
 local extensions = require "imapscript.extensions"
+local thread = require "imapscript.thread"
 log.internal(debug.getinfo(1, "S").source)
 
 local M = {}
@@ -23,19 +24,15 @@ local function single(r, what)
   return parts[1].box, parts[1].set
 end
 
--- What the fallbacks compare, from one FETCH of set in box: {seq=, uid=, ...}.
-local function fetch_fields(box, set, want_refs)
+-- Streams one FETCH of items over set in box to each(m).
+local function fetch_each(box, set, items, each)
   local conn = Result.use_box(box)
-  local items = { "uid", "envelope", "date", "size" }
-  if want_refs then items[#items + 1] = { "fields", "References" } end
-  local out = {}
   local h = conn:fetch(set, items, function(m)
-    if m.uid then out[#out + 1] = m end
+    if m.uid then each(m) end
   end)
   conn:wait(h)
   local ok, err = h:result()
   if not ok then error(err, 0) end
-  return out
 end
 
 local function first_addr(env, field)
@@ -67,22 +64,45 @@ local function key_of(m, key)
   return core.sort_key(a and a.mailbox or "")
 end
 
--- Sorts msgs in place by program ({key=, reverse=}, ...), ties by sequence number.
-local function sort_msgs(msgs, program)
-  for _, m in ipairs(msgs) do
-    m._keys = {}
-    for i, p in ipairs(program) do m._keys[i] = key_of(m, p.key) end
+-- The keys of program for each message of set, from one FETCH of only the items they need:
+-- {uid=, key1, key2, ...} per message (the keys are kept, not the messages).
+local function fetch_keys(box, set, program)
+  local items, want = { "uid" }, {}
+  for _, p in ipairs(program) do
+    if p.key == "ARRIVAL" or p.key == "DATE" then want.date = true end
+    if p.key == "SIZE" then want.size = true end
+    if p.key ~= "ARRIVAL" and p.key ~= "SIZE" then want.envelope = true end
   end
-  table.sort(msgs, function(a, b)
+  for _, item in ipairs { "date", "size", "envelope" } do
+    if want[item] then items[#items + 1] = item end
+  end
+  local out = {}
+  fetch_each(box, set, items, function(m)
+    local rec = { uid = m.uid }
+    for i, p in ipairs(program) do rec[i] = key_of(m, p.key) end
+    out[#out + 1] = rec
+  end)
+  return out
+end
+
+-- Sorts records of fetch_keys in place by program ({key=, reverse=}, ...), ties by UID (the
+-- sequence number order the RFC asks for).
+local function sort_records(recs, program)
+  table.sort(recs, function(a, b)
     for i, p in ipairs(program) do
-      local x, y = a._keys[i], b._keys[i]
+      local x, y = a[i], b[i]
       if x ~= y then
         if p.reverse then return x > y end
         return x < y
       end
     end
-    return a.seq < b.seq
+    return a.uid < b.uid
   end)
+end
+
+-- A UID set too long for one command line: sent as a search key, the server would refuse it.
+local function too_long(set)
+  return #tostring(set) > 7000
 end
 
 --- r:sort { "-date", "from", "subject" }: an ordered result (iteration and fetch follow the
@@ -111,7 +131,9 @@ function M.sort(r, keys)
   local conn = acct:_connection()
   local order = {}
   if conn:has("SORT") and (not display or conn:has("SORT=DISPLAY")) then
-    local res = extensions.run(acct, box, "UID SORT", { wire, "UTF-8", core.query_uid(set) })
+    -- The whole mailbox's order restricted to set is set's order: a long set need not be sent.
+    local keys = too_long(set) and core.atom "ALL" or core.query_uid(set)
+    local res = extensions.run(acct, box, "UID SORT", { wire, "UTF-8", keys })
     for _, u in ipairs(res.untagged) do
       if u.name == "SORT" then
         for _, uid in ipairs(u) do
@@ -121,30 +143,30 @@ function M.sort(r, keys)
     end
   else
     acct:flush()
-    local msgs = fetch_fields(box, set)
-    sort_msgs(msgs, program)
-    for i, m in ipairs(msgs) do order[i] = m.uid end
+    local recs = fetch_keys(box, set, program)
+    sort_records(recs, program)
+    for i, m in ipairs(recs) do order[i] = m.uid end
   end
   return Result.ordered(box, order)
 end
 
--- ORDEREDSUBJECT over fetched messages: threads of one base subject, each the first message
--- (by sent date) with the others as its children, threads in the order of their first.
-local function ordered_subject(msgs)
-  sort_msgs(msgs, { { key = "SUBJECT" }, { key = "DATE" } })
-  local threads, current, subject = {}, nil, nil
-  for _, m in ipairs(msgs) do
-    if current and m._keys[1] == subject then
+-- ORDEREDSUBJECT over fetch_keys records of {SUBJECT, DATE}: threads of one base subject, each
+-- the first message (by sent date) with the others as its children, threads in the order of
+-- their first.
+local function ordered_subject(recs)
+  sort_records(recs, { { key = "SUBJECT" }, { key = "DATE" } })
+  local threads, current = {}, nil
+  for _, m in ipairs(recs) do
+    if current and m[1] == current.first[1] then
       current.members[#current.members + 1] = m.uid
     else
       current = { first = m, members = { m.uid } }
-      subject = m._keys[1]
       threads[#threads + 1] = current
     end
   end
   table.sort(threads, function(a, b)
-    if a.first._keys[2] ~= b.first._keys[2] then return a.first._keys[2] < b.first._keys[2] end
-    return a.first.seq < b.first.seq
+    if a.first[2] ~= b.first[2] then return a.first[2] < b.first[2] end
+    return a.first.uid < b.first.uid
   end)
   local out = {}
   for i, t in ipairs(threads) do
@@ -160,6 +182,17 @@ local function ordered_subject(msgs)
   return out
 end
 
+local THREAD_FIELDS = { "fields", "Message-ID", "References", "In-Reply-To", "Subject", "Date" }
+
+-- REFERENCES over one FETCH of the header fields threading reads (thread.lua).
+local function references(box, set)
+  local recs = {}
+  fetch_each(box, set, { "uid", "date", THREAD_FIELDS }, function(m)
+    recs[#recs + 1] = thread.record(m.uid, thread.fields(m.fields or ""), m.internaldate)
+  end)
+  return thread.references(recs)
+end
+
 --- r:threads("references" | "orderedsubject"): the threads as nested tables of UIDs, as the
 --- THREAD reply writes them: {3, 6, {4, 23}, {44, 7, 96}} is 3 -> 6 -> (4 -> 23 | 44 -> 7 -> 96).
 function M.threads(r, algorithm)
@@ -171,7 +204,7 @@ function M.threads(r, algorithm)
   if #set == 0 then return {} end
   local acct = box.account
   local conn = acct:_connection()
-  if conn:has("THREAD=" .. algorithm) then
+  if conn:has("THREAD=" .. algorithm) and not too_long(set) then
     local res = extensions.run(acct, box, "UID THREAD",
       { core.atom(algorithm), "UTF-8", core.query_uid(set) })
     local out = {}
@@ -182,13 +215,9 @@ function M.threads(r, algorithm)
     end
     return out
   end
-  if algorithm == "REFERENCES" then
-    error(core.error("capability", string.format("%s: threads: the server lacks THREAD=REFERENCES " ..
-      "and imapscript has no client-side REFERENCES threading yet (\"orderedsubject\" works " ..
-      "everywhere)", acct.label)), 2)
-  end
   acct:flush()
-  return ordered_subject(fetch_fields(box, set))
+  if algorithm == "REFERENCES" then return references(box, set) end
+  return ordered_subject(fetch_keys(box, set, { { key = "SUBJECT" }, { key = "DATE" } }))
 end
 
 return M
