@@ -116,11 +116,20 @@ describe("extensions", function()
     assert.are.equal(102400, q[1].storage.limit)
     acct.INBOX:append("Subject: big\r\n\r\n" .. string.rep("0123456789abcdef", 4096))
     assert.is_true(acct:quota()[1].storage.usage > q[1].storage.usage)
-    -- Dovecot lets only admins change quotas: the NO comes back as the error
-    local ok, err = pcall(acct.set_quota, acct, "User quota", { storage = 1000 })
+    -- The bed's users are quota admins; Dovecot stores SETQUOTA's limits in its quota_set
+    -- dict (a file here), two lines per key, and sends no QUOTA reply
+    local set = acct:set_quota("User quota", { storage = 1000, message = 50 })
+    assert.are.same({ root = "User quota" }, set)
+    local dict = {}
+    local lines = io.lines(b.env.TESTBED_DIR .. "/home/alice/quota-limits")
+    for key in lines do dict[key] = lines() end
+    assert.are.same({ ["priv/quota/limit/storage"] = "1000", ["priv/quota/limit/messages"] = "50" }, dict)
+    -- a resource the server does not know: its BAD comes back as the error, naming SETQUOTA
+    local ok, err = pcall(acct.set_quota, acct, "User quota", { widgets = 3 })
     assert.is_false(ok)
-    assert.are.equal("no", err.kind)
+    assert.are.equal("bad", err.kind)
     assert.truthy(err.message:find("SETQUOTA", 1, true))
+    assert.truthy(err.message:find("Unsupported resource name", 1, true))
   end)
 
   it("sets, reads and deletes ACL entries, as the server stores them", function()
@@ -142,6 +151,7 @@ describe("extensions", function()
     settings.dry_run = true
     local ok, err = pcall(function()
       acct.Team:set_acl("carol", "lr")
+      acct:set_quota("User quota", { storage = 7 })
       local r = acct:command("UID STORE", imap.set "1", imap.atom "+FLAGS", { imap.atom "\\Seen" })
       assert.is_true(r.planned)
       assert.are.equal("User quota", acct:quota()[1].root)
@@ -149,6 +159,8 @@ describe("extensions", function()
     settings.dry_run = false
     assert.is_true(ok, tostring(err))
     assert.is_nil(acct.Team:acl().carol)
+    local limits = io.open(b.env.TESTBED_DIR .. "/home/alice/quota-limits"):read("a")
+    assert.falsy(limits:find("\n7\n", 1, true))
   end)
 
   it("knows namespaces, the server's ID and special-use mailboxes", function()
