@@ -130,14 +130,21 @@ function M.record(uid, fields, internaldate)
            refs = refs, subject = fields.subject, date = date }
 end
 
--- Links child under parent unless that would make a loop, or child has a parent already.
+-- Links child under parent unless child has a parent already (that link stays) or the link
+-- would make a loop (child is parent or above it). Only a parentless child that has been a
+-- parent itself needs the walk up: References repeating a known chain, and a new message
+-- answering the last of a long one, cost none.
 local function link(parent, child)
-  local n = parent
-  while n do
-    if n == child then return end
-    n = n.parent
+  if child.parent then return end
+  if child.had_kids or parent == child then
+    local n = parent
+    while n do
+      if n == child then return end
+      n = n.parent
+    end
   end
-  if not child.parent then child.parent = parent end
+  child.parent = parent
+  parent.had_kids = true
 end
 
 local function before(a, b)
