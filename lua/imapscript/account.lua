@@ -213,7 +213,14 @@ end
 --- {name=, flags={...}, special_use=[, status={messages=, unseen=, ...}]}, names with "/".
 function methods.mailboxes(self, opts)
   local pattern, status = opts, false
-  if type(opts) == "table" then pattern, status = opts.pattern, opts.status end
+  if type(opts) == "table" then
+    for k in pairs(opts) do
+      if k ~= "pattern" and k ~= "status" then
+        usage(string.format("mailboxes: unknown option %q (pattern, status)", tostring(k)))
+      end
+    end
+    pattern, status = opts.pattern, opts.status
+  end
   if pattern ~= nil and type(pattern) ~= "string" then usage("mailboxes: pattern must be a string") end
   pattern = pattern or "*"
   local list = status and extensions.list_status(self, self:_wire_name(pattern))

@@ -100,8 +100,11 @@ describe("mailboxes with status", function()
     assert.are.equal(1, #matching(lines, 'LIST "" "%*" RETURN %(SPECIAL%-USE STATUS %(MESSAGES ' ..
       'UNSEEN RECENT UIDNEXT UIDVALIDITY HIGHESTMODSEQ%)%)$'))
     assert.are.equal(0, #matching(lines, "^C: %S+ STATUS"))
-    -- without status: a plain LIST, no status fields
+    -- without status: a plain LIST, no status fields; a misspelt option is refused
     for _, m in ipairs(acct:mailboxes()) do assert.is_nil(m.status) end
+    local ok, err = pcall(acct.mailboxes, acct, { stauts = true })
+    assert.is_false(ok)
+    assert.are.equal("usage", err.kind)
     acct:logout()
   end)
 
