@@ -1,13 +1,11 @@
 /* collate.c — the keys of client-side SORT and THREAD (RFC 5256): i;unicode-casemap (RFC 5051)
- * through ICU, the base subject, and Date:/INTERNALDATE parsing into UTC seconds. */
+ * through ICU, and the base subject. Dates are date.c's. */
 #include "collate.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <unicode/uchar.h>
 #include <unicode/unorm2.h>
@@ -188,127 +186,5 @@ int collate_base_subject(const char *s, size_t len, char **out, size_t *outlen, 
     memmove(m, p, n + 1);
     *out = m;
     *outlen = n;
-    return 0;
-}
-
-/* ---- dates ------------------------------------------------------------------------------------ */
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian), H. Hinnant's days_from_civil. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static const char *skip_cfws(const char *p)
-{
-    for (;;) {
-        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-            p++;
-        if (*p != '(')
-            return p;
-        int depth = 0;      /* a comment, nested */
-        do {
-            if (*p == '(')
-                depth++;
-            else if (*p == ')')
-                depth--;
-            else if (*p == '\\' && p[1])
-                p++;
-            p++;
-        } while (*p && depth > 0);
-    }
-}
-
-static int number(const char **pp, int maxdigits, int *out)
-{
-    const char *p = *pp;
-    int n = 0, k = 0;
-    while (isdigit((unsigned char)*p) && k < maxdigits) {
-        n = n * 10 + (*p++ - '0');
-        k++;
-    }
-    if (!k)
-        return -1;
-    *pp = p;
-    *out = n;
-    return k;
-}
-
-/* Minutes east of UTC for a zone at p (+hhmm, -hhmm, obsolete names); 0 for unknown ones. */
-static int zone_minutes(const char *p)
-{
-    if (*p == '+' || *p == '-') {
-        int sign = *p == '-' ? -1 : 1, hhmm;
-        p++;
-        if (number(&p, 4, &hhmm) != 4 || hhmm % 100 > 59)
-            return 0;
-        return sign * (hhmm / 100 * 60 + hhmm % 100);
-    }
-    static const struct { const char *name; int hours; } names[] = {
-        { "UT", 0 }, { "GMT", 0 }, { "UTC", 0 }, { "EST", -5 }, { "EDT", -4 }, { "CST", -6 },
-        { "CDT", -5 }, { "MST", -7 }, { "MDT", -6 }, { "PST", -8 }, { "PDT", -7 },
-    };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        size_t l = strlen(names[i].name);
-        if (!strncasecmp(p, names[i].name, l) && !isalpha((unsigned char)p[l]))
-            return names[i].hours * 60;
-    }
-    return 0;   /* military zones and the unknown: RFC 5322 says treat as +0000 */
-}
-
-int collate_date(const char *s, int64_t *out)
-{
-    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    const char *p = skip_cfws(s);
-    if (isalpha((unsigned char)*p)) {   /* day name */
-        while (isalpha((unsigned char)*p))
-            p++;
-        p = skip_cfws(p);
-        if (*p == ',')
-            p = skip_cfws(p + 1);
-    }
-    int day, month = 0, year, hh, mm, ss = 0;
-    if (number(&p, 2, &day) < 0)
-        return -1;
-    if (*p == '-')
-        p++;
-    else
-        p = skip_cfws(p);
-    for (int i = 0; i < 12; i++)
-        if (!strncasecmp(p, months + 3 * i, 3))
-            month = i + 1;
-    if (!month)
-        return -1;
-    p += 3;
-    if (*p == '-')
-        p++;
-    else
-        p = skip_cfws(p);
-    int yd = number(&p, 4, &year);
-    if (yd < 0)
-        return -1;
-    if (yd == 2)
-        year += year < 50 ? 2000 : 1900;
-    else if (yd == 3)
-        year += 1900;
-    p = skip_cfws(p);
-    if (number(&p, 2, &hh) < 0 || *p++ != ':' || number(&p, 2, &mm) < 0)
-        return -1;
-    if (*p == ':') {
-        p++;
-        if (number(&p, 2, &ss) < 0)
-            return -1;
-    }
-    if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
-        return -1;
-    p = skip_cfws(p);
-    int zone = zone_minutes(p);
-    *out = days_from_civil(year, month, day) * 86400 + hh * 3600 + mm * 60 + ss -
-           (int64_t)zone * 60;
     return 0;
 }

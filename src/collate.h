@@ -1,5 +1,6 @@
 /* collate.h — what SORT and THREAD compare (RFC 5256): the i;unicode-casemap form of a string
- * (RFC 5051: titlecase, then decomposed, as Dovecot does), the base subject, and sent dates. */
+ * (RFC 5051: titlecase, then decomposed, as Dovecot does) and the base subject. Sent dates are
+ * read by date.h. */
 #ifndef IMAPSCRIPT_COLLATE_H
 #define IMAPSCRIPT_COLLATE_H
 
@@ -17,10 +18,5 @@ int collate_casemap(const char *s, size_t len, char **out, size_t *outlen);
  * and a "[fwd: ...]" wrapper removed, repeatedly. *is_reply is set when something of that
  * kind was removed (THREAD ORDEREDSUBJECT does not care; REFERENCES does). *out as above. */
 int collate_base_subject(const char *s, size_t len, char **out, size_t *outlen, int *is_reply);
-
-/* A date as RFC 5322 Date: fields and IMAP INTERNALDATE write it ("Tue, 1 Jul 2003 10:52:37
- * +0200", "01-Jul-2003 10:52:37 +0200"; obsolete zone names and two-digit years too), as
- * seconds since the epoch (UTC). Returns 0, or -1 when s is not such a date. */
-int collate_date(const char *s, int64_t *out);
 
 #endif

@@ -27,7 +27,8 @@ void lua_mutf7_open(lua_State *L);
 void lua_error_open(lua_State *L);     /* core.error (lua_error.c) */
 void lua_conn_open(lua_State *L);      /* core.connect (lua_conn.c) */
 void lua_raw_open(lua_State *L);       /* core.atom, core.mailbox_arg (lua_raw.c) */
-void lua_sort_open(lua_State *L);      /* core.sort_key, base_subject, parse_date (lua_sort.c) */
+void lua_sort_open(lua_State *L);      /* core.sort_key, base_subject (lua_sort.c) */
+void lua_date_open(lua_State *L);      /* core.parse_date, core.internaldate (lua_date.c) */
 void lua_oauth2_open(lua_State *L);    /* core.http_post, core.json_decode, ... (lua_oauth2.c) */
 
 /* Error objects (lua_error.c): tables {kind=, message=, command=, mailbox=, code=,

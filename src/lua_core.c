@@ -77,6 +77,7 @@ int luaopen_imapscript_core(lua_State *L)
     lua_conn_open(L);
     lua_raw_open(L);
     lua_sort_open(L);
+    lua_date_open(L);
     lua_oauth2_open(L);
     return 1;
 }

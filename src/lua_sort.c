@@ -1,5 +1,5 @@
-/* lua_sort.c — core.sort_key, core.base_subject, core.parse_date: the keys client-side SORT and
- * THREAD compare (collate.c), for lua/imapscript/sort.lua. */
+/* lua_sort.c — core.sort_key, core.base_subject: the keys client-side SORT and THREAD compare
+ * (collate.c), for lua/imapscript/sort.lua; sent dates come from core.parse_date (lua_date.c). */
 #include <stdlib.h>
 
 #include <lauxlib.h>
@@ -37,23 +37,12 @@ static int lbase_subject(lua_State *L)
     return 2;
 }
 
-/* core.parse_date(s): pushes 1, the UTC seconds of an RFC 5322 or INTERNALDATE date, or nil. */
-static int lparse_date(lua_State *L)
-{
-    int64_t t;
-    if (collate_date(luaL_checkstring(L, 1), &t) < 0)
-        lua_pushnil(L);
-    else
-        lua_pushinteger(L, (lua_Integer)t);
-    return 1;
-}
-
 static const luaL_Reg sort_funcs[] = {
-    { "sort_key", lsort_key }, { "base_subject", lbase_subject }, { "parse_date", lparse_date },
+    { "sort_key", lsort_key }, { "base_subject", lbase_subject },
     { NULL, NULL },
 };
 
-/* Sets core.sort_key, core.base_subject, core.parse_date into the table on top. */
+/* Sets core.sort_key and core.base_subject into the table on top. */
 void lua_sort_open(lua_State *L)
 {
     luaL_setfuncs(L, sort_funcs, 0);

@@ -30,6 +30,8 @@ local imap = {
   watch = watch.run,
   is_result = result.is_result,
   is_mailbox = mailbox.is_mailbox,
+  internaldate = core.internaldate,
+  parse_date = core.parse_date,
 }
 
 --- imap.flush(): sends every account's queued actions now.

@@ -54,13 +54,7 @@ function Mailbox:count() return self:status().messages end
 
 local function format_date(d)
   if d == nil or type(d) == "string" then return d end
-  if type(d) == "number" then
-    -- INTERNALDATE wants "dd-Mon-yyyy hh:mm:ss +zzzz"; os.date's %z gives the zone.
-    local months = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" }
-    local t = os.date("*t", d)
-    return string.format("%2d-%s-%04d %02d:%02d:%02d %s", t.day, months[t.month], t.year,
-      t.hour, t.min, t.sec, os.date("%z", d))
-  end
+  if type(d) == "number" then return core.internaldate(d) end
   error(core.error("usage", "append: date must be an os.time() number or an IMAP date-time string"), 3)
 end
 

@@ -471,6 +471,7 @@ local function message_table(m, want_body, want_raw, box)
     modseq = m.modseq, envelope = decode_envelope(m.envelope), _header = m.header, mailbox = box,
     bodystructure = m.bodystructure, _sections = m.sections, labels = decode_labels(m.labels),
     gm_msgid = m.gm_msgid, gm_thrid = m.gm_thrid,
+    date = m.internaldate and core.parse_date(m.internaldate) or nil,
   }
   if msg.bodystructure then
     local function walk(p)

@@ -1,5 +1,5 @@
 /* test_collate.c — the keys of client-side SORT/THREAD: i;unicode-casemap (Dovecot's own test
- * vector included), RFC 5256 base subjects, Date: and INTERNALDATE parsing. */
+ * vector included) and RFC 5256 base subjects (dates: test_date.c). */
 #include "check.h"
 #include "collate.h"
 
@@ -66,27 +66,9 @@ static void test_base_subject(void)
     CHECK_STR(base("", &r), "");
 }
 
-static void test_dates(void)
-{
-    int64_t t;
-    CHECK(collate_date("Tue, 1 Jul 2003 10:52:37 +0200", &t) == 0 && t == 1057049557);
-    CHECK(collate_date("01-Jul-2003 08:52:37 +0000", &t) == 0 && t == 1057049557);
-    CHECK(collate_date(" 1-Jul-2003 01:52:37 -0700", &t) == 0 && t == 1057049557);
-    CHECK(collate_date("1 Jul 03 01:52:37 PDT", &t) == 0 && t == 1057049557);
-    CHECK(collate_date("Tue (c), 1 (x) Jul 2003 08:52 GMT", &t) == 0 && t == 1057049520);
-    CHECK(collate_date("1 Jan 1970 00:00:00 +0000", &t) == 0 && t == 0);
-    CHECK(collate_date("29 Feb 2024 12:00:00 Z", &t) == 0 && t == 1709208000);
-    CHECK(collate_date("yesterday", &t) < 0);
-    CHECK(collate_date("1 Foo 2003 10:00 +0000", &t) < 0);
-    CHECK(collate_date("1 Jul 2003", &t) < 0);
-    CHECK(collate_date("", &t) < 0);
-    CHECK(collate_date("32 Jul 2003 10:00 +0000", &t) < 0);
-}
-
 int main(void)
 {
     RUN(test_casemap);
     RUN(test_base_subject);
-    RUN(test_dates);
     return CHECK_DONE();
 }
