@@ -229,6 +229,10 @@ static void handle_push_error(lua_State *L, int idx, struct lhandle *h)
         lua_pushvalue(L, -3);
         lua_setfield(L, -2, "from");
     }
+    if (nobad && r->code_name && r->code_text && *r->code_text) {
+        lua_pushstring(L, r->code_text);        /* "MAXSIZE 1024" of [METADATA MAXSIZE 1024] */
+        lua_setfield(L, -2, "code_text");
+    }
     lua_replace(L, -4);
     lua_pop(L, 2);
 }

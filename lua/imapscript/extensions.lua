@@ -1,5 +1,6 @@
 -- extensions.lua — commands beyond searches and actions: any raw command (acct:command,
--- box:command), and the extensions built on it: QUOTA, ACL, NAMESPACE, ID, UNSELECT, SPECIAL-USE.
+-- box:command), and the extensions built on it: QUOTA, ACL, NAMESPACE, ID, UNSELECT, SPECIAL-USE,
+-- METADATA (metadata.lua).
 local core = require "imapscript.core"
 local log = require "imapscript.log"
 local settings = require "imapscript.settings"
@@ -332,5 +333,10 @@ function B.delete_acl(self, who)
   if not settings.dry_run then log.action(string.format("deleted ACL %s on %s", who, self.name)) end
   return true
 end
+
+-- acct:metadata, set_metadata and the mailbox's (metadata.lua) are methods like these.
+local metadata = require "imapscript.metadata"
+for name, f in pairs(metadata.account) do A[name] = f end
+for name, f in pairs(metadata.mailbox) do B[name] = f end
 
 return M

@@ -185,3 +185,54 @@ error(e)]])
     assert.falsy(log:find("X-GM", 1, true), log)
   end)
 end)
+
+-- METADATA limits (RFC 5464 section 4.3), which Dovecot 2.3 has no settings for.
+describe("against a server with METADATA limits", function()
+  local META = [[
+S: * OK [CAPABILITY IMAP4rev1 METADATA LITERAL+] ready
+C: LOGIN u p
+S: $TAG OK logged in
+C: CAPABILITY
+S: * CAPABILITY IMAP4rev1 METADATA LITERAL+
+S: $TAG OK done
+]]
+
+  it("raises TOOMANY, MAXSIZE and NOPRIVATE refusals saying what they mean", function()
+    local code, err, log, fake_code = against(META .. [[
+C: SETMETADATA "" (/private/a "1" /private/b "2")
+S: $TAG NO [METADATA TOOMANY] Too many annotations
+C: SETMETADATA INBOX (/shared/big "a large value")
+S: $TAG NO [METADATA MAXSIZE 1024] Annotation too large
+C: SETMETADATA INBOX (/private/x "y")
+S: $TAG NO [METADATA NOPRIVATE] No private annotations here
+]] .. LOGOUT, [[
+local ok, e = pcall(a.set_metadata, a, { ["/private/a"] = "1", ["/private/b"] = "2" })
+io.stderr:write("toomany: ", e.metadata, " | ", tostring(e), "\n")
+ok, e = pcall(a.INBOX.set_metadata, a.INBOX, "/shared/big", "a large value")
+io.stderr:write("maxsize: ", e.metadata, " ", e.maxsize, " ", e.code, " ", e.code_text, " | ", tostring(e), "\n")
+ok, e = pcall(a.INBOX.set_metadata, a.INBOX, "/private/x", "y")
+io.stderr:write("noprivate: ", e.metadata, " | ", tostring(e), "\n")]])
+    assert.are.equal(0, code, err)
+    assert.are.equal(0, fake_code, err)
+    assert.truthy(err:find("toomany: toomany | u@127.0.0.1: SETMETADATA: the server allows no more entries " ..
+      "(NO [METADATA TOOMANY] Too many annotations)", 1, true), err)
+    assert.truthy(err:find("maxsize: maxsize 1024 METADATA MAXSIZE 1024 | u@127.0.0.1: SETMETADATA INBOX: " ..
+      "the value is larger than the server's limit of 1024 bytes", 1, true), err)
+    assert.truthy(err:find("noprivate: noprivate | u@127.0.0.1: SETMETADATA INBOX: the server keeps no " ..
+      "private entries", 1, true), err)
+    assert.truthy(log:find("SETMETADATA INBOX (/private/x \"y\")\n", 1, true), log)
+  end)
+
+  it("refuses METADATA on a server without it, sending nothing", function()
+    local code, err, log = against(LOGIN:gsub("\nC: SELECT.*$", "\n") .. LOGOUT, [[
+local ok, e = pcall(a.metadata, a, "/private/comment")
+io.stderr:write("get: ", e.kind, " | ", tostring(e), "\n")
+ok, e = pcall(a.INBOX.set_metadata, a.INBOX, "/private/comment", "x")
+io.stderr:write("set: ", e.kind, "\n")]])
+    assert.are.equal(0, code, err)
+    assert.truthy(err:find("get: capability | u@127.0.0.1: GETMETADATA: the server does not offer " ..
+      "METADATA or METADATA-SERVER", 1, true), err)
+    assert.truthy(err:find("set: capability", 1, true), err)
+    assert.falsy(log:find("METADATA", 1, true), log)
+  end)
+end)
