@@ -116,18 +116,25 @@ static void add_fetch_item(lua_State *L, int parts, int items, lua_Integer i, bo
         { "header", " BODY.PEEK[HEADER]" }, { "body", " BODY.PEEK[TEXT]" },
         { "raw", " BODY.PEEK[]" }, { "bodystructure", " BODYSTRUCTURE" },
         { "labels", " X-GM-LABELS" }, { "gm_msgid", " X-GM-MSGID" }, { "gm_thrid", " X-GM-THRID" },
+        /* a preview: RFC 8970, its draft (PREVIEW=FUZZY), Dovecot's SNIPPET=FUZZY, or the
+         * message's first 32 KiB to make one from (core.preview) */
+        { "preview", " PREVIEW" }, { "preview_fuzzy", " PREVIEW (FUZZY)" },
+        { "snippet", " SNIPPET (FUZZY)" }, { "preview_source", " BODY.PEEK[]<0.32768>" },
     };
     lua_Integer np = (lua_Integer)lua_rawlen(L, parts);
     int t = lua_rawgeti(L, items, i);
     if (t == LUA_TSTRING) {
         const char *n = lua_tostring(L, -1);
-        if (!strncmp(n, "part:", 5)) {          /* "part:1.2": BODY.PEEK[1.2] */
-            const char *sec = n + 5;
+        /* "part:1.2": BODY.PEEK[1.2]; "binary:1.2": BINARY.PEEK[1.2] (RFC 3516: decoded by
+         * the server, which must offer BINARY) */
+        bool binary = !strncmp(n, "binary:", 7);
+        if (binary || !strncmp(n, "part:", 5)) {
+            const char *sec = n + (binary ? 7 : 5);
             size_t sl = strlen(sec);
             if (sl == 0 || sl > 100 || strspn(sec, "0123456789.") != sl || sec[0] == '.' ||
                 sec[sl - 1] == '.' || strstr(sec, "..") || strstr(sec, ".0") || sec[0] == '0')
                 lua_error_usage(L, "fetch: \"%s\" is not a part number such as \"part:1.2\"", n);
-            lua_pushfstring(L, " BODY.PEEK[%s]", sec);
+            lua_pushfstring(L, binary ? " BINARY.PEEK[%s]" : " BODY.PEEK[%s]", sec);
             lua_rawseti(L, parts, ++np);
             lua_pop(L, 1);
             return;
@@ -138,8 +145,9 @@ static void add_fetch_item(lua_State *L, int parts, int items, lua_Integer i, bo
                 break;
         if (k == sizeof simple / sizeof simple[0])
             lua_error_usage(L, "fetch: unknown item \"%s\" (uid, flags, size, date, envelope, "
-                            "modseq, header, body, raw, bodystructure, part:N, labels, gm_msgid, "
-                            "gm_thrid or {\"fields\", ...})", n);
+                            "modseq, header, body, raw, bodystructure, part:N, binary:N, labels, gm_msgid, "
+                            "gm_thrid, preview, preview_fuzzy, snippet, preview_source or "
+                            "{\"fields\", ...})", n);
         if (simple[k].wire) {
             lua_pushstring(L, simple[k].wire);
             lua_rawseti(L, parts, ++np);

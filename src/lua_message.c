@@ -107,24 +107,50 @@ static void set_section(lua_State *L, const char *field, const struct imap_fetch
     lua_setfield(L, -2, field);
 }
 
-/* Sets t.sections[sec] = the item's string value (a part fetched with BODY[1.2]); t on top. */
+/* Pushes t[name], made an empty table first if missing; t on top. Pushes 1. */
+static void get_table(lua_State *L, const char *name)
+{
+    if (lua_getfield(L, -1, name) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, name);
+    }
+}
+
+/* Sets t.sections[sec] = the item's string value (a part fetched with BODY[1.2], or with
+ * BINARY[1.2], its transfer encoding undone by the server: then t.binary[sec] = true too);
+ * t on top. */
 static void set_part(lua_State *L, const char *sec, const struct imap_fetch_item *it)
 {
     if (!it->value || (it->value->type != IMAP_STRING && it->value->type != IMAP_ATOM &&
                        it->value->type != IMAP_NIL))
         return;
-    if (lua_getfield(L, -1, "sections") != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, -3, "sections");
-    }
+    get_table(L, "sections");
     if (it->value->type == IMAP_NIL)
         lua_pushliteral(L, "");
     else
         lua_pushlstring(L, it->value->u.str, it->value->len);
     lua_setfield(L, -2, sec);
     lua_pop(L, 1);
+    if (strcmp(it->name, "BINARY") == 0) {
+        get_table(L, "binary");
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, sec);
+        lua_pop(L, 1);
+    }
+}
+
+/* Sets t.preview from PREVIEW "text" or PREVIEW/SNIPPET (FUZZY "text") (nothing for NIL);
+ * t on top. */
+static void set_preview(lua_State *L, const struct imap_value *v)
+{
+    if (v->type == IMAP_LIST && v->len > 0)
+        v = &v->u.items[v->len - 1];
+    if (v->type != IMAP_STRING && v->type != IMAP_ATOM)
+        return;
+    lua_pushlstring(L, v->u.str, v->len);
+    lua_setfield(L, -2, "preview");
 }
 
 /* Pushes the message table for one FETCH response (see lua_message.h). */
@@ -180,6 +206,10 @@ void lua_message_push(lua_State *L, const struct imap_fetch *f, struct arena *sc
                 lua_message_pushbody(L, &body);
                 lua_setfield(L, -2, "bodystructure");
             }
+        } else if (!strcmp(it->name, "BODY") && it->section && !*it->section && it->origin == 0) {
+            set_section(L, "preview_source", it);       /* BODY[]<0>: the preview's source */
+        } else if ((!strcmp(it->name, "PREVIEW") || !strcmp(it->name, "SNIPPET")) && it->value) {
+            set_preview(L, it->value);
         } else if (!strcmp(it->name, "X-GM-LABELS") && it->value) {
             lua_message_pushlist(L, it->value);
             lua_setfield(L, -2, "labels");

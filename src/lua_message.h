@@ -23,8 +23,9 @@ void lua_message_pushstrv(lua_State *L, char *const *v, size_t n);
 
 /* Pushes the message table for one FETCH response:
  * {uid=, seq=, flags={...}, size=, internaldate=, modseq=, envelope={...}, header=, fields=,
- * body=, raw=, bodystructure={...}, sections={["1.2"] = bytes}, labels={...}, gm_msgid=,
- * gm_thrid=},
+ * body=, raw=, bodystructure={...}, sections={["1.2"] = bytes}, binary={["1.2"] = true} (the
+ * sections that came decoded, BINARY[1.2]), labels={...}, gm_msgid=, gm_thrid=, preview=
+ * (PREVIEW or SNIPPET), preview_source= (BODY[]<0>: the start of the message)},
  * each field present only when the server sent that item. The arena holds decoding scratch
  * (the envelope); the caller resets it. A malformed ENVELOPE is left out, not raised. */
 void lua_message_push(lua_State *L, const struct imap_fetch *f, struct arena *scratch);

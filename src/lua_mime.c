@@ -1,5 +1,5 @@
-/* lua_mime.c — core.decode_header, core.header_values, core.body_text, core.decode_part: fetched
- * mail as UTF-8 text for client-side rules. */
+/* lua_mime.c — core.decode_header, core.header_values, core.body_text, core.decode_part,
+ * core.preview: fetched mail as UTF-8 text for client-side rules. */
 #include <stdlib.h>
 
 #include <lauxlib.h>
@@ -81,7 +81,19 @@ static int lmime_decode_part(lua_State *L)
     return 1;
 }
 
+/* core.preview(raw_message): pushes 1, its RFC 8970 preview (at most 200 characters). */
+static int lmime_preview(lua_State *L)
+{
+    size_t len, outlen = 0;
+    const char *msg = luaL_checklstring(L, 1, &len);
+    char *out = NULL;
+    int rc = mime_preview(msg, len, &out, &outlen);
+    push_result(L, rc, out, outlen);
+    return 1;
+}
+
 static const luaL_Reg mime_funcs[] = {
+    {"preview", lmime_preview},
     {"decode_part", lmime_decode_part},
     {"decode_header", lmime_decode_header},
     {"header_values", lmime_header_values},
@@ -89,8 +101,8 @@ static const luaL_Reg mime_funcs[] = {
     {NULL, NULL},
 };
 
-/* Pops nothing, pushes nothing: sets core.decode_header, core.header_values and
- * core.body_text into the table on top. */
+/* Pops nothing, pushes nothing: sets core.decode_header, core.header_values, core.body_text,
+ * core.decode_part and core.preview into the table on top. */
 void lua_mime_open(lua_State *L)
 {
     luaL_setfuncs(L, mime_funcs, 0);

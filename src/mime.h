@@ -1,6 +1,6 @@
 /* mime.h — mail as text for client-side matching: RFC 2047 header decoding and unfolding, header
- * field lookup in a raw header block (mime_header.c), and the UTF-8 text of a raw message's text
- * parts (mime_body.c). */
+ * field lookup in a raw header block (mime_header.c), the UTF-8 text of a raw message's text
+ * parts (mime_body.c) and its preview (mime_preview.c). */
 #ifndef IMAPSCRIPT_MIME_H
 #define IMAPSCRIPT_MIME_H
 
@@ -48,6 +48,18 @@ bool mime_header_find(const char *hdr, size_t len, size_t *pos, const char *name
  * At most max bytes are produced (0: MIME_BODY_TEXT_DEFAULT_MAX), cut at a character boundary.
  * *out is malloc'd, NUL-terminated, freed by the caller. Returns 0 or -ENOMEM (*out NULL). */
 int mime_body_text(const char *msg, size_t len, size_t max, char **out, size_t *outlen);
+
+/* The longest preview mime_preview makes, in characters (RFC 8970 allows 256; Dovecot makes 200). */
+#define MIME_PREVIEW_MAX_CHARS 200
+
+/* The preview of the raw message msg[0..len) (or of its beginning), as RFC 8970 servers make
+ * one and as Dovecot does: the text of the first text/plain or text/html part that is not an
+ * attachment (an HTML one without its <blockquote>s), lines quoted with ">" left out (when
+ * there is nothing else, the quoted text after one ">"), blanks and line breaks folded into
+ * single spaces, leading and trailing ones dropped, at most MIME_PREVIEW_MAX_CHARS characters;
+ * "" when the message has no text. *out is malloc'd, NUL-terminated, freed by the caller.
+ * Returns 0 or -ENOMEM. */
+int mime_preview(const char *msg, size_t len, char **out, size_t *outlen);
 
 /* One MIME part's body data[0..len) as fetched (BODY[1.2]): its transfer encoding undone
  * (encoding "base64", "quoted-printable", anything else as is) and, when charset is not NULL

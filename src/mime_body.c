@@ -252,6 +252,7 @@ struct walk {
     struct buf conv;          /* an HTML part converted to UTF-8, reused */
     bool html;                /* second pass: HTML parts */
     bool found;               /* a part of the kind wanted was seen */
+    bool first;               /* only the first text part, plain or HTML (a preview's) */
 };
 
 static void walk_entity(struct walk *w, const char *s, size_t n, int depth, bool digest_child);
@@ -287,7 +288,7 @@ static void walk_multipart(struct walk *w, const char *s, size_t n, const struct
     bool digest = strcmp(p->subtype, "digest") == 0;
     size_t i = 0, part_start = 0;
     bool in_part = false;
-    while (i < n && !w->out.full && !w->out.err) {
+    while (i < n && !w->out.full && !w->out.err && !(w->first && w->found)) {
         size_t next;
         int kind = delimiter_at(s, n, i, bd, bdlen, &next);
         if (kind) {
@@ -310,7 +311,8 @@ static void walk_multipart(struct walk *w, const char *s, size_t n, const struct
         size_t eol = line_end(s, n, i);
         i = eol < n ? eol + 1 : n;
     }
-    if (in_part && !w->out.full)  /* no close delimiter: the last part runs to the end */
+    if (in_part && !w->out.full && !(w->first && w->found))  /* no close delimiter: the last
+                                                                  * part runs to the end */
         walk_entity(w, s + part_start, n - part_start, depth + 1, digest);
 }
 
@@ -347,13 +349,13 @@ static void walk_text(struct walk *w, const char *body, size_t n, const struct p
         if (w->conv.err)
             w->out.err = w->conv.err;
         else
-            strip_html(&w->out, w->conv.p ? w->conv.p : "", w->conv.len);
+            strip_html(&w->out, w->conv.p ? w->conv.p : "", w->conv.len, w->first);
     }
 }
 
 static void walk_entity(struct walk *w, const char *s, size_t n, int depth, bool digest_child)
 {
-    if (depth > MIME_MAX_DEPTH || w->out.full || w->out.err)
+    if (depth > MIME_MAX_DEPTH || w->out.full || w->out.err || (w->first && w->found))
         return;
     size_t hlen, body;
     split_entity(s, n, &hlen, &body);
@@ -365,6 +367,8 @@ static void walk_entity(struct walk *w, const char *s, size_t n, int depth, bool
                && !p.attachment) {
         walk_entity(w, s + body, n - body, depth + 1, false);
     } else if (strcmp(p.type, "text") == 0 && !p.attachment) {
+        if (w->first && (strcmp(p.subtype, "html") == 0 || strcmp(p.subtype, "plain") == 0))
+            w->html = strcmp(p.subtype, "html") == 0;
         bool want = w->html ? strcmp(p.subtype, "html") == 0 : strcmp(p.subtype, "plain") == 0;
         if (want) {
             w->found = true;
@@ -373,7 +377,9 @@ static void walk_entity(struct walk *w, const char *s, size_t n, int depth, bool
     }
 }
 
-int mime_body_text(const char *msg, size_t len, size_t max, char **out, size_t *outlen)
+/* mime_body_text, or with first the first text part's text alone (HTML quotes left out). */
+static int body_text(const char *msg, size_t len, size_t max, bool first, char **out,
+                     size_t *outlen)
 {
     struct walk w;
     buf_init(&w.out, max ? max : MIME_BODY_TEXT_DEFAULT_MAX);
@@ -381,10 +387,11 @@ int mime_body_text(const char *msg, size_t len, size_t max, char **out, size_t *
     buf_init(&w.conv, SIZE_MAX);
     w.html = false;
     w.found = false;
+    w.first = first;
     if (!msg)
         msg = "";
     walk_entity(&w, msg, len, 0, false);
-    if (!w.found && !w.out.err) {
+    if (!w.found && !w.out.err && !first) {
         w.html = true;
         walk_entity(&w, msg, len, 0, false);
     }
@@ -408,4 +415,14 @@ int mime_body_text(const char *msg, size_t len, size_t max, char **out, size_t *
             w.out.len = i - 1;
     }
     return buf_finish(&w.out, out, outlen);
+}
+
+int mime_body_text(const char *msg, size_t len, size_t max, char **out, size_t *outlen)
+{
+    return body_text(msg, len, max, false, out, outlen);
+}
+
+int mime_first_text(const char *msg, size_t len, size_t max, char **out, size_t *outlen)
+{
+    return body_text(msg, len, max, true, out, outlen);
 }

@@ -1,8 +1,9 @@
 /* mime_html.c — the readable text of an HTML part, for matching: tags, scripts, styles and
- * comments dropped, block tags as line breaks, entities decoded, blanks collapsed. */
+ * comments dropped, block tags as line breaks, entities decoded, blanks collapsed (and quotes
+ * dropped, for previews). */
 #include "mime_int.h"
 
-void strip_html(struct buf *b, const char *h, size_t n)
+void strip_html(struct buf *b, const char *h, size_t n, bool skip_quotes)
 {
     static const char *const blocks[] = {"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4",
                                          "h5", "h6", "table", "ul", "ol", "blockquote", "hr",
@@ -19,6 +20,7 @@ void strip_html(struct buf *b, const char *h, size_t n)
     };
     size_t start = b->len;
     bool space = true;   /* the last thing written was a blank or line break */
+    int quotes = 0;      /* open <blockquote>s, with skip_quotes */
     size_t i = 0;
     while (i < n && !b->full && !b->err) {
         char c = h[i];
@@ -71,6 +73,8 @@ void strip_html(struct buf *b, const char *h, size_t n)
                 i = gt ? (size_t)(gt - h) + 1 : n;
                 continue;
             }
+            if (skip_quotes && eq_nocase(h + name, namelen, "blockquote"))
+                quotes += closing ? (quotes > 0 ? -1 : 0) : 1;
             bool block = false;
             for (size_t k = 0; blocks[k]; k++)
                 if (eq_nocase(h + name, namelen, blocks[k]))
@@ -88,6 +92,11 @@ void strip_html(struct buf *b, const char *h, size_t n)
                 buf_addc(b, ' ');
                 space = true;
             }
+            continue;
+        }
+        if (quotes > 0) {      /* quoted text: skipped up to the next tag */
+            const char *lt = memchr(h + i, '<', n - i);
+            i = lt ? (size_t)(lt - h) : n;
             continue;
         }
         if (c == '&') {

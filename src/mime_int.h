@@ -43,8 +43,15 @@ bool add_charset(struct buf *b, const char *cs, size_t cslen, const char *s, siz
 /* ---- HTML (mime_html.c) ------------------------------------------------------------------- */
 
 /* Appends HTML text h[0..n) (UTF-8) as plain text: tags dropped (block tags become line
- * breaks), script/style/comments dropped, entities decoded, blanks collapsed. */
-void strip_html(struct buf *b, const char *h, size_t n);
+ * breaks), script/style/comments dropped, entities decoded, blanks collapsed; with
+ * skip_quotes, what <blockquote> holds dropped too. */
+void strip_html(struct buf *b, const char *h, size_t n, bool skip_quotes);
+
+/* ---- the first text part (mime_body.c) ---------------------------------------------------- */
+
+/* As mime_body_text, but only the first text/plain or text/html part that is not an
+ * attachment, an HTML one without what its <blockquote>s hold: what a preview is made of. */
+int mime_first_text(const char *msg, size_t len, size_t max, char **out, size_t *outlen);
 
 /* ---- characters --------------------------------------------------------------------------- */
 

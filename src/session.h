@@ -371,8 +371,9 @@ int session_expunge(struct session *s, const struct msgset *set, char *err, size
 struct session_cmd *session_expunge_start(struct session *s, const struct msgset *set);
 
 /* APPEND mailbox (flags) "date" {len}: date is an IMAP date-time ("01-Jan-2024 10:00:00 +0000")
- * or NULL; no flag list when nflags is 0. An invalid flag or a NUL byte in msg fails USAGE
- * without being sent. APPENDUID (UIDPLUS) lands in *uidvalidity_out / *uid_out when not NULL;
+ * or NULL; no flag list when nflags is 0. A msg with 8-bit or NUL bytes goes as a literal8
+ * ~{len} (RFC 3516) when the server offers BINARY. An invalid flag, or a NUL byte without
+ * BINARY, fails USAGE without being sent. APPENDUID (UIDPLUS) lands in *uidvalidity_out / *uid_out when not NULL;
  * after session_append_start it is in the result (code_kind IMAP_CODE_APPENDUID, code_num the
  * UIDVALIDITY, set1 the UID set). */
 int session_append(struct session *s, const char *mailbox, const char *const *flags, size_t nflags,

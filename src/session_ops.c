@@ -1047,8 +1047,15 @@ struct session_cmd *session_append_start(struct session *s, const char *mailbox,
         if (!flags[i] || !flag_ok(flags[i]))
             return cmd_failed(s, what, SESSION_ERR_USAGE, "%s: invalid flag \"%s\"", what,
                               flags[i] ? flags[i] : "(null)");
-    if (memchr(msg, '\0', len))
-        return cmd_failed(s, what, SESSION_ERR_USAGE, "%s: the message holds a NUL byte", what);
+    /* 8-bit and binary content goes as a literal8 (RFC 3516) where the server offers BINARY;
+     * elsewhere NUL bytes cannot be sent at all. */
+    bool eight = false;
+    for (size_t i = 0; i < len && !eight; i++)
+        eight = (unsigned char)msg[i] >= 0x80;
+    bool nul = memchr(msg, '\0', len) != NULL;
+    if (nul && !session_has_cap(s, "BINARY"))
+        return cmd_failed(s, what, SESSION_ERR_USAGE, "%s: the message holds a NUL byte, which "
+                          "only a server offering BINARY accepts", what);
     struct command c;
     session_command_start(s, &c, "APPEND");
     command_mailbox(&c, mailbox, strlen(mailbox));
@@ -1060,7 +1067,7 @@ struct session_cmd *session_append_start(struct session *s, const char *mailbox,
     }
     if (date)
         command_string(&c, date, strlen(date));
-    command_literal(&c, msg, len, false);
+    command_literal(&c, msg, len, c.binary && (nul || eight));
     command_end(&c);
     struct session_cmd *sc = cmd_send(s, &c, what, NULL, NULL);
     command_free(&c);

@@ -393,7 +393,27 @@ local fetch_names = {
   uid = "uid", flags = "flags", size = "size", date = "date", envelope = "envelope",
   headers = "header", body = "raw", raw = "raw", modseq = "modseq",
   bodystructure = "bodystructure", labels = "labels", gm_msgid = "gm_msgid", gm_thrid = "gm_thrid",
+  preview = "preview",
 }
+
+-- The FETCH items asked of conn's server for the items of wire: a part decoded by the server
+-- (BINARY.PEEK, RFC 3516) where it offers BINARY unless plain; the preview as RFC 8970's
+-- PREVIEW, the draft's PREVIEW (FUZZY), Dovecot's SNIPPET (FUZZY), or else the first
+-- PREVIEW_SOURCE bytes of the message, from which core.preview makes one here.
+local function server_items(wire, conn, plain)
+  local out = {}
+  for i, w in ipairs(wire) do
+    local section = w:match("^part:(.*)")
+    if section and not plain and conn:has("BINARY") then
+      w = "binary:" .. section
+    elseif w == "preview" then
+      w = conn:has("PREVIEW") and "preview" or conn:has("PREVIEW=FUZZY") and "preview_fuzzy"
+        or conn:has("SNIPPET=FUZZY") and "snippet" or "preview_source"
+    end
+    out[i] = w
+  end
+  return out
+end
 
 local Message = {}
 Message.__index = Message
@@ -428,20 +448,49 @@ function Message:parts()
   end
 end
 
+-- The bytes of the part fetched with "part:<section>" and its bodystructure entry, and the
+-- transfer encoding they still have (none when the server decoded them: BINARY).
+local function fetched_part(msg, section, what)
+  local data = (rawget(msg, "_sections") or {})[section]
+  if not data then usage(string.format("%s: fetch {\"part:%s\"} first", what, section), 3) end
+  local part
+  for p in msg:parts() do
+    if p.part == section then part = p break end
+  end
+  if not part then usage(string.format("%s: the message has no part %s", what, section), 3) end
+  local encoding = (rawget(msg, "_binary") or {})[section] and "binary" or part.encoding
+  return data, part, encoding
+end
+
 --- msg:part_text(section): the part fetched with "part:<section>", its transfer encoding
 --- undone and, for text parts, converted to UTF-8 (other parts: the decoded bytes).
 function Message:part_text(section)
-  section = tostring(section)
-  local data = (rawget(self, "_sections") or {})[section]
-  if not data then usage(string.format("part_text(): fetch {\"part:%s\"} first", section), 2) end
-  local part
-  for p in self:parts() do
-    if p.part == section then part = p break end
-  end
-  if not part then usage(string.format("part_text(): the message has no part %s", section), 2) end
+  local data, part, encoding = fetched_part(self, tostring(section), "part_text()")
   local charset
   if part.type == "text" then charset = part.params.charset or "" end
-  return core.decode_part(data, part.encoding, charset)
+  return core.decode_part(data, encoding, charset)
+end
+
+--- msg:save(path [, section]): writes the part fetched with "part:<section>" to the file path,
+--- its transfer encoding undone but not converted (an attachment's own bytes); without a
+--- section, the whole message fetched with "raw". Returns the number of bytes written, or nil
+--- and a message when the file cannot be written.
+function Message:save(path, section)
+  if type(path) ~= "string" then usage("save(): want a file name", 2) end
+  local bytes
+  if section == nil then
+    bytes = rawget(self, "raw")
+    if not bytes then usage("save(path): fetch {\"raw\"} first, or name a part: save(path, \"2\")", 2) end
+  else
+    local data, _, encoding = fetched_part(self, tostring(section), "save()")
+    bytes = core.decode_part(data, encoding)
+  end
+  local f, err = io.open(path, "wb")
+  if not f then return nil, err end
+  local ok, werr = f:write(bytes)
+  local cok, cerr = f:close()
+  if not ok or not cok then return nil, string.format("%s: %s", path, werr or cerr) end
+  return #bytes
 end
 
 -- Envelope strings arrive as the header had them: decode RFC 2047 words for scripts.
@@ -469,9 +518,11 @@ local function message_table(m, want_body, want_raw, box)
   local msg = {
     uid = m.uid, seq = m.seq, flags = m.flags, size = m.size, internaldate = m.internaldate,
     modseq = m.modseq, envelope = decode_envelope(m.envelope), _header = m.header, mailbox = box,
-    bodystructure = m.bodystructure, _sections = m.sections, labels = decode_labels(m.labels),
+    bodystructure = m.bodystructure, _sections = m.sections, _binary = m.binary,
+    labels = decode_labels(m.labels),
     gm_msgid = m.gm_msgid, gm_thrid = m.gm_thrid,
     date = m.internaldate and core.parse_date(m.internaldate) or nil,
+    preview = m.preview or (m.preview_source and core.preview(m.preview_source)),
   }
   if msg.bodystructure then
     local function walk(p)
@@ -544,7 +595,8 @@ function R:fetch(items)
     if it == "raw" then want_raw = true end
     if not seen[w] then seen[w] = true; wire[#wire + 1] = w end
   end
-  local per_chunk = (want_body or want_raw) and 50 or 500
+  -- Whole messages, or their first 32 KiB for a preview made here: smaller chunks.
+  local per_chunk = (want_body or want_raw) and 50 or seen.preview and 200 or 500
   local parts = M.resolve(self)
   local total = 0
   for _, p in ipairs(parts) do total = total + #p.set end
@@ -569,7 +621,20 @@ function R:fetch(items)
   end
   local current, ready, next_pending = nil, 1, nil
 
-  -- Sends the FETCH for the next chunk; returns {handle, msgs, conn} or nil at the end.
+  -- Sends the FETCH of chunk in box (plain: parts undecoded, BODY.PEEK); returns {handle=,
+  -- msgs=, conn=, chunk=, box=, binary=}.
+  local function send_chunk(conn, box, chunk, plain)
+    local msgs = {}
+    local items = server_items(wire, conn, plain)
+    local h = conn:fetch(chunk, items, function(m)
+      if m.uid then msgs[#msgs + 1] = message_table(m, want_body, want_raw, box) end
+    end)
+    local binary = false
+    for _, w in ipairs(items) do binary = binary or w:match("^binary:") ~= nil end
+    return { handle = h, msgs = msgs, conn = conn, chunk = chunk, box = box, binary = binary }
+  end
+
+  -- Sends the FETCH for the next chunk; returns send_chunk's record, or nil at the end.
   local function send_next()
     while true do
       local chunk = pchunks and pchunks()
@@ -577,12 +642,7 @@ function R:fetch(items)
       if chunk and not conn then
         pchunks = nil          -- a mailbox skipped as missing
       elseif chunk then
-        local box = parts[pi].box
-        local msgs = {}
-        local h = conn:fetch(chunk, wire, function(m)
-          if m.uid then msgs[#msgs + 1] = message_table(m, want_body, want_raw, box) end
-        end)
-        return { handle = h, msgs = msgs, conn = conn }
+        return send_chunk(conn, parts[pi].box, chunk, false)
       end
       pi = pi + 1
       if not parts[pi] then return nil end
@@ -608,6 +668,13 @@ function R:fetch(items)
       current, ready = next_pending, 1
       current.conn:wait(current.handle)
       local ok, err = current.handle:result()
+      if not ok and current.binary and err.kind == "no" then
+        -- The server would not decode a part ([UNKNOWN-CTE], broken base64): the same chunk
+        -- again undecoded, decoded here as leniently as without BINARY.
+        current = send_chunk(current.conn, current.box, current.chunk, true)
+        current.conn:wait(current.handle)
+        ok, err = current.handle:result()
+      end
       if not ok then progress_done(); error(err, 0) end
       if rank then
         table.sort(current.msgs, function(a, b) return rank[a.uid] < rank[b.uid] end)

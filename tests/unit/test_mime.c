@@ -1,6 +1,6 @@
 /* test_mime.c — the mime_*.c files (mime.h) on real-world shapes: RFC 2047 words in many
  * charsets, split and broken words, header lookup with folding, and body text from multipart
- * mail, bounded and nested. */
+ * mail, bounded and nested, and previews. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -427,6 +427,47 @@ static void test_part_decode(void)
     free(out);
 }
 
+/* The preview of a message; returns a static copy. */
+static const char *preview(const char *msg)
+{
+    static char keep[2048];
+    char *out = NULL;
+    size_t len = 0;
+    if (mime_preview(msg, strlen(msg), &out, &len) != 0)
+        return NULL;
+    snprintf(keep, sizeof keep, "%s", strlen(out) == len ? out : "(length mismatch)");
+    free(out);
+    return keep;
+}
+
+static void test_preview(void)
+{
+    /* Dovecot's own cases (test-message-snippet.c), which RFC 8970 servers follow. */
+    CHECK_STR(preview("Content-Type: text/plain\n\nline1\n>quote2\nline2\n"), "line1 line2");
+    CHECK_STR(preview("Content-Type: text/plain\n\nline1\n>quote2\n> quote3\n > line4\n\n  \t\t  \n"
+                      "line5\n  \t "), "line1 > line4 line5");
+    CHECK_STR(preview("Subject: x\r\n\r\n> a\r\n>> b\r\n"), ">a > b");
+    CHECK_STR(preview("Subject: x\r\n\r\n"), "");
+    CHECK_STR(preview("Content-Type: image/png\r\n\r\nxyz"), "");
+    CHECK_STR(preview("Content-Type: text/html\r\n\r\n<p>a<blockquote>q<blockquote>qq</blockquote>"
+                      "q</blockquote>b</p>"), "a b");
+    /* the first text part only, through an attachment that comes first */
+    CHECK_STR(preview("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+                      "Content-Type: image/png\r\n\r\nPNG\r\n--b\r\n\r\none\r\n--b\r\n\r\ntwo\r\n--b--\r\n"),
+              "one");
+    /* 200 characters, not bytes; no blank left at the cut */
+    char msg[2200] = "Subject: x\r\n\r\n";
+    for (int i = 0; i < 150; i++)
+        strcat(msg, "\xc3\xa4 ");                     /* "ä " */
+    const char *p = preview(msg);
+    CHECK(p != NULL && strlen(p) == 100 * 3 - 1);     /* 100 ä and 99 blanks */
+    CHECK(p != NULL && p[strlen(p) - 1] != ' ');
+    char big[2200] = "Subject: x\r\n\r\n";
+    for (int i = 0; i < 300; i++)
+        strcat(big, "x");
+    CHECK_INT(strlen(preview(big)), MIME_PREVIEW_MAX_CHARS);
+}
+
 int main(void)
 {
     RUN(test_rfc2231_params);
@@ -444,5 +485,6 @@ int main(void)
     RUN(test_body_bounded);
     RUN(test_body_hostile);
     RUN(test_mutations);
+    RUN(test_preview);
     return CHECK_DONE();
 }
