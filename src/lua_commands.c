@@ -145,9 +145,9 @@ static void add_fetch_item(lua_State *L, int parts, int items, lua_Integer i, bo
                 break;
         if (k == sizeof simple / sizeof simple[0])
             lua_error_usage(L, "fetch: unknown item \"%s\" (uid, flags, size, date, envelope, "
-                            "modseq, header, body, raw, bodystructure, part:N, binary:N, labels, gm_msgid, "
-                            "gm_thrid, preview, preview_fuzzy, snippet, preview_source or "
-                            "{\"fields\", ...})", n);
+                            "modseq, header, body, raw, bodystructure, part:N, binary:N, labels, "
+                            "gm_msgid, gm_thrid, preview, preview_fuzzy, snippet, preview_source "
+                            "or {\"fields\", ...})", n);
         if (simple[k].wire) {
             lua_pushstring(L, simple[k].wire);
             lua_rawseti(L, parts, ++np);

@@ -17,15 +17,21 @@ static void push_result(lua_State *L, int rc, char *out, size_t len)
     free(out);
 }
 
-/* core.decode_header(s): pushes 1, the value unfolded and RFC 2047-decoded to UTF-8. */
-static int lmime_decode_header(lua_State *L)
+/* Pushes 1: fn (mime_decode_header, mime_preview) of the string argument 1. */
+static int push_converted(lua_State *L, int (*fn)(const char *, size_t, char **, size_t *))
 {
     size_t len, outlen = 0;
     const char *s = luaL_checklstring(L, 1, &len);
     char *out = NULL;
-    int rc = mime_decode_header(s, len, &out, &outlen);
+    int rc = fn(s, len, &out, &outlen);
     push_result(L, rc, out, outlen);
     return 1;
+}
+
+/* core.decode_header(s): pushes 1, the value unfolded and RFC 2047-decoded to UTF-8. */
+static int lmime_decode_header(lua_State *L)
+{
+    return push_converted(L, mime_decode_header);
 }
 
 /* core.header_values(raw_headers, name): pushes 1, an array of the decoded values of every
@@ -84,12 +90,7 @@ static int lmime_decode_part(lua_State *L)
 /* core.preview(raw_message): pushes 1, its RFC 8970 preview (at most 200 characters). */
 static int lmime_preview(lua_State *L)
 {
-    size_t len, outlen = 0;
-    const char *msg = luaL_checklstring(L, 1, &len);
-    char *out = NULL;
-    int rc = mime_preview(msg, len, &out, &outlen);
-    push_result(L, rc, out, outlen);
-    return 1;
+    return push_converted(L, mime_preview);
 }
 
 static const luaL_Reg mime_funcs[] = {

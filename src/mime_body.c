@@ -311,8 +311,8 @@ static void walk_multipart(struct walk *w, const char *s, size_t n, const struct
         size_t eol = line_end(s, n, i);
         i = eol < n ? eol + 1 : n;
     }
-    if (in_part && !w->out.full && !(w->first && w->found))  /* no close delimiter: the last
-                                                                  * part runs to the end */
+    /* no close delimiter: the last part runs to the end */
+    if (in_part && !w->out.full && !(w->first && w->found))
         walk_entity(w, s + part_start, n - part_start, depth + 1, digest);
 }
 

@@ -398,8 +398,8 @@ local fetch_names = {
 
 -- The FETCH items asked of conn's server for the items of wire: a part decoded by the server
 -- (BINARY.PEEK, RFC 3516) where it offers BINARY unless plain; the preview as RFC 8970's
--- PREVIEW, the draft's PREVIEW (FUZZY), Dovecot's SNIPPET (FUZZY), or else the first
--- PREVIEW_SOURCE bytes of the message, from which core.preview makes one here.
+-- PREVIEW, the draft's PREVIEW (FUZZY), Dovecot's SNIPPET (FUZZY), or else the message's
+-- first 32 KiB ("preview_source"), from which core.preview makes one here.
 local function server_items(wire, conn, plain)
   local out = {}
   for i, w in ipairs(wire) do

@@ -7,19 +7,25 @@
 #include "check.h"
 #include "mime.h"
 
-/* Decodes a header value; returns a static copy so checks stay short. */
-static const char *dec(const char *v)
+/* fn (mime_decode_header, mime_preview) of v; returns a static copy so checks stay short. */
+static const char *conv(int (*fn)(const char *, size_t, char **, size_t *), const char *v)
 {
-    static char keep[1024];
+    static char keep[2048];
     char *out = NULL;
     size_t len = 0;
-    if (mime_decode_header(v, strlen(v), &out, &len) != 0)
+    if (fn(v, strlen(v), &out, &len) != 0)
         return NULL;
     snprintf(keep, sizeof keep, "%s", out);
     if (strlen(out) != len)
         snprintf(keep, sizeof keep, "(length mismatch)");
     free(out);
     return keep;
+}
+
+/* Decodes a header value. */
+static const char *dec(const char *v)
+{
+    return conv(mime_decode_header, v);
 }
 
 static void test_rfc2047_examples(void)
@@ -427,17 +433,9 @@ static void test_part_decode(void)
     free(out);
 }
 
-/* The preview of a message; returns a static copy. */
 static const char *preview(const char *msg)
 {
-    static char keep[2048];
-    char *out = NULL;
-    size_t len = 0;
-    if (mime_preview(msg, strlen(msg), &out, &len) != 0)
-        return NULL;
-    snprintf(keep, sizeof keep, "%s", strlen(out) == len ? out : "(length mismatch)");
-    free(out);
-    return keep;
+    return conv(mime_preview, msg);
 }
 
 static void test_preview(void)
