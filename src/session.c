@@ -1,5 +1,6 @@
 /* session.c — the IMAP connection core: greeting, STARTTLS, login, capabilities, the command
- * queue with pipelined writes, and dispatch of every response to its command or the view. */
+ * queue, and dispatch of every response to its command or the view. Its I/O on the loop and
+ * the waits are in session_io.c. */
 #include "session_int.h"
 
 #include <errno.h>
@@ -8,12 +9,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "loop.h"
 #include "msgset.h"
 
-/* Written-but-unanswered command bytes allowed before the writer waits for replies: small
- * enough for the server's socket buffer, so neither side blocks writing while the other does. */
-#define WRITE_WINDOW (48 * 1024)
-#define READ_CHUNK (64 * 1024)
+#define GREETING_CHUNK (16 * 1024)
 
 /* ---- small helpers ----------------------------------------------------------------- */
 
@@ -284,7 +283,7 @@ void session_cmd_free(struct session_cmd *c)
 }
 
 /* Removes c from the queue and frees it if its owner already let go. */
-static void cmd_complete_now(struct session *s, struct session_cmd *c)
+void cmd_complete_now(struct session *s, struct session_cmd *c)
 {
     struct session_cmd **pp = &s->qhead, *prev = NULL;
     while (*pp && *pp != c) {
@@ -351,6 +350,18 @@ static void cmd_record(struct session_cmd *c, const struct imap_response *r)
 
 /* ---- breaking the session ---------------------------------------------------------- */
 
+/* Closes the connection, keeping its counters. */
+void session_close_transport(struct session *s)
+{
+    if (s->t) {
+        s->last_stats = *transport_stats(s->t);   /* counters outlive the connection */
+        transport_close(s->t);
+        s->t = NULL;
+    }
+    if (s->loop)
+        loop_timer_disarm(s->loop, &s->timer);
+}
+
 /* The connection is gone or unusable: every in-flight command fails naming itself, and the
  * session's error names the command that was running. */
 void session_break(struct session *s, int code, const char *why)
@@ -368,11 +379,7 @@ void session_break(struct session *s, int code, const char *why)
         session_cmd_fail(c, code, "%s: %s", c->what, why);
         cmd_complete_now(s, c);
     }
-    if (s->t) {
-        s->last_stats = *transport_stats(s->t);   /* counters outlive the connection */
-        transport_close(s->t);
-        s->t = NULL;
-    }
+    session_close_transport(s);
     view_clear(&s->view);
 }
 
@@ -474,77 +481,6 @@ struct session_cmd *session_send(struct session *s, struct command *c, session_h
     return cmd_send(s, c, NULL, h, ud);
 }
 
-static int out_write(struct session *s, const char *p, size_t n)
-{
-    int rc = transport_write_all(s->t, p, n);
-    if (rc < 0) {
-        session_break(s, map_transport(rc), transport_error(s->t));
-        return s->errcode;
-    }
-    return 0;
-}
-
-/* Writes every queued byte it may: stops at a synchronising literal (until "+"), behind a
- * barrier command (STARTTLS, IDLE, AUTHENTICATE without SASL-IR) and at the write window. */
-int session_flush(struct session *s)
-{
-    if (s->state == SESSION_BROKEN)
-        return s->errcode;
-    size_t olen = 0;
-    for (struct session_cmd *c = s->qhead; c; c = c->qnext) {
-        if (c->woff >= c->len) {
-            if (c->barrier)
-                break;
-            continue;
-        }
-        if (c->await_cont)
-            break;
-        size_t end = c->wi < c->nwaits ? c->waits[c->wi] : c->len;
-        if (end > c->len || end < c->woff)
-            end = c->len;
-        size_t seg = end - c->woff;
-        if (s->unacked > 0 && s->unacked + seg > WRITE_WINDOW && c->woff == 0)
-            break;
-        if (c->woff == 0)
-            s->ncommands++;
-        if (seg > WRITE_WINDOW) {
-            if (olen && out_write(s, s->out, olen) < 0)
-                return s->errcode;
-            olen = 0;
-            if (out_write(s, c->buf + c->woff, seg) < 0)
-                return s->errcode;
-        } else {
-            if (olen + seg > s->outcap) {
-                size_t cap = s->outcap ? s->outcap : 16384;
-                while (cap < olen + seg)
-                    cap *= 2;
-                char *o = realloc(s->out, cap);
-                if (!o) {
-                    session_break(s, SESSION_ERR_NOMEM, "out of memory");
-                    return s->errcode;
-                }
-                s->out = o;
-                s->outcap = cap;
-            }
-            memcpy(s->out + olen, c->buf + c->woff, seg);
-            olen += seg;
-        }
-        c->woff = end;
-        c->unacked += seg;
-        s->unacked += seg;
-        if (end < c->len) {
-            c->wi++;
-            c->await_cont = true;
-            break;
-        }
-        if (c->barrier)
-            break;
-    }
-    if (olen && out_write(s, s->out, olen) < 0)
-        return s->errcode;
-    return 0;
-}
-
 /* ---- dispatch ---------------------------------------------------------------------- */
 
 /* The in-flight command with that tag; only written ones (a reply to a command the server has
@@ -641,7 +577,7 @@ static void dispatch_untagged(struct session *s, const struct imap_response *r)
         s->ev(s->ev_ud, r);
 }
 
-static void dispatch(struct session *s, const struct imap_response *r)
+void session_dispatch(struct session *s, const struct imap_response *r)
 {
     if (r->kind == IMAP_TAGGED) {
         struct session_cmd *c = find_tag(s, r->tag ? r->tag : "");
@@ -654,6 +590,8 @@ static void dispatch(struct session *s, const struct imap_response *r)
         cmd_record(c, r);
         if (c->on_done)
             c->on_done(c, r);
+        /* After STARTTLS or COMPRESS the stream changes: read nothing more until it did. */
+        s->hold = s->hold || c->switches_stream;
         cmd_complete_now(s, c);
         return;
     }
@@ -689,112 +627,6 @@ static void dispatch(struct session *s, const struct imap_response *r)
     dispatch_untagged(s, r);
 }
 
-/* Reads and dispatches one response. Returns 1, 0 on timeout (only with timeout_ms >= 0), or a
- * negative code after breaking the session. */
-int session_pump(struct session *s, int timeout_ms)
-{
-    if (s->in_dispatch)
-        return SESSION_ERR_USAGE;
-    for (;;) {
-        if (s->state == SESSION_BROKEN)
-            return s->errcode;
-        struct imap_response *r;
-        int pr = parser_next(s->p, &r);
-        if (pr == 1) {
-            s->in_dispatch++;
-            dispatch(s, r);
-            s->in_dispatch--;
-            arena_reset(&s->scratch);
-            return 1;
-        }
-        if (pr < 0) {
-            char why[400];
-            snprintf(why, sizeof why, "protocol error: %s", parser_error(s->p));
-            session_break(s, SESSION_ERR_PROTOCOL, why);
-            return s->errcode;
-        }
-        size_t avail;
-        char *space = parser_space(s->p, READ_CHUNK, &avail);
-        if (!space) {
-            session_break(s, SESSION_ERR_NOMEM, "out of memory");
-            return s->errcode;
-        }
-        ssize_t n = timeout_ms >= 0 ? transport_read_timeout(s->t, space, avail, timeout_ms)
-                                    : transport_read(s->t, space, avail);
-        if (n == TRANSPORT_ERR_TIMEOUT && timeout_ms >= 0)
-            return 0;
-        if (n < 0) {
-            session_break(s, map_transport((int)n), transport_error(s->t));
-            return s->errcode;
-        }
-        if (n == 0) {
-            char why[300];
-            if (s->bye_seen)
-                snprintf(why, sizeof why, "connection closed by server (BYE %s)", s->bye_text);
-            else
-                snprintf(why, sizeof why, "connection closed by server");
-            bool logout = s->qhead && s->qhead->is_logout && s->bye_seen;
-            session_break(s, SESSION_ERR_CLOSED, why);
-            if (logout)
-                s->state = SESSION_LOGOUT;
-            return s->errcode;
-        }
-        if (session_tracing(s))
-            session_trace_in(s, space, (size_t)n);
-        parser_commit(s->p, (size_t)n);
-        s->committed += (uint64_t)n;
-    }
-}
-
-static bool group_complete(const struct session_cmd *c)
-{
-    for (; c; c = c->part)
-        if (!cmd_complete(c))
-            return false;
-    return true;
-}
-
-/* Waiting reads responses, which would pull the parser's current response from under a
- * callback that is still looking at it: inside one, commands can be queued, not waited for.
- * The parts of c not yet written are taken back and failed. */
-static int wait_in_callback(struct session *s, struct session_cmd *c)
-{
-    for (struct session_cmd *p = c; p; p = p->part) {
-        if (p->in_flight && p->woff == 0) {
-            session_cmd_fail(p, SESSION_ERR_USAGE, "%s: cannot wait for a command inside a "
-                             "response callback", p->what);
-            cmd_complete_now(s, p);
-        }
-    }
-    return SESSION_ERR_USAGE;
-}
-
-int session_wait(struct session *s, struct session_cmd *c)
-{
-    if (s->in_dispatch && !group_complete(c))
-        return wait_in_callback(s, c);
-    while (!group_complete(c)) {
-        if (session_flush(s) < 0)
-            break;
-        if (group_complete(c))
-            break;
-        if (session_pump(s, -1) < 0)
-            break;
-    }
-    return session_cmd_error(c, NULL, 0);
-}
-
-int session_wait_all(struct session *s)
-{
-    if (s->in_dispatch)
-        return s->qhead ? SESSION_ERR_USAGE : 0;
-    while (s->qhead) {
-        if (session_flush(s) < 0 || session_pump(s, -1) < 0)
-            return s->errcode;
-    }
-    return s->state == SESSION_BROKEN ? s->errcode : 0;
-}
-
 /* Sync wrapper tail: waits, copies the error, frees. */
 int cmd_finish(struct session *s, struct session_cmd *c, char *err, size_t errlen)
 {
@@ -811,18 +643,10 @@ int cmd_finish(struct session *s, struct session_cmd *c, char *err, size_t errle
 
 /* ---- lifecycle --------------------------------------------------------------------- */
 
-void session_free(struct session *s)
+/* What is left of a session once nothing stands on it any more. */
+static void session_destroy(void *ud)
 {
-    if (!s)
-        return;
-    while (s->qhead) {
-        struct session_cmd *c = s->qhead;
-        session_cmd_fail(c, SESSION_ERR_CLOSED, "%s: session closed", c->what);
-        c->s = NULL;
-        cmd_complete_now(s, c);
-    }
-    session_cmd_free(s->idle);
-    transport_close(s->t);
+    struct session *s = ud;
     parser_free(s->p);
     arena_free(&s->scratch);
     strv_free(s->caps, s->ncaps);
@@ -834,16 +658,49 @@ void session_free(struct session *s)
     free(s->ca_file);
     free(s->fingerprint);
     free(s->user);
+    free(s->label);
+    free(s);
+}
+
+void session_free(struct session *s)
+{
+    if (!s || s->doomed)
+        return;
+    while (s->qhead) {
+        struct session_cmd *c = s->qhead;
+        session_cmd_fail(c, SESSION_ERR_CLOSED, "%s: session closed", c->what);
+        c->s = NULL;
+        cmd_complete_now(s, c);
+    }
+    session_cmd_free(s->idle);
+    s->idle = NULL;
+    if (s->loop)
+        loop_timer_disarm(s->loop, &s->timer);
+    transport_close(s->t);
+    s->t = NULL;
     if (s->password) {
         explicit_bzero(s->password, s->password_len);
         free(s->password);
+        s->password = NULL;
     }
     if (s->token) {
         explicit_bzero(s->token, s->token_len);
         free(s->token);
+        s->token = NULL;
     }
-    free(s->label);
-    free(s);
+    if (s->in_dispatch && s->loop) {
+        /* Freed by a callback of its own dispatch, which still stands on s: nothing more
+         * reaches the owner, and the memory goes at the end of the loop's round. */
+        s->doomed = true;
+        s->state = SESSION_BROKEN;
+        s->cfg.warn = NULL;
+        s->cfg.trace = NULL;
+        s->cfg.trace_file = NULL;
+        s->ev = NULL;
+        loop_later(s->loop, session_destroy, s);
+        return;
+    }
+    session_destroy(s);
 }
 
 static int fail_open(struct session *s, int code, char *err, size_t errlen, const char *msg)
@@ -871,9 +728,12 @@ static int barrier_command(struct session *s, const char *verb, const char *arg,
         return SESSION_ERR_NOMEM;
     }
     sc->barrier = true;
+    sc->switches_stream = true;
     int rc = session_wait(s, sc);
     session_cmd_error(sc, err, errlen);
     session_cmd_free(sc);
+    if (rc < 0)
+        session_resume(s);   /* refused: the stream stays as it was */
     return rc;
 }
 
@@ -896,6 +756,7 @@ static int do_starttls(struct session *s, char *err, size_t errlen)
     int trc = transport_starttls(s->t, err, errlen);
     if (trc < 0)
         return map_transport(trc);
+    session_resume(s);
     /* Capabilities learnt in plaintext are not trusted. */
     strv_free(s->caps, s->ncaps);
     s->caps = NULL;
@@ -956,7 +817,11 @@ int session_connect(const struct session_config *cfg, struct session **out, char
         return fail_open(s, cfg->host ? SESSION_ERR_NOMEM : SESSION_ERR_USAGE, err, errlen,
                          cfg->host ? "out of memory" : "no host given");
 
+    s->loop = cfg->loop ? cfg->loop : loop_default();
+    if (!s->loop)
+        return fail_open(s, SESSION_ERR_NOMEM, err, errlen, "out of memory");
     struct transport_config tc = {
+        .loop = s->loop,
         .host = s->host,
         .port = cfg->port ? cfg->port : (cfg->tls == SESSION_TLS_IMPLICIT ? 993 : 143),
         .tls = cfg->tls == SESSION_TLS_IMPLICIT,
@@ -984,7 +849,7 @@ int session_connect(const struct session_config *cfg, struct session **out, char
             return fail_open(s, SESSION_ERR_PROTOCOL, err, errlen, msg);
         }
         size_t avail;
-        char *space = parser_space(s->p, READ_CHUNK, &avail);
+        char *space = parser_space(s->p, GREETING_CHUNK, &avail);
         if (!space)
             return fail_open(s, SESSION_ERR_NOMEM, err, errlen, "out of memory");
         ssize_t n = transport_read(s->t, space, avail);
@@ -1014,6 +879,7 @@ int session_connect(const struct session_config *cfg, struct session **out, char
     s->preauth = r->status == IMAP_ST_PREAUTH;
     s->state = s->preauth ? SESSION_AUTH : SESSION_NOT_AUTH;
     arena_reset(&s->scratch);
+    session_attach(s);
 
     int rc = 0;
     if (cfg->tls == SESSION_TLS_STARTTLS) {
@@ -1066,6 +932,25 @@ int session_open(const struct session_config *cfg, struct session **out, char *e
     return 0;
 }
 
+static void logout_done(struct session_cmd *c, const struct imap_response *r)
+{
+    (void)r;
+    if (c->s && c->res.status == SESSION_OK) {
+        c->s->state = SESSION_LOGOUT;
+        view_clear(&c->s->view);
+    }
+}
+
+struct session_cmd *session_logout_start(struct session *s)
+{
+    struct session_cmd *sc = cmd_simple(s, "LOGOUT");
+    if (sc && sc->in_flight) {
+        sc->is_logout = true;
+        sc->on_done = logout_done;
+    }
+    return sc;
+}
+
 int session_compress(struct session *s, char *err, size_t errlen)
 {
     if (!session_has_cap(s, "COMPRESS=DEFLATE")) {
@@ -1092,5 +977,6 @@ int session_compress(struct session *s, char *err, size_t errlen)
         session_break(s, map_transport(trc), err);
         return map_transport(trc);
     }
+    session_resume(s);
     return 0;
 }

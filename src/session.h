@@ -10,6 +10,12 @@
  *    trip. Results land in caller-owned output structs given to *_start, which must stay alive
  *    until the command is complete.
  *
+ * Every session lives on a loop (loop.h; the process' default one unless the config names
+ * another): whatever arrives is read and dispatched whenever that loop runs, whoever runs it.
+ * So a wait on one session lets every other session progress: flush several, wait on each,
+ * and their round trips overlap. Handlers, callbacks and the event handler therefore run
+ * during any wait on the loop, not only during one on their own session.
+ *
  *   struct session_status_info st[20]; struct session_cmd *c[20];
  *   for (i = 0; i < 20; i++) c[i] = session_status_start(s, names[i], &st[i]);
  *   session_wait_all(s);                                   // 1 round trip
@@ -30,6 +36,7 @@
 #include "parser.h"
 
 struct command;
+struct loop;
 struct msgset;
 struct query;
 struct session;
@@ -98,6 +105,7 @@ struct session_config {
     bool no_literal_plus;           /* ignore LITERAL+/LITERAL- (tests the synchronising path) */
     bool no_sasl_ir;                /* ignore SASL-IR (tests the continuation path) */
     bool compress;                  /* COMPRESS=DEFLATE after login when offered */
+    struct loop *loop;              /* NULL: loop_default() */
 };
 
 /* ---- lifecycle ------------------------------------------------------------------------ */
@@ -117,8 +125,11 @@ int session_compress(struct session *s, char *err, size_t errlen);
 /* LOGOUT (waits for the tagged OK; BYE is expected). The session is unusable afterwards. */
 int session_logout(struct session *s, char *err, size_t errlen);
 /* Closes the connection without LOGOUT and frees everything. Commands still in flight are
- * failed and detached; their owners must still session_cmd_free them. NULL is fine. */
+ * failed and detached; their owners must still session_cmd_free them. NULL is fine. From
+ * inside one of the session's own callbacks the memory goes at the end of the loop's round. */
 void session_free(struct session *s);
+/* LOGOUT queued (the session is LOGOUT once its reply came); wait like any command. */
+struct session_cmd *session_logout_start(struct session *s);
 
 /* ---- state ---------------------------------------------------------------------------- */
 
@@ -204,14 +215,17 @@ struct session_cmd *session_send_split(struct session *s, const char *verb,
                                        const struct msgset *set, size_t tail_len,
                                        session_tail_fn tail, const void *arg,
                                        session_handler h, void *ud);
-/* Writes everything queued (stopping at synchronising-literal waits), without reading. */
+/* Hands everything queued to the loop: writes what the socket takes now, without waiting;
+ * whoever runs the loop next writes the rest and reads the replies. 0 or the session's error. */
 int session_flush(struct session *s);
+/* True while commands are queued or in flight. */
+bool session_busy(const struct session *s);
 /* Writes what is queued, then reads and dispatches until c (and every part of it, for split
  * FETCH/STORE/COPY/MOVE) is complete. Returns 0 when OK, else the command's SESSION_ERR_*.
- * Other commands finishing meanwhile get their results recorded.
- * Inside a handler or callback (FETCH callback, event handler) commands may be queued but not
- * waited for: the wait fails with SESSION_ERR_USAGE and c's unsent parts are failed. Never
- * session_free from inside a callback. */
+ * Other commands finishing meanwhile get their results recorded, on this session and on every
+ * other session of the loop. Inside a handler or callback (FETCH callback, event handler, of
+ * any session) commands may be queued but not waited for: the wait fails with
+ * SESSION_ERR_USAGE and c's unsent parts are failed. */
 int session_wait(struct session *s, struct session_cmd *c);
 /* Until nothing is in flight. Returns 0, or the code of the first failure of the session itself
  * (individual NO/BAD are in each command's result). */

@@ -1,10 +1,12 @@
-/* session_int.h — private to the session_*.c files: session.c (the core: I/O, queue, dispatch),
- * session_ops.c (typed commands), session_login.c, session_idle.c, session_trace.c. */
+/* session_int.h — private to the session_*.c files: session.c (the core: queue, dispatch),
+ * session_io.c (the loop: writing, reading, waiting), session_ops.c (typed commands),
+ * session_login.c, session_idle.c, session_notify.c, session_trace.c. */
 #ifndef IMAPSCRIPT_SESSION_INT_H
 #define IMAPSCRIPT_SESSION_INT_H
 
 #include "arena.h"
 #include "command.h"
+#include "loop.h"
 #include "session.h"
 #include "transport.h"
 
@@ -18,6 +20,9 @@ struct session_cmd {
     bool barrier;                   /* nothing after it is written until it completes */
     bool await_cont;                /* written up to a literal wait point, needs "+" */
     bool is_logout;
+    bool released;                  /* the owner flushed or waited: the loop may write it */
+    bool switches_stream;           /* STARTTLS, COMPRESS: the session reads nothing after the
+                                     * reply until the stream changed (session_resume) */
     bool own_hooks;                 /* on_done/h use only the command's own data (SELECT) */
     char tag[16];
     char what[200];                 /* "UID MOVE", "SELECT Archive" for messages */
@@ -46,6 +51,11 @@ struct session {
     size_t password_len, token_len;
 
     struct transport *t;
+    struct loop *loop;
+    struct loop_timer timer;        /* the I/O timeout, armed while a reply is due */
+    int64_t last_io;                /* loop_now_ms() of the last byte read or written */
+    bool hold;                      /* see switches_stream */
+    bool doomed;                    /* freed inside its own dispatch: memory goes after the round */
     struct transport_stats last_stats;  /* t's counters when the session broke */
     struct imap_parser *p;
     uint64_t committed;             /* bytes given to the parser */
@@ -53,7 +63,7 @@ struct session {
     unsigned long tagn;
     enum session_state state;
     bool got_greeting, preauth, bye_seen;
-    int in_dispatch;                /* inside handlers/callbacks: no waiting (see session_wait) */
+    int in_dispatch;                /* its loop callback is running (handlers, callbacks) */
     char bye_text[200];
 
     char **caps;
@@ -73,6 +83,7 @@ struct session {
     session_event_fn ev;
     void *ev_ud;
     int idle_events;                /* untagged responses seen while idling */
+    int idle_seen;                  /* of those, how many session_idle_wait reported */
     struct session_cmd *idle;       /* the IDLE command, owned by the session until DONE */
 
     /* incoming trace */
@@ -103,9 +114,28 @@ int strv_replace(char ***v, size_t *n, const struct imap_value *items, size_t ni
 int caps_set_from_values(struct session *s, const struct imap_value *items, size_t n);
 int map_transport(int rc);
 bool cmd_complete(const struct session_cmd *c);
+/* Takes c out of the queue (complete), freeing it if its owner already let go. */
+void cmd_complete_now(struct session *s, struct session_cmd *c);
 void session_break(struct session *s, int code, const char *why);
-/* Reads and dispatches one response: 1, 0 on timeout (timeout_ms >= 0 only), < 0 broken. */
-int session_pump(struct session *s, int timeout_ms);
+/* Closes the connection, keeping its counters (session_break, and the end after LOGOUT). */
+void session_close_transport(struct session *s);
+/* One response to its command, the view and the event handler. */
+void session_dispatch(struct session *s, const struct imap_response *r);
+/* session_io.c: watch the transport once the greeting is in. */
+void session_attach(struct session *s);
+/* Reading goes on after a stream switch (or its refusal). */
+void session_resume(struct session *s);
+/* Writes bytes outside any command ("DONE"), breaking the session when that fails. */
+void session_send_line(struct session *s, const char *line, size_t len);
+/* Writes what released commands it may, without waiting. 0 or the session's error code. */
+int session_push(struct session *s);
+/* Runs the loop until done(s, arg), at most timeout_ms (< 0: no limit). Returns 1 once done
+ * holds, 0 when the time ran out, SESSION_ERR_USAGE inside a loop callback, or the session's
+ * error code once it broke. */
+typedef bool (*session_cond)(const struct session *s, const void *arg);
+int session_run(struct session *s, session_cond done, const void *arg, int timeout_ms);
+/* Inside a loop callback (this session's or another's): waiting is impossible. */
+bool session_waiting_forbidden(const struct session *s);
 void warnf(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* session_login.c: a command without arguments ("NOOP"). */
 struct session_cmd *cmd_simple(struct session *s, const char *verb);

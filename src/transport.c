@@ -1,6 +1,7 @@
-/* transport.c — TCP with poll-based timeouts, OpenSSL 3 TLS over a non-blocking socket, and
- * COMPRESS=DEFLATE above both. Our own socket BIO sends with MSG_NOSIGNAL: a dropped peer is an
- * error, never SIGPIPE. */
+/* transport.c — TCP on a non-blocking socket watched by the loop, OpenSSL 3 TLS over it, and
+ * COMPRESS=DEFLATE above both. Writes are queued and drained by the loop; blocking calls run the
+ * loop until this socket is ready. Our own socket BIO sends with MSG_NOSIGNAL: a dropped peer
+ * is an error, never SIGPIPE. */
 #include "transport.h"
 
 #include <arpa/inet.h>
@@ -15,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
@@ -25,11 +25,23 @@
 #include <openssl/x509v3.h>
 #include <zlib.h>
 
+#include "loop.h"
+
 #define DEFAULT_TIMEOUT_MS 30000
 #define ZBUF_SIZE (64 * 1024)
 
 struct transport {
     int fd;
+    struct loop *loop;
+    int mask;                     /* what the loop watches fd for */
+    void (*ready)(void *ud);      /* the owner, told when the socket may have news */
+    void *ready_ud;
+    int wait_want, wait_got;      /* a blocking wait for this socket, and what it saw */
+    bool read_wants_write;        /* SSL_read needs the socket writable first */
+    bool write_wants_read;        /* SSL_write needs it readable */
+    int werr;                     /* sticky failure of a write the loop made */
+    char *obuf;                   /* queued output (compressed when compressing) */
+    size_t ooff, olen, ocap;      /* obuf[ooff..olen) is still to write */
     SSL_CTX *ctx;
     SSL *ssl;
     char *host, *verify_name, *ca_file, *fingerprint;
@@ -41,23 +53,16 @@ struct transport {
     bool last_io_read;
     bool compressing, zin_init, zout_init, zin_ended;
     z_stream zin, zout;           /* COMPRESS=DEFLATE (RFC 4978): raw DEFLATE both ways */
-    char *zbuf, *zoutbuf;         /* compressed input waiting to be inflated; deflate output */
+    char *zbuf;                   /* compressed input waiting to be inflated */
     struct transport_stats st;
     char err[512];
 };
 
-/* ---- time ---------------------------------------------------------------- */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* ---- time and waiting ------------------------------------------------------ */
 
 static int64_t deadline_after(int timeout_ms)
 {
-    return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    return timeout_ms < 0 ? -1 : loop_now_ms() + timeout_ms;
 }
 
 static void fmt_seconds(char *buf, size_t len, int ms)
@@ -68,34 +73,104 @@ static void fmt_seconds(char *buf, size_t len, int ms)
         snprintf(buf, len, "%.1f s", ms / 1000.0);
 }
 
-/* Waits until fd is ready for ev or the deadline passes. Returns 0, TRANSPORT_ERR_TIMEOUT or
- * TRANSPORT_ERR_NET (poll failure), filling t->err with "<what> timeout after N s". */
-static int wait_fd(struct transport *t, short ev, int64_t deadline, const char *what, int total_ms)
+/* What the loop should watch the socket for, from the owner's interest and the queue. */
+static void update_mask(struct transport *t)
+{
+    if (t->fd < 0)
+        return;
+    int m = 0;
+    if (t->ready || (t->wait_want & LOOP_READ) || t->write_wants_read)
+        m |= LOOP_READ;
+    if (t->olen > t->ooff || t->read_wants_write || (t->wait_want & LOOP_WRITE))
+        m |= LOOP_WRITE;
+    if (m != t->mask) {
+        loop_set_mask(t->loop, t->fd, m);
+        t->mask = m;
+    }
+}
+
+static int push_now(struct transport *t);
+
+/* The loop's callback: a blocking wait takes the event; otherwise queued output is written and
+ * the owner told. Nothing touches t after the owner's call (it may close t). */
+static void transport_io(struct loop *l, int fd, int ready, void *ud)
+{
+    (void)l;
+    (void)fd;
+    struct transport *t = ud;
+    if (t->wait_want) {
+        t->wait_got |= ready;
+        return;
+    }
+    if (t->olen > t->ooff && !t->werr)
+        push_now(t);
+    if (t->ready)
+        t->ready(t->ready_ud);
+}
+
+/* Inside a loop callback the loop cannot run: wait on this socket alone. */
+static int poll_one(struct transport *t, int want, int64_t deadline)
 {
     for (;;) {
         int ms = -1;
         if (deadline >= 0) {
-            int64_t left = deadline - now_ms();
+            int64_t left = deadline - loop_now_ms();
             if (left <= 0)
-                goto timeout;
+                return 0;
             ms = left > INT_MAX ? INT_MAX : (int)left;
         }
-        struct pollfd p = { .fd = t->fd, .events = ev };
+        struct pollfd p = { .fd = t->fd, .events = (short)(((want & LOOP_READ) ? POLLIN : 0) |
+                                                           ((want & LOOP_WRITE) ? POLLOUT : 0)) };
         int r = poll(&p, 1, ms);
         if (r > 0)
-            return 0;  /* readable, writable, or an error/hangup the next call will report */
+            return 1;
         if (r == 0)
-            goto timeout;
-        if (errno != EINTR) {
-            snprintf(t->err, sizeof t->err, "%s %s: poll: %s", what, t->label, strerror(errno));
-            return TRANSPORT_ERR_NET;
+            return 0;
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+/* Runs the loop until the socket is ready for want (LOOP_READ/LOOP_WRITE) or the deadline
+ * passes. Returns 0, TRANSPORT_ERR_TIMEOUT or TRANSPORT_ERR_NET, filling t->err with
+ * "<what> timeout after N s". */
+static int wait_ready(struct transport *t, int want, int64_t deadline, const char *what, int total_ms)
+{
+    t->wait_want = want;
+    t->wait_got = 0;
+    update_mask(t);
+    int rc = 0;
+    while (!(t->wait_got & want)) {
+        int ms = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - loop_now_ms();
+            if (left <= 0) {
+                rc = TRANSPORT_ERR_TIMEOUT;
+                break;
+            }
+            ms = left > INT_MAX ? INT_MAX : (int)left;
+        }
+        int r = loop_run_once(t->loop, ms);
+        if (r == LOOP_ERR_NESTED) {
+            r = poll_one(t, want, deadline);
+            rc = r > 0 ? 0 : r == 0 ? TRANSPORT_ERR_TIMEOUT : TRANSPORT_ERR_NET;
+            break;
+        }
+        if (r < 0) {
+            rc = TRANSPORT_ERR_NET;
+            break;
         }
     }
-timeout:;
-    char secs[32];
-    fmt_seconds(secs, sizeof secs, total_ms);
-    snprintf(t->err, sizeof t->err, "%s timeout after %s", what, secs);
-    return TRANSPORT_ERR_TIMEOUT;
+    t->wait_want = 0;
+    update_mask(t);
+    if (rc == TRANSPORT_ERR_TIMEOUT) {
+        char secs[32];
+        fmt_seconds(secs, sizeof secs, total_ms);
+        snprintf(t->err, sizeof t->err, "%s timeout after %s", what, secs);
+    } else if (rc < 0) {
+        snprintf(t->err, sizeof t->err, "%s %s: poll: %s", what, t->label, strerror(errno));
+    }
+    return rc;
 }
 
 /* ---- the socket BIO ------------------------------------------------------ */
@@ -191,7 +266,27 @@ static void format_addr(const struct sockaddr *sa, socklen_t salen, unsigned por
         snprintf(buf, len, "%s:%u", host, port);
 }
 
-/* Non-blocking connect to one address. Returns the fd, or -1 with errno-ish text in why. */
+/* Watches fd from now on (quiet until someone wants something). */
+static int watch_fd(struct transport *t, int fd)
+{
+    if (loop_add(t->loop, fd, 0, transport_io, t) < 0)
+        return -1;
+    t->fd = fd;
+    t->mask = 0;
+    return 0;
+}
+
+static void unwatch_fd(struct transport *t)
+{
+    if (t->fd >= 0) {
+        loop_remove(t->loop, t->fd);
+        close(t->fd);
+        t->fd = -1;
+    }
+}
+
+/* Non-blocking connect to one address, the loop running meanwhile. Returns 0 with t->fd set,
+ * or -1 with errno-ish text in why. */
 static int connect_one(struct transport *t, const struct addrinfo *ai, char *why, size_t whylen,
                        int *rc)
 {
@@ -201,40 +296,33 @@ static int connect_one(struct transport *t, const struct addrinfo *ai, char *why
         *rc = TRANSPORT_ERR_NET;
         return -1;
     }
+    if (watch_fd(t, fd) < 0) {
+        close(fd);
+        snprintf(why, whylen, "out of memory");
+        *rc = TRANSPORT_ERR_NOMEM;
+        return -1;
+    }
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-        return fd;
+        return 0;
     if (errno != EINPROGRESS) {
         snprintf(why, whylen, "%s", strerror(errno));
-        close(fd);
+        unwatch_fd(t);
         *rc = TRANSPORT_ERR_NET;
         return -1;
     }
-    int64_t deadline = deadline_after(t->connect_timeout_ms);
-    for (;;) {
-        int ms = -1;
-        if (deadline >= 0) {
-            int64_t left = deadline - now_ms();
-            ms = left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
-        }
-        struct pollfd p = { .fd = fd, .events = POLLOUT };
-        int r = poll(&p, 1, ms);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r == 0) {
+    int w = wait_ready(t, LOOP_WRITE, deadline_after(t->connect_timeout_ms), "connect",
+                       t->connect_timeout_ms);
+    if (w < 0) {
+        if (w == TRANSPORT_ERR_TIMEOUT) {
             char secs[32];
             fmt_seconds(secs, sizeof secs, t->connect_timeout_ms);
             snprintf(why, whylen, "timeout after %s", secs);
-            close(fd);
-            *rc = TRANSPORT_ERR_TIMEOUT;
-            return -1;
+        } else {
+            snprintf(why, whylen, "poll failed");
         }
-        if (r < 0) {
-            snprintf(why, whylen, "poll: %s", strerror(errno));
-            close(fd);
-            *rc = TRANSPORT_ERR_NET;
-            return -1;
-        }
-        break;
+        unwatch_fd(t);
+        *rc = w;
+        return -1;
     }
     int soerr = 0;
     socklen_t sl = sizeof soerr;
@@ -242,11 +330,11 @@ static int connect_one(struct transport *t, const struct addrinfo *ai, char *why
         soerr = errno;
     if (soerr) {
         snprintf(why, whylen, "%s", strerror(soerr));
-        close(fd);
+        unwatch_fd(t);
         *rc = TRANSPORT_ERR_NET;
         return -1;
     }
-    return fd;
+    return 0;
 }
 
 static int tcp_connect(struct transport *t, char *err, size_t errlen)
@@ -265,13 +353,13 @@ static int tcp_connect(struct transport *t, char *err, size_t errlen)
     char why[128] = "no address";
     char addr[NI_MAXHOST + 16] = "";
     bool literal = is_ip_literal(t->host);
-    int fd = -1;
-    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+    int ok = -1;
+    for (struct addrinfo *ai = res; ai && ok < 0; ai = ai->ai_next) {
         format_addr(ai->ai_addr, ai->ai_addrlen, t->port, addr, sizeof addr);
-        fd = connect_one(t, ai, why, sizeof why, &rc);
+        ok = connect_one(t, ai, why, sizeof why, &rc);
     }
     freeaddrinfo(res);
-    if (fd < 0) {
+    if (ok < 0) {
         if (literal || !addr[0])
             snprintf(err, errlen, "connect %s: %s", addr[0] ? addr : t->label, why);
         else
@@ -279,8 +367,7 @@ static int tcp_connect(struct transport *t, char *err, size_t errlen)
         return rc;
     }
     int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    t->fd = fd;
+    setsockopt(t->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return 0;
 }
 
@@ -394,6 +481,8 @@ static int tls_handshake(struct transport *t, char *err, size_t errlen)
     }
     BIO_set_data(bio, t);
     SSL_set_bio(t->ssl, bio, bio);
+    /* Queued output is written from a buffer that grows and moves between tries. */
+    SSL_set_mode(t->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     bool ip = is_ip_literal(name);
     if (!ip)
         SSL_set_tlsext_host_name(t->ssl, name);
@@ -420,9 +509,9 @@ static int tls_handshake(struct transport *t, char *err, size_t errlen)
         int e = SSL_get_error(t->ssl, r);
         int w = 0;
         if (e == SSL_ERROR_WANT_READ)
-            w = wait_fd(t, POLLIN, deadline, "TLS handshake", t->connect_timeout_ms);
+            w = wait_ready(t, LOOP_READ, deadline, "TLS handshake", t->connect_timeout_ms);
         else if (e == SSL_ERROR_WANT_WRITE)
-            w = wait_fd(t, POLLOUT, deadline, "TLS handshake", t->connect_timeout_ms);
+            w = wait_ready(t, LOOP_WRITE, deadline, "TLS handshake", t->connect_timeout_ms);
         else {
             long v = SSL_get_verify_result(t->ssl);
             char r2[200];
@@ -484,9 +573,8 @@ void transport_close(struct transport *t)
     if (t->zout_init)
         deflateEnd(&t->zout);
     free(t->zbuf);
-    free(t->zoutbuf);
-    if (t->fd >= 0)
-        close(t->fd);
+    free(t->obuf);
+    unwatch_fd(t);
     free(t->host);
     free(t->verify_name);
     free(t->ca_file);
@@ -508,6 +596,7 @@ int transport_connect(const struct transport_config *cfg, struct transport **out
         return TRANSPORT_ERR_NOMEM;
     }
     t->fd = -1;
+    t->loop = cfg->loop ? cfg->loop : loop_default();
     t->port = cfg->port ? cfg->port : (cfg->tls ? 993 : 143);
     t->host = strdup(cfg->host);
     t->verify_name = dup_or_null(cfg->verify_name);
@@ -517,7 +606,7 @@ int transport_connect(const struct transport_config *cfg, struct transport **out
     t->connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : DEFAULT_TIMEOUT_MS;
     t->io_timeout_ms = cfg->io_timeout_ms ? cfg->io_timeout_ms : DEFAULT_TIMEOUT_MS;
     t->last_io_read = true;
-    if (!t->host || (cfg->verify_name && !t->verify_name) || (cfg->ca_file && !t->ca_file) ||
+    if (!t->loop || !t->host || (cfg->verify_name && !t->verify_name) || (cfg->ca_file && !t->ca_file) ||
         (cfg->fingerprint && !t->fingerprint)) {
         transport_close(t);
         snprintf(err, errlen, "out of memory");
@@ -558,68 +647,75 @@ int transport_starttls(struct transport *t, char *err, size_t errlen)
     return rc;
 }
 
-/* One read from the socket or TLS: n > 0, 0 at EOF, or TRANSPORT_ERR_*. Counts wire bytes only. */
-static ssize_t raw_read(struct transport *t, void *buf, size_t cap, int timeout_ms)
+/* ---- reading --------------------------------------------------------------- */
+
+/* One read from the socket or TLS, without waiting: n > 0, 0 at EOF, TRANSPORT_AGAIN, or
+ * TRANSPORT_ERR_*. Counts wire bytes only. */
+static ssize_t raw_recv(struct transport *t, void *buf, size_t cap)
 {
+    if (t->werr)
+        return t->werr;
+    if (t->fd < 0) {
+        snprintf(t->err, sizeof t->err, "read from %s: not connected", t->label);
+        return TRANSPORT_ERR_NET;
+    }
     if (cap > INT_MAX)
         cap = INT_MAX;
-    int64_t deadline = deadline_after(timeout_ms);
-    for (;;) {
-        ssize_t n;
-        int w;
-        if (t->ssl) {
-            t->sys_errno = 0;
-            ERR_clear_error();
-            int r = SSL_read(t->ssl, buf, (int)cap);
-            if (r > 0) {
-                n = r;
-                goto got;
-            }
+    if (t->ssl) {
+        t->sys_errno = 0;
+        ERR_clear_error();
+        int r = SSL_read(t->ssl, buf, (int)cap);
+        bool wanted_write = t->read_wants_write;
+        t->read_wants_write = false;
+        ssize_t out;
+        if (r > 0) {
+            out = r;
+        } else {
             int e = SSL_get_error(t->ssl, r);
-            if (e == SSL_ERROR_ZERO_RETURN)
-                return 0;
-            if (e == SSL_ERROR_WANT_READ)
-                w = wait_fd(t, POLLIN, deadline, "read", timeout_ms);
-            else if (e == SSL_ERROR_WANT_WRITE)
-                w = wait_fd(t, POLLOUT, deadline, "read", timeout_ms);
-            else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
-                if (!t->sys_errno)
-                    return 0;
-                snprintf(t->err, sizeof t->err, "read from %s: %s", t->label,
-                         strerror(t->sys_errno));
-                return TRANSPORT_ERR_NET;
+            if (e == SSL_ERROR_ZERO_RETURN) {
+                out = 0;
+            } else if (e == SSL_ERROR_WANT_READ) {
+                out = TRANSPORT_AGAIN;
+            } else if (e == SSL_ERROR_WANT_WRITE) {
+                t->read_wants_write = true;
+                out = TRANSPORT_AGAIN;
+            } else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+                out = 0;
+                if (t->sys_errno) {
+                    snprintf(t->err, sizeof t->err, "read from %s: %s", t->label,
+                             strerror(t->sys_errno));
+                    out = TRANSPORT_ERR_NET;
+                }
             } else {
                 char r2[200];
                 snprintf(t->err, sizeof t->err, "TLS read from %s: %s", t->label,
                          ssl_reason(r2, sizeof r2, "failed"));
-                return TRANSPORT_ERR_TLS;
+                out = TRANSPORT_ERR_TLS;
             }
-        } else {
-            n = recv(t->fd, buf, cap, 0);
-            if (n > 0)
-                goto got;
-            if (n == 0)
-                return 0;
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                snprintf(t->err, sizeof t->err, "read from %s: %s", t->label, strerror(errno));
-                return TRANSPORT_ERR_NET;
-            }
-            w = wait_fd(t, POLLIN, deadline, "read", timeout_ms);
         }
-        if (w < 0)
-            return w;
-        continue;
-got:
-        if (!t->ssl)
+        if (wanted_write != t->read_wants_write)
+            update_mask(t);
+        return out;
+    }
+    for (;;) {
+        ssize_t n = recv(t->fd, buf, cap, 0);
+        if (n > 0) {
             t->st.wire_in += (uint64_t)n;
-        return n;
+            return n;
+        }
+        if (n == 0)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return TRANSPORT_AGAIN;
+        snprintf(t->err, sizeof t->err, "read from %s: %s", t->label, strerror(errno));
+        return TRANSPORT_ERR_NET;
     }
 }
 
 /* Decompressed read (COMPRESS=DEFLATE): inflates what is buffered, reading more when empty. */
-static ssize_t inflate_read(struct transport *t, void *buf, size_t cap, int timeout_ms)
+static ssize_t inflate_recv(struct transport *t, void *buf, size_t cap)
 {
     z_stream *z = &t->zin;
     for (;;) {
@@ -639,7 +735,7 @@ static ssize_t inflate_read(struct transport *t, void *buf, size_t cap, int time
         if (made > 0)
             return (ssize_t)made;
         if (z->avail_in == 0) {
-            ssize_t n = raw_read(t, t->zbuf, ZBUF_SIZE, timeout_ms);
+            ssize_t n = raw_recv(t, t->zbuf, ZBUF_SIZE);
             if (n <= 0)
                 return n;
             z->next_in = (unsigned char *)t->zbuf;
@@ -648,9 +744,9 @@ static ssize_t inflate_read(struct transport *t, void *buf, size_t cap, int time
     }
 }
 
-ssize_t transport_read_timeout(struct transport *t, void *buf, size_t cap, int timeout_ms)
+ssize_t transport_recv(struct transport *t, void *buf, size_t cap)
 {
-    ssize_t n = t->compressing ? inflate_read(t, buf, cap, timeout_ms) : raw_read(t, buf, cap, timeout_ms);
+    ssize_t n = t->compressing ? inflate_recv(t, buf, cap) : raw_recv(t, buf, cap);
     if (n > 0) {
         t->st.bytes_in += (uint64_t)n;
         t->st.reads++;
@@ -659,71 +755,123 @@ ssize_t transport_read_timeout(struct transport *t, void *buf, size_t cap, int t
     return n;
 }
 
+ssize_t transport_read_timeout(struct transport *t, void *buf, size_t cap, int timeout_ms)
+{
+    int64_t deadline = deadline_after(timeout_ms);
+    for (;;) {
+        ssize_t n = transport_recv(t, buf, cap);
+        if (n != TRANSPORT_AGAIN)
+            return n;
+        int w = wait_ready(t, t->read_wants_write ? LOOP_WRITE : LOOP_READ, deadline, "read",
+                           timeout_ms);
+        if (w < 0)
+            return w;
+    }
+}
+
 ssize_t transport_read(struct transport *t, void *buf, size_t cap)
 {
     return transport_read_timeout(t, buf, cap, t->io_timeout_ms);
 }
 
-/* Writes all of buf to the socket or TLS. Counts wire bytes only. */
-static int raw_write_all(struct transport *t, const void *buf, size_t len)
+/* ---- writing --------------------------------------------------------------- */
+
+/* Room for at least need more bytes at the end of obuf (written bytes dropped first). */
+static int obuf_reserve(struct transport *t, size_t need)
 {
-    const char *p = buf;
-    int64_t deadline = deadline_after(t->io_timeout_ms);
-    while (len > 0) {
-        size_t chunk = len > INT_MAX ? INT_MAX : len;
-        int w;
+    if (t->ooff > 0 && t->ooff == t->olen)
+        t->ooff = t->olen = 0;
+    if (t->olen + need <= t->ocap)
+        return 0;
+    if (t->ooff > 0) {   /* TLS accepts the moved buffer: same bytes, new place */
+        memmove(t->obuf, t->obuf + t->ooff, t->olen - t->ooff);
+        t->olen -= t->ooff;
+        t->ooff = 0;
+        if (t->olen + need <= t->ocap)
+            return 0;
+    }
+    size_t cap = t->ocap ? t->ocap : 16384;
+    while (cap < t->olen + need)
+        cap *= 2;
+    char *b = realloc(t->obuf, cap);
+    if (!b) {
+        snprintf(t->err, sizeof t->err, "out of memory");
+        return TRANSPORT_ERR_NOMEM;
+    }
+    t->obuf = b;
+    t->ocap = cap;
+    return 0;
+}
+
+/* Fails every later read and write with rc (its message already in t->err). */
+static int write_failed(struct transport *t, int rc)
+{
+    t->werr = rc;
+    t->ooff = t->olen = 0;
+    update_mask(t);
+    return rc;
+}
+
+/* Writes queued bytes the socket takes now: 0 when all are written, 1 when some remain (the
+ * loop writes them when it can), or TRANSPORT_ERR_*. Counts wire bytes only. */
+static int push_now(struct transport *t)
+{
+    if (t->werr)
+        return t->werr;
+    while (t->ooff < t->olen) {
+        size_t n = t->olen - t->ooff;
+        if (n > INT_MAX)
+            n = INT_MAX;
         if (t->ssl) {
             t->sys_errno = 0;
             ERR_clear_error();
-            int r = SSL_write(t->ssl, p, (int)chunk);
+            int r = SSL_write(t->ssl, t->obuf + t->ooff, (int)n);
+            t->write_wants_read = false;
             if (r > 0) {
-                p += r;
-                len -= (size_t)r;
+                t->ooff += (size_t)r;
                 continue;
             }
             int e = SSL_get_error(t->ssl, r);
             if (e == SSL_ERROR_WANT_WRITE)
-                w = wait_fd(t, POLLOUT, deadline, "write", t->io_timeout_ms);
-            else if (e == SSL_ERROR_WANT_READ)
-                w = wait_fd(t, POLLIN, deadline, "write", t->io_timeout_ms);
-            else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+                break;
+            if (e == SSL_ERROR_WANT_READ) {
+                t->write_wants_read = true;
+                break;
+            }
+            if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
                 snprintf(t->err, sizeof t->err, "write to %s: %s", t->label,
                          t->sys_errno ? strerror(t->sys_errno) : "connection closed");
-                return TRANSPORT_ERR_NET;
-            } else {
-                char r2[200];
-                snprintf(t->err, sizeof t->err, "TLS write to %s: %s", t->label,
-                         ssl_reason(r2, sizeof r2, "failed"));
-                return TRANSPORT_ERR_TLS;
+                return write_failed(t, TRANSPORT_ERR_NET);
             }
-        } else {
-            ssize_t n = send(t->fd, p, chunk, MSG_NOSIGNAL);
-            if (n > 0) {
-                p += n;
-                len -= (size_t)n;
-                t->st.wire_out += (uint64_t)n;
-                continue;
-            }
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-                snprintf(t->err, sizeof t->err, "write to %s: %s", t->label, strerror(errno));
-                return TRANSPORT_ERR_NET;
-            }
-            w = wait_fd(t, POLLOUT, deadline, "write", t->io_timeout_ms);
+            char r2[200];
+            snprintf(t->err, sizeof t->err, "TLS write to %s: %s", t->label,
+                     ssl_reason(r2, sizeof r2, "failed"));
+            return write_failed(t, TRANSPORT_ERR_TLS);
         }
-        if (w < 0)
-            return w;
+        ssize_t w = send(t->fd, t->obuf + t->ooff, n, MSG_NOSIGNAL);
+        if (w > 0) {
+            t->ooff += (size_t)w;
+            t->st.wire_out += (uint64_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        snprintf(t->err, sizeof t->err, "write to %s: %s", t->label,
+                 w < 0 ? strerror(errno) : "connection closed");
+        return write_failed(t, TRANSPORT_ERR_NET);
     }
-    return 0;
+    if (t->ooff == t->olen)
+        t->ooff = t->olen = 0;
+    update_mask(t);
+    return t->olen > t->ooff;
 }
 
-/* Deflates buf with a sync flush (so the server can act on it now) and writes the result. */
-static int deflate_write_all(struct transport *t, const void *buf, size_t len)
+/* Deflates buf with a sync flush (so the server can act on it now) onto the queue. */
+static int deflate_queue(struct transport *t, const void *buf, size_t len)
 {
     z_stream *z = &t->zout;
-    z->next_in = (unsigned char *)buf;
-    z->avail_in = 0;
     const unsigned char *p = buf;
     for (;;) {
         size_t chunk = len > UINT_MAX ? UINT_MAX : len;
@@ -733,39 +881,88 @@ static int deflate_write_all(struct transport *t, const void *buf, size_t len)
         len -= chunk;
         int flush = len ? Z_NO_FLUSH : Z_SYNC_FLUSH;
         do {
-            z->next_out = (unsigned char *)t->zoutbuf;
-            z->avail_out = ZBUF_SIZE;
+            int rc = obuf_reserve(t, ZBUF_SIZE);
+            if (rc < 0)
+                return rc;
+            size_t room = t->ocap - t->olen;
+            z->next_out = (unsigned char *)t->obuf + t->olen;
+            z->avail_out = room > UINT_MAX ? UINT_MAX : (unsigned)room;
+            unsigned before = z->avail_out;
             int zr = deflate(z, flush);
             if (zr != Z_OK && zr != Z_BUF_ERROR) {
                 snprintf(t->err, sizeof t->err, "COMPRESS: deflate failed");
                 return TRANSPORT_ERR_NET;
             }
-            size_t made = ZBUF_SIZE - z->avail_out;
-            if (made) {
-                int rc = raw_write_all(t, t->zoutbuf, made);
-                if (rc < 0)
-                    return rc;
-            }
+            t->olen += before - z->avail_out;
         } while (z->avail_in > 0 || z->avail_out == 0);
         if (!len)
             return 0;
     }
 }
 
-int transport_write_all(struct transport *t, const void *buf, size_t len)
+int transport_send(struct transport *t, const void *buf, size_t len)
 {
+    if (t->werr)
+        return t->werr;
     if (!len)
         return 0;
+    if (t->fd < 0) {
+        snprintf(t->err, sizeof t->err, "write to %s: not connected", t->label);
+        return TRANSPORT_ERR_NET;
+    }
     if (t->last_io_read) {
         t->st.round_trips++;
         t->last_io_read = false;
     }
-    int rc = t->compressing ? deflate_write_all(t, buf, len) : raw_write_all(t, buf, len);
-    if (rc == 0) {
-        t->st.bytes_out += len;
-        t->st.writes++;
+    int rc;
+    if (t->compressing) {
+        rc = deflate_queue(t, buf, len);
+    } else {
+        rc = obuf_reserve(t, len);
+        if (rc == 0) {
+            memcpy(t->obuf + t->olen, buf, len);
+            t->olen += len;
+        }
+    }
+    if (rc < 0)
+        return write_failed(t, rc);
+    t->st.bytes_out += len;
+    t->st.writes++;
+    rc = push_now(t);
+    return rc < 0 ? rc : 0;
+}
+
+size_t transport_queued(const struct transport *t)
+{
+    return t->olen - t->ooff;
+}
+
+int transport_write_all(struct transport *t, const void *buf, size_t len)
+{
+    int rc = transport_send(t, buf, len);
+    int64_t deadline = deadline_after(t->io_timeout_ms);
+    while (rc == 0 && t->olen > t->ooff) {
+        rc = wait_ready(t, t->write_wants_read ? LOOP_READ : LOOP_WRITE, deadline, "write",
+                        t->io_timeout_ms);
+        if (rc == 0)
+            rc = push_now(t);
+        if (rc > 0)
+            rc = 0;
     }
     return rc;
+}
+
+void transport_set_ready(struct transport *t, void (*fn)(void *ud), void *ud)
+{
+    t->ready = fn;
+    t->ready_ud = ud;
+    update_mask(t);
+}
+
+void transport_kick(struct transport *t)
+{
+    if (t->fd >= 0)
+        loop_kick(t->loop, t->fd);
 }
 
 int transport_compress(struct transport *t, char *err, size_t errlen)
@@ -775,8 +972,7 @@ int transport_compress(struct transport *t, char *err, size_t errlen)
         return TRANSPORT_ERR_CONFIG;
     }
     t->zbuf = malloc(ZBUF_SIZE);
-    t->zoutbuf = malloc(ZBUF_SIZE);
-    if (!t->zbuf || !t->zoutbuf) {
+    if (!t->zbuf) {
         snprintf(err, errlen, "out of memory");
         return TRANSPORT_ERR_NOMEM;
     }

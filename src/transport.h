@@ -1,5 +1,8 @@
 /* transport.h — one byte stream to a server: TCP (IPv4/IPv6, timeouts), OpenSSL TLS (implicit
- * or STARTTLS upgrade, chain + host name verification, SHA-256 fingerprint pins), DEFLATE. */
+ * or STARTTLS upgrade, chain + host name verification, SHA-256 fingerprint pins), DEFLATE.
+ * The socket is non-blocking and watched by a loop (loop.h): the owner reads when told it is
+ * ready and queues what it writes; the blocking calls run that loop, so that waiting on one
+ * connection lets every other one progress. */
 #ifndef IMAPSCRIPT_TRANSPORT_H
 #define IMAPSCRIPT_TRANSPORT_H
 
@@ -16,7 +19,10 @@ enum {
     TRANSPORT_ERR_TIMEOUT = -3,   /* connect/read/write took longer than allowed */
     TRANSPORT_ERR_NOMEM   = -4,
     TRANSPORT_ERR_CONFIG  = -5,   /* bad fingerprint text, unreadable ca_file, ... */
+    TRANSPORT_AGAIN       = -6,   /* transport_recv: nothing now, the loop says when */
 };
+
+struct loop;
 
 struct transport_config {
     const char *host;             /* name or IP literal (IPv6 without brackets) */
@@ -29,6 +35,7 @@ struct transport_config {
     bool insecure;                /* no verification at all (the caller warns) */
     int connect_timeout_ms;       /* 0 = 30 s */
     int io_timeout_ms;            /* each read or write; 0 = 30 s; < 0 = none */
+    struct loop *loop;            /* NULL: loop_default() */
 };
 
 /* Application-level counters (bytes before TLS framing). A round trip is counted at each write
@@ -53,12 +60,33 @@ int transport_connect(const struct transport_config *cfg, struct transport **out
  * transport_connect does with the same config. Returns 0 or a TRANSPORT_ERR_* code. */
 int transport_starttls(struct transport *t, char *err, size_t errlen);
 
+/* ---- driven by the loop ---- */
+
+/* fn(ud) is called from the loop whenever the socket may have news (readable, or writable after
+ * the transport wrote what it had queued): the owner then calls transport_recv until
+ * TRANSPORT_AGAIN. fn may close t. NULL stops it (and reading interest). */
+void transport_set_ready(struct transport *t, void (*fn)(void *ud), void *ud);
+/* Reads up to cap bytes without waiting: n > 0, 0 at end of stream, TRANSPORT_AGAIN, or a
+ * TRANSPORT_ERR_* code (message in transport_error). Data TLS or DEFLATE hold back is returned
+ * before the socket is asked again. */
+ssize_t transport_recv(struct transport *t, void *buf, size_t cap);
+/* Queues len bytes (compressed with COMPRESS on) and writes what the socket takes now; the loop
+ * writes the rest. Returns 0 or a TRANSPORT_ERR_* code (also for an earlier write that failed). */
+int transport_send(struct transport *t, const void *buf, size_t len);
+/* Bytes queued and not yet taken by the socket. */
+size_t transport_queued(const struct transport *t);
+/* Has the owner's ready function called in the next loop round without waiting. */
+void transport_kick(struct transport *t);
+
+/* ---- blocking: the loop runs (other connections progress) until this one is ready ---- */
+
 /* Reads up to cap bytes: returns n > 0, 0 at end of stream (orderly close), or a TRANSPORT_ERR_*
  * code with the message kept for transport_error. Waits at most the configured I/O timeout. */
 ssize_t transport_read(struct transport *t, void *buf, size_t cap);
 /* The same with an explicit timeout in ms (< 0 = forever); TRANSPORT_ERR_TIMEOUT when it passes. */
 ssize_t transport_read_timeout(struct transport *t, void *buf, size_t cap, int timeout_ms);
-/* Writes all len bytes. Returns 0 or a TRANSPORT_ERR_* code. */
+/* Writes all len bytes (transport_send, then waits until the socket took them). Inside a loop
+ * callback it waits on this socket alone. Returns 0 or a TRANSPORT_ERR_* code. */
 int transport_write_all(struct transport *t, const void *buf, size_t len);
 
 /* Starts COMPRESS=DEFLATE (RFC 4978) after the server's OK: every later byte both ways is raw

@@ -1055,6 +1055,87 @@ static void test_compress(void)
             (unsigned long long)plain.wire_in, (unsigned long long)comp.wire_in);
 }
 
+/* Sums the RFC822.SIZE of fetched messages. */
+static int size_cb(void *ud, const struct imap_fetch *f)
+{
+    *(uint64_t *)ud += f->size;
+    return 0;
+}
+
+/* Literals far larger than what the transport queues at once (128 KB) go out piece by piece as
+ * the socket takes them, with and without COMPRESS, and commands queued behind them follow. */
+static void test_large_literals(void)
+{
+    enum { BIG = 3 << 20 };
+    char *big = malloc(BIG);
+    if (!big) { CHECK(0); return; }
+    for (size_t i = 0; i < BIG; i++)
+        big[i] = (char)('a' + (i * 7 + i / 61) % 26);
+    for (size_t i = 76; i < BIG; i += 78) {
+        big[i] = '\r';
+        big[i + 1] = '\n';
+    }
+    memcpy(big, "Subject: large\r\n\r\n", 18);
+    for (int z = 0; z < 2; z++) {
+        struct session_config c = cfg_tls();
+        c.compress = z == 1;
+        struct session *s = open_cfg(&c);
+        if (!s) { CHECK(0); break; }
+        char err[600];
+        CHECK_INT(session_mailbox_op(s, SESSION_CREATE, "Large", err, sizeof err) == 0 ||
+                  session_mailbox_op(s, SESSION_CREATE, "Large", err, sizeof err) == SESSION_ERR_NO, 1);
+        struct session_cmd *a[3];
+        for (int i = 0; i < 3; i++)
+            a[i] = session_append_start(s, "Large", NULL, 0, NULL, big, BIG - (size_t)i * 1000);
+        struct session_cmd *noop = session_noop_start(s);
+        CHECK_INT(session_wait(s, noop), 0);
+        for (int i = 0; i < 3; i++) {
+            CHECK_INT(session_cmd_result(a[i])->status, SESSION_OK);
+            if (session_cmd_result(a[i])->status != SESSION_OK)
+                fprintf(stderr, "  append: %s\n", session_cmd_result(a[i])->error);
+            session_cmd_free(a[i]);
+        }
+        session_cmd_free(noop);
+        struct msgset all;
+        msgset_init(&all);
+        CHECK_INT(all_uids(s, "Large", &all), 0);
+        uint64_t total = 0;
+        CHECK_INT(session_fetch(s, &all, "(UID RFC822.SIZE)", size_cb, &total, err, sizeof err), 0);
+        CHECK_INT(total, (uint64_t)(z + 1) * (3 * (uint64_t)BIG - 3000));
+        msgset_free(&all);
+        session_free(s);
+    }
+    free(big);
+}
+
+static bool cmd_done(const struct session_cmd *c)
+{
+    return session_cmd_result(c)->status != SESSION_PENDING;
+}
+
+/* Sessions share the loop: waiting on one reads and dispatches the replies of another. */
+static void test_waits_progress_other_sessions(void)
+{
+    struct session *a = open_alice(), *b = open_alice();
+    if (!a || !b) { CHECK(0); session_free(a); session_free(b); return; }
+    struct session_status_info st;
+    struct session_cmd *sb = session_status_start(b, "INBOX", &st);
+    CHECK_INT(session_flush(b), 0);                 /* handed to the loop, never waited for */
+    char err[600];
+    int rounds = 0;
+    while (!cmd_done(sb) && rounds < 500) {
+        CHECK_INT(session_noop(a, err, sizeof err), 0);
+        rounds++;
+    }
+    CHECK(cmd_done(sb));
+    CHECK_INT(session_cmd_result(sb)->status, SESSION_OK);
+    CHECK(st.uidnext > 0);
+    CHECK(!session_busy(b));
+    session_cmd_free(sb);
+    session_free(a);
+    session_free(b);
+}
+
 /* ---- IDLE ------------------------------------------------------------------------------ */
 
 static void test_idle(void)
@@ -1407,6 +1488,8 @@ int main(void)
     RUN(test_uid_expunge_exact);
     RUN(test_split_long_sets);
     RUN(test_compress);
+    RUN(test_large_literals);
+    RUN(test_waits_progress_other_sessions);
     RUN(test_bye_mid_command);
     RUN(test_close_mid_command_pipelined);
     RUN(test_bye_mid_fetch);
