@@ -26,9 +26,9 @@ static int fetch_cb(void *ud, const struct imap_fetch *f)
 {
     struct lhandle *h = ud;
     struct lconn *lc = h->lc;
-    if (h->dead || h->released || lc->closing || !lc->L || h->fnref == LUA_NOREF || !f->uid)
+    lua_State *L = conn_driver();
+    if (h->dead || h->released || lc->closing || !L || h->fnref == LUA_NOREF || !f->uid)
         return 0;
-    lua_State *L = lc->L;
     if (!lua_checkstack(L, 8))
         return 1;
     lua_pushcfunction(L, fetch_call);

@@ -17,19 +17,21 @@
  *   conn:unsubscribe(name)
  *   conn:noop()                          -> handle: queued, nothing written yet
  *   conn:wait([handle]) -> true | false, first error object     (never raises for NO/BAD)
- *   conn:idle(seconds) -> "changed" | "timeout" | nil, error object
  *   handle:result() -> value | nil, error object; handle:done(); handle:command()
- * Reads happen only in wait, idle, logout, delimiter, close_mailbox and unselect (the session
- * has no queued CLOSE/UNSELECT). Fetch callbacks run during those reads, on the calling thread;
- * they may queue commands but not read (usage error); the first error one raises stops that
- * FETCH's delivery and is re-raised once the read returns, the stream staying in sync.
+ *   (IDLE, NOTIFY and events: lua_listen.c)
+ * Commands are written at wait, idle, logout, delimiter, close_mailbox and unselect (the
+ * session has no queued CLOSE/UNSELECT). Replies are read whenever the loop runs — during any
+ * of those calls on any connection, or core.loop_wait — and fetch callbacks run then, on the
+ * thread driving the loop; they may queue commands but not wait (usage error); the first
+ * error one raises stops that FETCH's delivery and is re-raised by the connection's next
+ * wait, the stream staying in sync. Inside a task (core.task) wait and logout yield instead
+ * of blocking, and the task's driver runs the loop.
  * __gc/__close log out without running Lua callbacks and never raise; queued commands are
  * still written before the LOGOUT. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lua_conn.h"
 #include "lua_message.h"
@@ -63,11 +65,11 @@ static void warn_cb(void *ud, const char *msg)
     struct lconn *lc = ud;
     if (lc->closing)
         return;
-    if (lc->warnref == LUA_NOREF || !lc->L) {
+    lua_State *L = conn_driver();
+    if (lc->warnref == LUA_NOREF || !L) {
         fprintf(stderr, "imapscript: warning: %s\n", msg);
         return;
     }
-    lua_State *L = lc->L;
     if (!lua_checkstack(L, 4))
         return;
     lua_pushcfunction(L, warn_call);
@@ -86,24 +88,13 @@ static void trace_cb(void *ud, char dir, const char *line, size_t len)
     fprintf(lc->trace->f, "%c: %.*s\n", dir, (int)(len > INT_MAX ? INT_MAX : len), line);
 }
 
-/* session_event_fn: remembers mailbox changes for conn:idle. */
-static void event_cb(void *ud, const struct imap_response *r)
-{
-    struct lconn *lc = ud;
-    if (r->kind != IMAP_UNTAGGED || r->status != IMAP_ST_NONE || !r->name)
-        return;
-    if (!strcmp(r->name, "EXISTS") || !strcmp(r->name, "EXPUNGE") || !strcmp(r->name, "FETCH") ||
-        !strcmp(r->name, "VANISHED"))
-        lc->idle_changed++;
-}
-
 /* Before a call that reads: callbacks may run on L. Refuses nested reads (from a callback). */
 void conn_enter(lua_State *L, struct lconn *lc)
 {
     if (lc->busy)
         lua_error_usage(L, "%s: the connection is busy reading (called from a fetch callback?)",
                         lc->label);
-    lc->L = L;
+    lc->prev_driver = conn_drive(L);
     lc->busy = true;
 }
 
@@ -111,7 +102,8 @@ void conn_enter(lua_State *L, struct lconn *lc)
 void conn_leave(lua_State *L, struct lconn *lc)
 {
     lc->busy = false;
-    lc->L = NULL;
+    conn_drive(lc->prev_driver);
+    lc->prev_driver = NULL;
     if (lc->cberr != LUA_NOREF) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, lc->cberr);
         luaL_unref(L, LUA_REGISTRYINDEX, lc->cberr);
@@ -260,14 +252,15 @@ static int core_connect(lua_State *L)
     cfg.warn = warn_cb;
     cfg.warn_ud = lc;
 
-    lc->L = L;
+    lua_State *prev = conn_drive(L);
     if (cfg.insecure)
         warn_cb(lc, "TLS certificate verification is disabled (insecure = true)");
     char err[600];
     struct session *s = NULL;
     int rc = session_open(&cfg, &s, err, sizeof err);
     if (rc == 0) {
-        session_set_event_handler(s, event_cb, lc);
+        session_set_event_handler(s, conn_event, lc);
+        lc->s = s;
         /* CONDSTORE: MODSEQ in FETCH/STATUS/SELECT for incremental runs; UTF8=ACCEPT: mailbox
          * names and search strings as UTF-8. Refusals are harmless: warn and go on. */
         static const char *const exts[] = { "CONDSTORE", "UTF8=ACCEPT" };
@@ -278,10 +271,10 @@ static int core_connect(lua_State *L)
             snprintf(err, sizeof err, "%s", session_error(s));
             rc = SESSION_ERR_CLOSED;
             session_free(s);
-            s = NULL;
+            s = lc->s = NULL;
         }
     }
-    lc->L = NULL;
+    conn_drive(prev);
     if (rc < 0) {
         const char *kind = lua_error_kind(rc);
         char msg[900];
@@ -389,8 +382,7 @@ static int conn_selected(lua_State *L)
     return 2;
 }
 
-/* Pushes 2: nil and an error object "<label>: <what>: connection logged out". */
-static int push_closed(lua_State *L, struct lconn *lc, const char *what)
+int conn_push_closed(lua_State *L, struct lconn *lc, const char *what)
 {
     char msg[400];
     snprintf(msg, sizeof msg, "%s: %s: the connection is logged out", lc->label, what);
@@ -399,9 +391,8 @@ static int push_closed(lua_State *L, struct lconn *lc, const char *what)
     return 2;
 }
 
-/* Pushes 2: nil and an error object for a failed synchronous session call. */
-static int push_sync_error(lua_State *L, struct lconn *lc, int rc, const char *what,
-                           const char *mailbox, const char *err)
+int conn_push_error(lua_State *L, struct lconn *lc, int rc, const char *what, const char *mailbox,
+                    const char *err)
 {
     char msg[900];
     snprintf(msg, sizeof msg, "%s: %s", lc->label, err);
@@ -417,7 +408,7 @@ static int conn_delimiter(lua_State *L)
     struct lconn *lc = conn_check(L, 1);
     if (lc->delim == -2) {
         if (!lc->s)
-            return push_closed(L, lc, "LIST");
+            return conn_push_closed(L, lc, "LIST");
         struct session_list out = { 0 };
         char err[600];
         conn_enter(L, lc);
@@ -427,7 +418,7 @@ static int conn_delimiter(lua_State *L)
         session_list_free(&out);
         conn_leave(L, lc);
         if (rc < 0)
-            return push_sync_error(L, lc, rc, "LIST", NULL, err);
+            return conn_push_error(L, lc, rc, "LIST", NULL, err);
     }
     if (lc->delim < 0) {
         lua_pushnil(L);
@@ -453,11 +444,33 @@ static void conn_shutdown(lua_State *L, int cidx, struct lconn *lc)
     conn_confirm_all(L, cidx, false);
 }
 
-/* conn:logout(): waits for every pending command (fetch callbacks run), sends LOGOUT and
- * closes. Idempotent. Pushes 1, true. */
-static int conn_logout(lua_State *L)
+/* In a task: true when the caller must yield because lc has commands in flight, handed to the
+ * loop (written as far as it goes) for the task's driver to progress. */
+static bool must_yield(lua_State *L, struct lconn *lc, const struct lhandle *h)
 {
+    if (!lc->s || lc->busy || !conn_in_task(L))
+        return false;
+    if (h ? handle_done(h) : !session_busy(lc->s))
+        return false;
+    session_flush(lc->s);
+    return h ? !handle_done(h) : session_busy(lc->s);
+}
+
+/* conn:logout(): waits for every pending command (fetch callbacks run), sends LOGOUT and
+ * closes. Idempotent. Pushes 1, true. In a task both waits yield (ctx 1: LOGOUT sent). */
+static int conn_logout_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
     struct lconn *lc = conn_check(L, 1);
+    if (must_yield(L, lc, NULL))
+        return lua_yieldk(L, 0, ctx, conn_logout_k);
+    if (lc->s && ctx == 0 && conn_in_task(L) && !lc->busy &&
+        session_state(lc->s) != SESSION_BROKEN && session_state(lc->s) != SESSION_LOGOUT) {
+        /* Detached: the session finishes it and is LOGOUT once it is answered. */
+        session_cmd_free(session_logout_start(lc->s));
+        if (must_yield(L, lc, NULL))
+            return lua_yieldk(L, 0, 1, conn_logout_k);
+    }
     if (lc->s) {
         conn_enter(L, lc);
         session_wait_all(lc->s);
@@ -470,17 +483,23 @@ static int conn_logout(lua_State *L)
     return 1;
 }
 
+static int conn_logout(lua_State *L)
+{
+    return conn_logout_k(L, LUA_OK, 0);
+}
+
 /* __gc and __close: LOGOUT without running Lua callbacks; never raises. Pushes nothing. */
 static int conn_gc(lua_State *L)
 {
     struct lconn *lc = luaL_checkudata(L, 1, LUA_CONN_TYPE);
     if (lc->busy)
         return 0;          /* __close from inside a callback: the running read goes on */
-    lc->closing = true;
-    lc->L = L;
+    lc->closing = true;    /* no Lua for this connection's callbacks; others' run on L */
+    lua_State *prev = conn_drive(L);
     conn_shutdown(L, 1, lc);
-    lc->L = NULL;
+    conn_drive(prev);
     lc->closing = false;
+    conn_events_free(lc);
     luaL_unref(L, LUA_REGISTRYINDEX, lc->warnref);
     luaL_unref(L, LUA_REGISTRYINDEX, lc->traceref);
     luaL_unref(L, LUA_REGISTRYINDEX, lc->cberr);
@@ -505,16 +524,21 @@ static int conn_tostring(lua_State *L)
 
 /* conn:wait([handle]): writes what is queued and reads until handle (or every pending command)
  * is complete. Pushes 1, true, or 2: false and the first error object among those waited for.
- * Raises the error a fetch callback threw, once the reply that carried it is read. */
-static int conn_wait(lua_State *L)
+ * Raises the error a fetch callback threw, once the reply that carried it is read. In a task
+ * it yields until then. */
+static int conn_wait_k(lua_State *L, int status, lua_KContext ctx)
 {
+    (void)status;
     struct lconn *lc = conn_check(L, 1);
+    struct lhandle *wh = lua_isnoneornil(L, 2) ? NULL : handle_check(L, 2);
+    if (wh && wh->lc != lc)
+        return lua_error_usage(L, "conn:wait: the handle belongs to another connection");
+    if (must_yield(L, lc, wh))
+        return lua_yieldk(L, 0, ctx, conn_wait_k);
     int hidx;
-    if (!lua_isnoneornil(L, 2)) {
+    if (wh) {
         hidx = 2;
-        struct lhandle *h = handle_check(L, 2);
-        if (h->lc != lc)
-            return lua_error_usage(L, "conn:wait: the handle belongs to another connection");
+        struct lhandle *h = wh;
         if (!h->confirmed) {
             conn_enter(L, lc);
             session_wait(lc->s, h->cmd);
@@ -549,69 +573,9 @@ static int conn_wait(lua_State *L)
     return 2;
 }
 
-/* ---- IDLE ------------------------------------------------------------------------------------ */
-
-static int64_t now_ms(void)
+static int conn_wait(lua_State *L)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* conn:idle(seconds): waits (after every pending command) in IDLE until the server reports
- * EXISTS, EXPUNGE, FETCH or VANISHED, or the time is up. Pushes 1: "changed" or "timeout"; or 2:
- * nil and an error object (kind "capability" without IDLE). */
-static int conn_idle(lua_State *L)
-{
-    struct lconn *lc = conn_check(L, 1);
-    lua_Number secs = luaL_checknumber(L, 2);
-    if (!(secs >= 0))
-        return lua_error_usage(L, "idle: the timeout must be a number of seconds >= 0");
-    if (!lc->s)
-        return push_closed(L, lc, "IDLE");
-    if (!session_has_cap(lc->s, "IDLE")) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "%s: IDLE: the server does not offer IDLE", lc->label);
-        lua_pushnil(L);
-        lua_error_push(L, "capability", msg, "IDLE", conn_mailbox(lc), NULL, NULL);
-        return 2;
-    }
-    int64_t total = secs * 1000 > (lua_Number)INT_MAX ? INT_MAX : (int64_t)(secs * 1000);
-    char err[600];
-    conn_enter(L, lc);
-    session_wait_all(lc->s);
-    conn_confirm_all(L, 1, false);
-    lc->idle_changed = 0;
-    int rc = session_idle_start(lc->s, err, sizeof err);
-    bool changed = false;
-    if (rc == 0) {
-        int64_t deadline = now_ms() + total;
-        for (;;) {
-            int64_t left = deadline - now_ms();
-            if (left <= 0 || lc->idle_changed)
-                break;
-            int w = session_idle_wait(lc->s, (int)left, err, sizeof err);
-            if (w < 0) {
-                rc = w;
-                break;
-            }
-            if (w == 0)
-                break;
-        }
-        changed = lc->idle_changed > 0;
-        if (rc == 0)
-            rc = session_idle_done(lc->s, err, sizeof err);
-        else
-            session_idle_done(lc->s, err + strlen(err), 0);
-        changed = changed || lc->idle_changed > 0;
-    }
-    if (session_state(lc->s) == SESSION_BROKEN)
-        conn_confirm_all(L, 1, false);
-    conn_leave(L, lc);
-    if (rc < 0)
-        return push_sync_error(L, lc, rc, "IDLE", conn_mailbox(lc), err);
-    lua_pushstring(L, changed ? "changed" : "timeout");
-    return 1;
+    return conn_wait_k(L, LUA_OK, 0);
 }
 
 /* ---- registration ----------------------------------------------------------------------- */
@@ -619,7 +583,7 @@ static int conn_idle(lua_State *L)
 static const luaL_Reg conn_methods[] = {
     { "capabilities", conn_capabilities }, { "has", conn_has }, { "stats", conn_stats },
     { "selected", conn_selected }, { "delimiter", conn_delimiter }, { "logout", conn_logout },
-    { "wait", conn_wait }, { "idle", conn_idle },
+    { "wait", conn_wait },
     { NULL, NULL },
 };
 
@@ -651,6 +615,7 @@ void lua_conn_open(lua_State *L)
     luaL_getmetatable(L, LUA_CONN_TYPE);
     lua_getfield(L, -1, "__index");
     luaL_setfuncs(L, raw_command_methods, 0);
+    luaL_setfuncs(L, conn_listen_methods, 0);
     lua_pop(L, 2);
     new_type(L, LUA_HANDLE_TYPE, handle_meta, handle_methods, NULL);
     lua_pushcfunction(L, core_connect);

@@ -1,6 +1,7 @@
 /* lua_conn.h — private to the connection binding: lua_conn.c (connect, information, waiting,
  * IDLE, registration), lua_handle.c (command handles), lua_commands.c (the queued commands),
- * lua_raw.c (conn:command: any command, its untagged replies as tables). */
+ * lua_raw.c (conn:command: any command, its untagged replies as tables), lua_listen.c (IDLE held
+ * open, NOTIFY, the events they bring), lua_loop.c (the loop, tasks). */
 #ifndef IMAPSCRIPT_LUA_CONN_H
 #define IMAPSCRIPT_LUA_CONN_H
 
@@ -19,12 +20,22 @@
  * whose command may still be written to alive until the session is done with it. */
 enum { CONN_UV_PENDING = 1, CONN_NUV = 1 };
 
+/* What the server said about one mailbox since conn:events() last took it (lua_listen.c). */
+struct lconn_event {
+    char *mailbox;                  /* UTF-8 */
+    unsigned kinds;                 /* SESSION_EV_* */
+    struct session_status_info st;  /* the latest STATUS values, -1 when absent */
+};
+
 struct lconn {
     struct session *s;              /* NULL after logout */
-    lua_State *L;                   /* the thread running a call that reads (callbacks use it) */
+    lua_State *prev_driver;         /* conn_drive's value before conn_enter */
     bool busy;                      /* inside a read: no nested reads */
     bool closing;                   /* __gc/__close: callbacks must not run Lua */
     int idle_changed;               /* EXISTS/EXPUNGE/FETCH/VANISHED seen since reset */
+    struct lconn_event *events;     /* one per mailbox, in arrival order */
+    size_t nevents, capevents;
+    bool events_lost;               /* more mailboxes than kept: the watcher checks all */
     int delim;                      /* cached LIST "" "" delimiter: -2 unknown, -1 NIL */
     int warnref, traceref;          /* registry refs: warn function, trace file */
     luaL_Stream *trace;
@@ -65,10 +76,28 @@ struct lhandle {
 
 /* lua_conn.c */
 struct lconn *conn_check(lua_State *L, int idx);
+/* Pushes 2: nil and an error object "<label>: <what>: the connection is logged out". */
+int conn_push_closed(lua_State *L, struct lconn *lc, const char *what);
+/* Pushes 2: nil and an error object for a failed synchronous session call. */
+int conn_push_error(lua_State *L, struct lconn *lc, int rc, const char *what, const char *mailbox,
+                    const char *err);
 /* Before a call that reads: callbacks may run on L. Refuses nested reads (from a callback). */
 void conn_enter(lua_State *L, struct lconn *lc);
 /* After the read: raises the first error a fetch callback threw, if any. */
 void conn_leave(lua_State *L, struct lconn *lc);
+
+/* lua_listen.c: the session event handler (records events, counts IDLE news), the listening
+ * methods, and freeing what the events hold. */
+void conn_event(void *ud, const struct imap_response *r);
+extern const luaL_Reg conn_listen_methods[];
+void conn_events_free(struct lconn *lc);
+
+/* lua_loop.c: the thread that drives the loop now, on which every connection's callbacks run
+ * (NULL: none may run Lua). conn_drive sets it and returns the previous one. */
+lua_State *conn_drive(lua_State *L);
+lua_State *conn_driver(void);
+/* True inside a coroutine made a task (core.task): conn:wait and conn:logout yield there. */
+bool conn_in_task(lua_State *L);
 
 /* lua_commands.c: the command methods of a connection, and the selected (or last queued)
  * mailbox, for messages; NULL when none. */
@@ -84,6 +113,8 @@ extern const luaL_Reg handle_methods[], handle_meta[];
 struct lhandle *handle_check(lua_State *L, int idx);
 /* 0 when the handle succeeded, else its SESSION_ERR_* code. Only for done handles. */
 int handle_code(const struct lhandle *h);
+/* True once the handle's command is complete (or it never had one). */
+bool handle_done(const struct lhandle *h);
 /* Marks h (at hidx) complete and removes it from the pending table of the connection at cidx. */
 void handle_confirm(lua_State *L, int cidx, int hidx, struct lhandle *h);
 /* Marks every pending handle of the connection at cidx complete (the session finished or freed

@@ -79,5 +79,6 @@ int luaopen_imapscript_core(lua_State *L)
     lua_sort_open(L);
     lua_date_open(L);
     lua_oauth2_open(L);
+    lua_loop_open(L);
     return 1;
 }

@@ -40,7 +40,7 @@ static const struct session_result *handle_res(const struct lhandle *h)
     return h->cmd ? session_cmd_result(h->cmd) : NULL;
 }
 
-static bool handle_done(const struct lhandle *h)
+bool handle_done(const struct lhandle *h)
 {
     if (h->confirmed || !h->cmd)
         return true;

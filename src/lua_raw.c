@@ -224,8 +224,8 @@ static int raw_handler(struct session_cmd *c, const struct imap_response *r, voi
         if (t && strcmp(t, session_cmd_tag(c)) != 0)
             return 0;
     }
-    if (!h->dead && !h->released && !lc->closing && lc->L && h->fnref != LUA_NOREF) {
-        lua_State *L = lc->L;
+    lua_State *L = conn_driver();
+    if (!h->dead && !h->released && !lc->closing && L && h->fnref != LUA_NOREF) {
         if (lua_checkstack(L, 8)) {
             lua_pushcfunction(L, raw_append);
             lua_rawgeti(L, LUA_REGISTRYINDEX, h->fnref);

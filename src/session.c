@@ -947,6 +947,7 @@ struct session_cmd *session_logout_start(struct session *s)
     if (sc && sc->in_flight) {
         sc->is_logout = true;
         sc->on_done = logout_done;
+        sc->own_hooks = true;   /* logout_done needs only the session: it runs if the owner let go */
     }
     return sc;
 }

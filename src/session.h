@@ -397,6 +397,24 @@ struct session_cmd *session_append_start(struct session *s, const char *mailbox,
                                          const char *const *flags, size_t nflags,
                                          const char *date, const char *msg, size_t len);
 
+/* NOTIFY SET (mailboxes (boxes...) (MessageNew MessageExpunge [FlagChange])) (RFC 5465; needs
+ * NOTIFY): the server then reports changes to those mailboxes, unselected, as untagged STATUS
+ * responses, to the event handler. boxes are UTF-8 names. */
+struct session_cmd *session_notify_start(struct session *s, const char *const *boxes, size_t n,
+                                         bool flags);
+
+/* What an unsolicited response (as the event handler gets it) says about a mailbox. */
+enum { SESSION_EV_NEW = 1, SESSION_EV_EXPUNGE = 2, SESSION_EV_FLAGS = 4, SESSION_EV_STATUS = 8 };
+struct session_event {
+    unsigned kind;                      /* one SESSION_EV_*: EXISTS, EXPUNGE/VANISHED, FETCH, STATUS */
+    const char *mailbox;                /* UTF-8: the selected mailbox, or the one STATUS names;
+                                         * valid during the event handler's call */
+    struct session_status_info st;      /* STATUS only (else all -1) */
+};
+/* 0 with *out filled, or -1 when r says nothing about a mailbox. */
+int session_event_decode(struct session *s, const struct imap_response *r,
+                         struct session_event *out);
+
 /* IDLE (needs IDLE): start, then wait up to timeout_ms for an untagged response (returns 1, the
  * response went to the view and the event handler), 0 on timeout, < 0 on error; then DONE. */
 int session_idle_start(struct session *s, char *err, size_t errlen);

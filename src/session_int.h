@@ -137,6 +137,9 @@ int session_run(struct session *s, session_cond done, const void *arg, int timeo
 /* Inside a loop callback (this session's or another's): waiting is impossible. */
 bool session_waiting_forbidden(const struct session *s);
 void warnf(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* session_ops.c: a mailbox name from the wire to UTF-8 (malloc'd): mUTF-7 decoded unless
+ * UTF8=ACCEPT is on; names that do not decode are kept raw. */
+char *name_from_wire(struct session *s, const char *wire);
 /* session_login.c: a command without arguments ("NOOP"). */
 struct session_cmd *cmd_simple(struct session *s, const char *verb);
 /* session_trace.c */

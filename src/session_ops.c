@@ -46,9 +46,7 @@ static void set_add_text(struct msgset *out, const char *text)
     msgset_free(&tmp);
 }
 
-/* Mailbox name from the wire to UTF-8 (malloc'd): mUTF-7 decoded unless UTF8=ACCEPT is on;
- * names that do not decode are kept raw. */
-static char *name_from_wire(struct session *s, const char *wire)
+char *name_from_wire(struct session *s, const char *wire)
 {
     if (session_enabled(s, "UTF8=ACCEPT"))
         return strdup(wire);

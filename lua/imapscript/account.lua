@@ -9,6 +9,7 @@ local batch = require "imapscript.batch"
 local create = require "imapscript.create"
 local settings = require "imapscript.settings"
 local extensions = require "imapscript.extensions"
+local tasks = require "imapscript.tasks"
 log.internal(debug.getinfo(1, "S").source)
 
 local Account = {}
@@ -323,15 +324,52 @@ end
 -- acct:command, quota, set_quota, namespaces, id, unselect, special (extensions.lua).
 for name, f in pairs(extensions.account) do methods[name] = f end
 
---- End of script: flush every account (in creation order), then log out of all.
--- The first error is raised after every account had its turn.
-function M.finish_all()
-  local first
+-- Runs method on every account, all at once: their commands overlap on the loop. Accounts
+-- whose queues move mail between them go one by one afterwards, in creation order, as a
+-- transfer needs both connections in a known state. Returns {[account] = error}.
+local function each_account(method)
+  local linked, alone, fns = {}, {}, {}
   for _, a in ipairs(M.all) do
-    local ok, err = pcall(methods.logout, a)
-    if not ok and not first then first = err end
+    for _, op in ipairs(a.queue) do
+      if op.dest and op.dest.account ~= a then linked[a], linked[op.dest.account] = true, true end
+    end
   end
-  if first then error(first, 0) end
+  for _, a in ipairs(M.all) do
+    if not linked[a] then
+      alone[#alone + 1] = a
+      fns[#fns + 1] = function() method(a) end
+    end
+  end
+  local errors = {}
+  for i, err in pairs(tasks.run(fns)) do errors[alone[i]] = err end
+  for _, a in ipairs(M.all) do
+    if linked[a] then
+      local ok, err = pcall(method, a)
+      if not ok then errors[a] = err end
+    end
+  end
+  return errors
+end
+
+-- The first error in creation order, raised after every account had its turn.
+local function raise_first(...)
+  for _, a in ipairs(M.all) do
+    for i = 1, select("#", ...) do
+      local err = select(i, ...)[a]
+      if err then error(err, 0) end
+    end
+  end
+end
+
+--- imap.flush(): every account's queue, sent side by side.
+function M.flush_all()
+  raise_first(each_account(methods.flush))
+end
+
+--- End of script: flush every account, then log out of all, side by side.
+function M.finish_all()
+  local flushed = each_account(methods.flush)
+  raise_first(flushed, each_account(methods.logout))
 end
 
 return M

@@ -34,10 +34,8 @@ local imap = {
   parse_date = core.parse_date,
 }
 
---- imap.flush(): sends every account's queued actions now.
-function imap.flush()
-  for _, a in ipairs(account.all) do a:flush() end
-end
+--- imap.flush(): sends every account's queued actions now, all accounts at once.
+imap.flush = account.flush_all
 
 --- Settings from the command line; called by the imapscript program before the script.
 function imap._configure(opts)

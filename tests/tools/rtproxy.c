@@ -6,7 +6,8 @@
  *
  * DELAY_MS holds every chunk that long in each direction before passing it on (a round trip
  * then costs 2 x DELAY_MS), for measuring what pipelining saves under latency: the kernel here
- * has no netem.
+ * has no netem. A negative DELAY_MS delays by -DELAY_MS only from the first snapshot on, so
+ * that connecting and logging in stay fast.
  * LISTEN_PORT 0 picks a free port; the port and the proxy's pid are printed on stdout
  * ("PORT 12345 PID 678") either way once listening. SIGUSR1 rewrites STATSFILE at once and counts
  * it in "snapshots", so a test can read the counts while the connection is idle, away from the
@@ -175,8 +176,9 @@ static void q_free(struct pipe_q *q)
 }
 
 /* Shuttles bytes until a side closes, the idle timeout or a signal. */
-static void relay(int cfd, int sfd, int idle_s, int delay_ms)
+static void relay(int cfd, int sfd, int idle_s, int delay_arg)
 {
+    int delay_ms = delay_arg > 0 ? delay_arg : 0;
     static char buf[65536];
     int last = 's';   /* the server spoke last (it greets first) */
     int one = 1;
@@ -190,6 +192,8 @@ static void relay(int cfd, int sfd, int idle_s, int delay_ms)
             snapshot = 0;
             st.snapshots++;
             write_stats();
+            if (delay_arg < 0)
+                delay_ms = -delay_arg;
         }
         int64_t now = now_ms();
         if (q_flush(&toserver, sfd, now) < 0 || q_flush(&toclient, cfd, now) < 0)
@@ -255,7 +259,7 @@ int main(int argc, char **argv)
     if (idle_s <= 0)
         idle_s = 30;
     int delay_ms = argc == 7 ? atoi(argv[6]) : 0;
-    if (delay_ms < 0 || delay_ms > 10000)
+    if (delay_ms < -10000 || delay_ms > 10000)
         delay_ms = 0;
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGTERM, &sa, NULL);
