@@ -1,5 +1,7 @@
--- daemon.lua — files new mail the moment it arrives: the rules run at start and again
--- whenever the INBOX changes (IDLE). Run it from a systemd service with Restart=on-failure.
+-- daemon.lua — files new mail the moment it arrives: the server tells of every new message
+-- (NOTIFY, or IDLE), and the rules run on just those messages. As a systemd user service:
+-- copy it to ~/.config/imapscript/daemon.lua, then
+-- systemctl --user enable --now imapscript-watch@daemon.service
 local acct = imap.account {
   host = os.getenv("IMAP_HOST") or "imap.example.org",
   user = os.getenv("IMAP_USER") or "alice",
@@ -8,9 +10,10 @@ local acct = imap.account {
 }
 local Q = imap.query
 
-local function rules(inbox)
-  inbox:search(Q.header("List-Id", "lua-l.lists.lua.org")):move_to(acct["Lists/lua-l"])
-  inbox:search(Q.from "noreply@" | Q.from "notifications@"):mark_seen():move_to(acct.Notifications)
+-- new: the messages that arrived since the last call (at start: everything in the INBOX).
+local function rules(inbox, new)
+  new:search(Q.header("List-Id", "lua-l.lists.lua.org")):move_to(acct["Lists/lua-l"])
+  new:search(Q.from "noreply@" | Q.from "notifications@"):mark_seen():move_to(acct.Notifications)
 end
 
-imap.watch({ acct.INBOX }, rules, { interval = tonumber(os.getenv("WATCH_INTERVAL")) or 300 })
+imap.watch({ acct.INBOX }, rules)

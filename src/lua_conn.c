@@ -435,8 +435,10 @@ static void conn_shutdown(lua_State *L, int cidx, struct lconn *lc)
     if (lc->s) {
         char err[600];
         session_counters(lc->s, &lc->last);
-        if (session_state(lc->s) != SESSION_BROKEN && session_state(lc->s) != SESSION_LOGOUT)
+        if (session_state(lc->s) != SESSION_BROKEN && session_state(lc->s) != SESSION_LOGOUT) {
+            session_idle_done(lc->s, err, sizeof err);   /* an IDLE held open ends first */
             session_logout(lc->s, err, sizeof err);
+        }
         session_counters(lc->s, &lc->last);
         session_free(lc->s);
         lc->s = NULL;
@@ -462,6 +464,9 @@ static int conn_logout_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status;
     struct lconn *lc = conn_check(L, 1);
+    char err[600];
+    if (lc->s && !lc->busy && ctx == 0)
+        session_idle_done(lc->s, err, sizeof err);   /* an IDLE held open ends first */
     if (must_yield(L, lc, NULL))
         return lua_yieldk(L, 0, ctx, conn_logout_k);
     if (lc->s && ctx == 0 && conn_in_task(L) && !lc->busy &&

@@ -195,6 +195,10 @@ int session_flush(struct session *s)
 static void read_failed(struct session *s, ssize_t n)
 {
     if (s->state == SESSION_LOGOUT) {   /* the server closes after LOGOUT: expected */
+        if (s->qhead) {                 /* commands sent behind the LOGOUT fail */
+            session_break(s, SESSION_ERR_CLOSED, "session logged out");
+            s->state = SESSION_LOGOUT;
+        }
         session_close_transport(s);
         return;
     }
@@ -307,6 +311,8 @@ int session_run(struct session *s, session_cond done, const void *arg, int timeo
             return 1;
         if (s->state == SESSION_BROKEN)
             return s->errcode;
+        if (!s->t)
+            return SESSION_ERR_CLOSED;   /* logged out: nothing will come */
         int ms = -1;
         if (deadline >= 0) {
             int64_t left = deadline - loop_now_ms();

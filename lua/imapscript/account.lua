@@ -27,7 +27,7 @@ local known_keys = {
   ca_file = "string", fingerprint = "string", insecure = "boolean", create = "boolean",
   expunge = "string", timeout = "number", auth = "any", label = "string",
   compress = "boolean", oauth2 = "any", allow_plaintext = "boolean", subscribe = "boolean",
-  missing = "string",
+  missing = "string", max_connections = "number",
 }
 
 --- imap.account { host=, port=, user=, password=, oauth2=, tls=, ca_file=, fingerprint=,
@@ -97,9 +97,8 @@ function Account.__complete(self, listed)
   return names
 end
 
---- The live connection, made on first use.
-function methods._connection(self)
-  if self.conn then return self.conn end
+--- A new connection with the account's settings (the watcher's listeners use more than one).
+function methods._connect(self)
   if self.closed then
     error(core.error("usage", self.label .. ": account used after logout"), 0)
   end
@@ -123,8 +122,14 @@ function methods._connection(self)
     ok, conn = pcall(connect)
   end
   if not ok then error(conn, 0) end
-  self.conn = conn
   log.info(self.label .. ": connected")
+  return conn
+end
+
+--- The live connection, made on first use.
+function methods._connection(self)
+  if self.conn then return self.conn end
+  self.conn = methods._connect(self)
   create.learn(self, self.conn)
   return self.conn
 end
@@ -363,7 +368,9 @@ end
 
 --- imap.flush(): every account's queue, sent side by side.
 function M.flush_all()
-  raise_first(each_account(methods.flush))
+  for _, a in ipairs(M.all) do
+    if #a.queue > 0 then return raise_first(each_account(methods.flush)) end
+  end
 end
 
 --- End of script: flush every account, then log out of all, side by side.

@@ -47,7 +47,10 @@ local function sorted_values(t)
 end
 
 local function count_fds()
-  local p = io.popen("ls /proc/" .. (io.open("/proc/self/stat"):read("n")) .. "/fd | wc -l")
+  local stat = io.open("/proc/self/stat")   -- closed at once: a handle left to __gc skews the count
+  local pid = stat:read("n")
+  stat:close()
+  local p = io.popen("ls /proc/" .. pid .. "/fd | wc -l")
   local n = p:read("n")
   p:close()
   return n

@@ -6,7 +6,7 @@ local S = require "tests.integration.support"
 local function run(example, args, opts, env)
   local patch = string.format(
     "local a = imap.account; imap.account = function(c) c.port = %d; c.ca_file = %q; return a(c) end; " ..
-    "local w = imap.watch; imap.watch = function(b, f, o) o = o or {}; o.rounds = 1; o.interval = 1; return w(b, f, o) end",
+    "local w = imap.watch; imap.watch = function(b, f, o) o = o or {}; o.duration = 2; return w(b, f, o) end",
     tonumber(S.env("TESTBED_TLS_PORT")), S.env("TESTBED_CA"))
   local cmd = string.format("env IMAP_HOST=%s IMAP_USER=%s IMAP_PASSWORD=%s %s %s %s -e %s examples/%s %s",
     S.env("TESTBED_HOST"), S.env("TESTBED_USER"), S.shquote(S.env("TESTBED_PASSWORD")), env or "",
