@@ -178,17 +178,25 @@ describe("imap.watch", function()
           end
           return got("alice", "INBOX") + got("alice", "Work") + got("alice", "Lists") < 6
         end
-      ]], "{ duration = 40, interval = 1 }")
+      ]], "{ duration = 40, interval = 1, refresh = 0.5 }")
       -- The first callback (for a message already there) starts the deliveries.
       for i, box in ipairs { "INBOX", "Work", "Lists" } do
         assert(os.execute(string.format("scripts/testbed seed %s --user alice --mailbox %s --count 1 --seed %d >/dev/null",
           S.shquote(env.TESTBED_DIR), box, 310 + i)))
       end
-      local code, out, err = S.run("-v " .. script)
+      local trace = os.tmpname()
+      local code, out, err = S.run("-v --trace " .. trace .. " " .. script)
       assert.are.equal(0, code, err)
       local sent, got = parse(out)
       assert.are.equal(3, assert_each_once(out, sent, got))
       assert.truthy(err:find("IDLE INBOX, IDLE Work, 1 polled every 1 s (3 connections)", 1, true), err)
+      -- IDLE restarted (opts.refresh, here every half second) while mail kept coming in.
+      local f = assert(io.open(trace))
+      local t = f:read("a")
+      f:close()
+      os.remove(trace)
+      local idles, dones = select(2, t:gsub("C: A%d+ IDLE\n", "")), select(2, t:gsub("C: DONE\n", ""))
+      assert.is_true(idles > 2 and dones >= idles - 2, string.format("%d IDLE, %d DONE", idles, dones))
     end)
     stop()
     if not ok then error(err_, 0) end
