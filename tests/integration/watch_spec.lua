@@ -113,21 +113,6 @@ local NO_NOTIFY = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DI
   "CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES " ..
   "WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SPECIAL-USE"
 
--- A test bed of its own with caps; returns its env and a stop function.
-local function other_bed(caps)
-  local dir = os.tmpname()
-  os.remove(dir)
-  assert(os.execute(string.format("scripts/testbed start %s --caps %s", S.shquote(dir), S.shquote(caps))))
-  local env = {}
-  for line in io.lines(dir .. "/env") do
-    local k, v = line:match("^export ([%w_]+)=(.*)$")
-    if k then env[k] = v:gsub("^'(.*)'$", "%1") end
-  end
-  return env, function()
-    os.execute(string.format("scripts/testbed stop %s >/dev/null 2>&1; rm -rf %s", S.shquote(dir), S.shquote(dir)))
-  end
-end
-
 describe("imap.watch", function()
   it("hears every mailbox of two accounts at once (NOTIFY); mail arriving during a callback is handled once", function()
     S.seed("INBOX", 2, 301)
@@ -165,7 +150,8 @@ describe("imap.watch", function()
   end)
 
   it("uses IDLE when NOTIFY is hidden, one connection per mailbox up to max_connections, and polls the rest", function()
-    local env, stop = other_bed(NO_NOTIFY)
+    local bed = S.bed(nil, { caps = NO_NOTIFY })
+    local env, stop = bed.env, bed.stop
     local ok, err_ = pcall(function()
       local script = watch_script(env, { { "alice", "INBOX" }, { "alice", "Work" }, { "alice", "Lists" } }, [[
         cfgs.alice.max_connections = 3      -- its own connection and two IDLE: Lists is polled
