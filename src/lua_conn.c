@@ -464,9 +464,12 @@ static int conn_logout_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status;
     struct lconn *lc = conn_check(L, 1);
-    char err[600];
-    if (lc->s && !lc->busy && ctx == 0)
+    if (lc->s && !lc->busy && ctx == 0) {
+        char err[600];
+        lua_State *prev = conn_drive(L);
         session_idle_done(lc->s, err, sizeof err);   /* an IDLE held open ends first */
+        conn_drive(prev);
+    }
     if (must_yield(L, lc, NULL))
         return lua_yieldk(L, 0, ctx, conn_logout_k);
     if (lc->s && ctx == 0 && conn_in_task(L) && !lc->busy &&
