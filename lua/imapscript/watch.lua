@@ -64,8 +64,8 @@ local function statuses(acct, states)
   return out
 end
 
---- Sets up: where each mailbox stands now, then the listeners (the IDLE or NOTIFY ones that
---- cannot start are retried like dropped ones).
+--- Sets up: where each mailbox stands now, then the listeners (a NOTIFY the server refuses
+--- falls back to IDLE; other failures end the watch before it began).
 function Watcher:start(initial)
   for st, s in pairs(statuses(self.acct, self.states)) do
     st.uidvalidity, st.messages, st.uidnext = s.uidvalidity, s.messages, s.uidnext
@@ -97,7 +97,7 @@ function Watcher:summary()
   local kinds = {}
   for _, l in ipairs(self.listeners) do kinds[#kinds + 1] = l:describe() end
   if #self.polled > 0 then
-    kinds[#kinds + 1] = string.format("%d polled every %d s", #self.polled, self.interval)
+    kinds[#kinds + 1] = string.format("%d polled every %g s", #self.polled, self.interval)
   end
   return string.format("watch: %s: %s (%d connections)", self.acct.label,
     table.concat(kinds, ", "), #self.listeners + 1)
@@ -304,9 +304,11 @@ function M.run(boxes, fn, opts)
       usage(string.format("opts.%s must be a number of seconds > 0", k))
     end
   end
-  local watchers, by_acct = {}, {}
+  local watchers, by_acct, seen = {}, {}, {}
   for i, box in ipairs(boxes) do
     if type(box) ~= "table" or not box.account then usage("item " .. i .. " is not a mailbox") end
+    if seen[box] then goto next end   -- named twice: heard once, handled once
+    seen[box] = true
     local w = by_acct[box.account]
     if not w then
       w = setmetatable({ acct = box.account, states = {}, on = on, interval = opts.interval or 60,
@@ -315,6 +317,7 @@ function M.run(boxes, fn, opts)
       watchers[#watchers + 1] = w
     end
     w.states[#w.states + 1] = { box = box, dirty = {} }
+    ::next::
   end
 
   local ends = opts.duration and core.now() + opts.duration
