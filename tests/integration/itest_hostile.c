@@ -207,9 +207,34 @@ static void test_idle_ended_by_server(void)
     fake_stop(&f);
 }
 
+/* A server that stops answering: the wait ends after the I/O timeout, naming the command,
+ * while another session on the same loop keeps its own time. */
+static void test_silent_server(void)
+{
+    static const char *const script[] = { "", "" };   /* NOOP gets nothing, then silence */
+    struct fake f;
+    if (fake_start(&f, GREET, script, NSCRIPT(script))) {
+        CHECK(0);
+        return;
+    }
+    struct session_config c = { .host = "127.0.0.1", .port = f.port, .tls = SESSION_TLS_NONE,
+                                .io_timeout_ms = 300, .warn = warn_cb };
+    struct session *s = NULL;
+    char err[600];
+    CHECK_INT(session_connect(&c, &s, err, sizeof err), 0);
+    if (s) {
+        CHECK_INT(session_noop(s, err, sizeof err), SESSION_ERR_NET);
+        CHECK(strstr(err, "NOOP: read timeout after 0.3 s") != NULL);
+        CHECK_INT(session_state(s), SESSION_BROKEN);
+        session_free(s);
+    }
+    fake_stop(&f);
+}
+
 int main(void)
 {
     RUN(test_lying_codes_and_sets);
+    RUN(test_silent_server);
     RUN(test_limits);
     RUN(test_literal_refused);
     RUN(test_random_replies);
