@@ -116,11 +116,12 @@ static void test_timers(void)
     struct loop *l = loop_new();
     struct loop_timer t1 = { .fn = on_timer }, t2 = { .fn = on_timer }, t3 = { .fn = on_timer };
     int64_t now = loop_now_ms();
-    int64_t base = now - now % 1000 + 1000;       /* when % 1000 tells them apart */
+    /* A whole second before this one: all three are past, and when % 1000 tells them apart. */
+    int64_t base = now - now % 1000 - 1000;
     norder = 0;
-    loop_timer_arm(l, &t1, base + 30 - 1000);
-    loop_timer_arm(l, &t2, base + 10 - 1000);
-    loop_timer_arm(l, &t3, base + 20 - 1000);
+    loop_timer_arm(l, &t1, base + 30);
+    loop_timer_arm(l, &t2, base + 10);
+    loop_timer_arm(l, &t3, base + 20);
     loop_timer_disarm(l, &t3);
     /* All are due already: one round runs them, earliest first. */
     CHECK(loop_run_once(l, 1000) >= 2);
