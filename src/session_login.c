@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "login_method.h"
 #include "sasl.h"
 
 struct session_cmd *cmd_simple(struct session *s, const char *verb)
@@ -38,147 +38,23 @@ struct session_cmd *session_noop_start(struct session *s)
 
 /* ---- methods ------------------------------------------------------------------------ */
 
-static const struct {
-    const char *name;           /* as the account's `auth` setting spells it */
-    int mech;                   /* enum sasl_mech, or -1 for the LOGIN command (and AUTO) */
-} methods[] = {
-    [SESSION_AUTH_AUTO] = { "auto", -1 },
-    [SESSION_AUTH_LOGIN] = { "login", -1 },
-    [SESSION_AUTH_PLAIN] = { "plain", SASL_PLAIN },
-    [SESSION_AUTH_SASL_LOGIN] = { "authenticate-login", SASL_LOGIN },
-    [SESSION_AUTH_CRAM_MD5] = { "cram-md5", SASL_CRAM_MD5 },
-    [SESSION_AUTH_SCRAM_SHA_1] = { "scram-sha-1", SASL_SCRAM_SHA_1 },
-    [SESSION_AUTH_SCRAM_SHA_256] = { "scram-sha-256", SASL_SCRAM_SHA_256 },
-    [SESSION_AUTH_XOAUTH2] = { "xoauth2", SASL_XOAUTH2 },
-    [SESSION_AUTH_OAUTHBEARER] = { "oauthbearer", SASL_OAUTHBEARER },
-};
-
-int session_auth_parse(const char *name)
+static bool offers_mech(const void *ud, const char *mech)
 {
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
-        if (strcasecmp(methods[i].name, name) == 0)
-            return (int)i;
-    return -1;
+    char cap[64];
+    snprintf(cap, sizeof cap, "AUTH=%s", mech);
+    return session_has_cap(ud, cap);
 }
 
-/* "LOGIN" or "AUTHENTICATE SCRAM-SHA-256", for messages. */
-static void method_label(enum session_auth a, char *buf, size_t len)
+/* What login_method.c needs to know of this session. */
+static struct login_offer method_offer(struct session *s)
 {
-    if (methods[a].mech < 0)
-        snprintf(buf, len, "LOGIN");
-    else
-        snprintf(buf, len, "AUTHENTICATE %s", sasl_mech_name((enum sasl_mech)methods[a].mech));
-}
-
-static bool is_loopback(const char *host)
-{
-    return !strcasecmp(host, "localhost") || !strncmp(host, "127.", 4) || !strcmp(host, "::1") ||
-           !strcmp(host, "[::1]");
-}
-
-static bool sends_secret_in_clear(enum session_auth a)
-{
-    return methods[a].mech < 0 || sasl_mech_cleartext((enum sasl_mech)methods[a].mech);
-}
-
-enum verdict { USABLE, NOT_OFFERED, NO_CREDENTIAL, IN_CLEAR };
-
-/* Whether method a may log this session in; why not in why. */
-static enum verdict method_check(const struct session *s, enum session_auth a, char *why,
-                                 size_t whylen)
-{
-    char label[64];
-    method_label(a, label, sizeof label);
-    bool token = methods[a].mech >= 0 && sasl_mech_takes_token((enum sasl_mech)methods[a].mech);
-    if (token ? !s->token : !s->password) {
-        snprintf(why, whylen, "%s needs %s", label, token ? "an OAuth2 token (oauth2)" :
-                 "a password");
-        return NO_CREDENTIAL;
-    }
-    bool disabled = session_has_cap(s, "LOGINDISABLED");
-    if (methods[a].mech < 0) {
-        if (disabled) {
-            snprintf(why, whylen, "the server disabled LOGIN (LOGINDISABLED)%s",
-                     transport_is_tls(s->t) ? "" : "; it needs TLS first");
-            return NOT_OFFERED;
-        }
-    } else {
-        char cap[64];
-        snprintf(cap, sizeof cap, "AUTH=%s", sasl_mech_name((enum sasl_mech)methods[a].mech));
-        if (!session_has_cap(s, cap)) {
-            snprintf(why, whylen, "the server does not offer %s", label);
-            return NOT_OFFERED;
-        }
-    }
-    if (sends_secret_in_clear(a) && !transport_is_tls(s->t) && !s->cfg.allow_plaintext &&
-        (disabled || !is_loopback(s->host))) {
-        snprintf(why, whylen, "refusing to send the %s in clear with %s: the connection has no "
-                 "TLS%s; use tls = \"implicit\" or \"starttls\" (or allow_plaintext = true)",
-                 token ? "token" : "password", label,
-                 disabled ? " and the server says LOGINDISABLED" : " and the host is not loopback");
-        return IN_CLEAR;
-    }
-    return USABLE;
-}
-
-/* The methods to try, in order: the configured list, or the automatic one. */
-static size_t method_candidates(const struct session *s, enum session_auth *out)
-{
-    size_t n = 0;
-    for (; n < SESSION_AUTH_MAX && s->cfg.auth[n] != SESSION_AUTH_AUTO; n++)
-        out[n] = s->cfg.auth[n];
-    if (n)
-        return n;
-    if (s->token) {
-        out[n++] = SESSION_AUTH_OAUTHBEARER;
-        out[n++] = SESSION_AUTH_XOAUTH2;
-    }
-    if (s->password) {
-        out[n++] = SESSION_AUTH_SCRAM_SHA_256;
-        out[n++] = SESSION_AUTH_SCRAM_SHA_1;
-        if (!transport_is_tls(s->t))
-            out[n++] = SESSION_AUTH_CRAM_MD5;   /* hides the password where nothing else does */
-        out[n++] = SESSION_AUTH_PLAIN;
-        out[n++] = SESSION_AUTH_LOGIN;
-        out[n++] = SESSION_AUTH_SASL_LOGIN;
-    }
-    return n;
-}
-
-/* Picks the method (none of those in the skip mask), or fills err: the reason a sole method
- * cannot be used; else the first refusal to send a secret in clear (the one a user can act on);
- * else what was looked for. */
-static int method_choose(struct session *s, unsigned skip, enum session_auth *out, char *err,
-                         size_t errlen)
-{
-    enum session_auth cand[2 * SESSION_AUTH_MAX];
-    size_t n = method_candidates(s, cand);
-    char why[400], first[400] = "", clear[400] = "", names[300] = "";
-    size_t nl = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (skip & (1u << cand[i]))
-            continue;
-        enum verdict v = method_check(s, cand[i], why, sizeof why);
-        if (v == USABLE) {
-            *out = cand[i];
-            return 0;
-        }
-        if (!first[0])
-            snprintf(first, sizeof first, "%s", why);
-        if (v == IN_CLEAR && !clear[0])
-            snprintf(clear, sizeof clear, "%s", why);
-        if (v == NOT_OFFERED && nl < sizeof names)
-            nl += (size_t)snprintf(names + nl, sizeof names - nl, "%s%s", nl ? ", " : "",
-                                   methods[cand[i]].name);
-    }
-    if (clear[0])
-        snprintf(err, errlen, "%s: %s", s->label, clear);
-    else if (n == 1 || !names[0])
-        snprintf(err, errlen, "%s: %s", s->label, n ? first : "no password or token to log in with");
-    else
-        snprintf(err, errlen, "%s: the server offers none of the login methods tried (%s)",
-                 s->label, names);
-    return SESSION_ERR_AUTH;
+    return (struct login_offer){
+        .label = s->label, .auth = s->cfg.auth, .has_password = s->password != NULL,
+        .has_token = s->token != NULL, .tls = transport_is_tls(s->t),
+        .loopback = login_host_is_loopback(s->host), .allow_plaintext = s->cfg.allow_plaintext,
+        .login_command = true, .login_disabled = session_has_cap(s, "LOGINDISABLED"),
+        .offers = offers_mech, .ud = s,
+    };
 }
 
 /* ---- the SASL exchange --------------------------------------------------------------- */
@@ -321,21 +197,20 @@ static int login_with(struct session *s, enum session_auth m, bool *refused, cha
                       size_t errlen)
 {
     *refused = false;
-    if (sends_secret_in_clear(m) && !transport_is_tls(s->t) &&
-        (session_has_cap(s, "LOGINDISABLED") || !is_loopback(s->host)))
+    if (login_method_in_clear(m) && !transport_is_tls(s->t) &&
+        (session_has_cap(s, "LOGINDISABLED") || !login_host_is_loopback(s->host)))
         warnf(s, "%s: sending the %s in clear without TLS (allow_plaintext = true)", s->label,
-              methods[m].mech >= 0 && sasl_mech_takes_token((enum sasl_mech)methods[m].mech) ?
-              "token" : "password");
+              login_method_takes_token(m) ? "token" : "password");
     int rc = 0;
     struct session_cmd *sc;
-    if (methods[m].mech < 0) {
+    if (login_method_mech(m) < 0) {
         sc = login_start(s);
         if (!sc) {
             snprintf(err, errlen, "out of memory");
             return SESSION_ERR_NOMEM;
         }
     } else {
-        sc = authenticate_start(s, (enum sasl_mech)methods[m].mech, &rc, err, errlen);
+        sc = authenticate_start(s, (enum sasl_mech)login_method_mech(m), &rc, err, errlen);
         if (!sc)
             return rc;
     }
@@ -372,20 +247,17 @@ int session_login(struct session *s, char *err, size_t errlen)
         return s->state == SESSION_BROKEN ? s->errcode : SESSION_ERR_USAGE;
     }
     enum session_auth m;
-    int rc = method_choose(s, 0, &m, err, errlen);
+    struct login_offer o = method_offer(s);
+    int rc = login_method_choose(&o, 0, &m, err, errlen);
     bool refused = false;
     if (rc == 0)
         rc = login_with(s, m, &refused, err, errlen);
-    /* A server may offer SCRAM but keep a password hash it cannot check SCRAM with: when the
-     * method was picked automatically, the next one that is allowed gets one try. */
-    unsigned scram = 1u << SESSION_AUTH_SCRAM_SHA_1 | 1u << SESSION_AUTH_SCRAM_SHA_256;
     enum session_auth next;
-    char e2[400];
-    if (rc == SESSION_ERR_AUTH && refused && s->cfg.auth[0] == SESSION_AUTH_AUTO &&
-        (scram & (1u << m)) && s->state == SESSION_NOT_AUTH &&
-        method_choose(s, scram, &next, e2, sizeof e2) == 0) {
+    o = method_offer(s);
+    if (rc == SESSION_ERR_AUTH && refused && s->state == SESSION_NOT_AUTH &&
+        login_method_after_refusal(&o, m, &next) == 0) {
         warnf(s, "%s: the server refused %s; trying %s (auth = \"%s\" skips this)", s->label,
-              methods[m].name, methods[next].name, methods[next].name);
+              login_method_name(m), login_method_name(next), login_method_name(next));
         rc = login_with(s, next, &refused, err, errlen);
     }
     if (rc < 0)
