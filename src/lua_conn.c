@@ -128,7 +128,7 @@ static const char *opt_str_field(lua_State *L, int idx, const char *name, size_t
 }
 
 /* Index of name among opts (NULL-terminated), def when the field is nil; usage error else. */
-static int opt_enum_field(lua_State *L, int idx, const char *name, const char *const *opts, int def)
+int opt_enum_field(lua_State *L, int idx, const char *name, const char *const *opts, int def)
 {
     const char *s = opt_str_field(L, idx, name, NULL);
     if (!s)
@@ -164,27 +164,22 @@ static void auth_field(lua_State *L, int idx, enum session_auth *out)
     lua_pop(L, 1);
 }
 
-/* core.connect(cfg): pushes 1, the connection; raises an error object on failure. */
-static int core_connect(lua_State *L)
+void conn_fields_read(lua_State *L, int idx, struct conn_fields *f)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    struct session_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.host = opt_str_field(L, 1, "host", NULL);
-    if (!cfg.host || !*cfg.host)
+    memset(f, 0, sizeof *f);
+    f->host = opt_str_field(L, idx, "host", NULL);
+    if (!f->host || !*f->host)
         lua_error_usage(L, "connect: cfg.host is required");
-    static const char *const tls_opts[] = { "implicit", "starttls", "none", NULL };
-    cfg.tls = (enum session_tls)opt_enum_field(L, 1, "tls", tls_opts, 0);
-    auth_field(L, 1, cfg.auth);
-    lua_getfield(L, 1, "port");
+    auth_field(L, idx, f->auth);
+    lua_getfield(L, idx, "port");
     if (!lua_isnil(L, -1)) {
         int ok;
         lua_Integer port = lua_tointegerx(L, -1, &ok);
         if (!ok || port < 1 || port > 65535)
             lua_error_usage(L, "connect: cfg.port must be an integer 1..65535");
-        cfg.port = (unsigned)port;
+        f->port = (unsigned)port;
     }
-    lua_getfield(L, 1, "timeout");
+    lua_getfield(L, idx, "timeout");
     double timeout = 60;
     if (!lua_isnil(L, -1)) {
         if (lua_type(L, -1) != LUA_TNUMBER || !(lua_tonumber(L, -1) > 0))
@@ -192,25 +187,50 @@ static int core_connect(lua_State *L)
         timeout = lua_tonumber(L, -1);
     }
     int ms = timeout * 1000 >= INT_MAX ? INT_MAX : (int)(timeout * 1000);
-    cfg.connect_timeout_ms = cfg.io_timeout_ms = ms > 0 ? ms : 1;
-    lua_getfield(L, 1, "insecure");
-    cfg.insecure = lua_toboolean(L, -1);
+    f->timeout_ms = ms > 0 ? ms : 1;
+    lua_getfield(L, idx, "insecure");
+    f->insecure = lua_toboolean(L, -1);
+    lua_getfield(L, idx, "allow_plaintext");
+    f->allow_plaintext = lua_toboolean(L, -1);
+    lua_pop(L, 4);
+    f->ca_file = opt_str_field(L, idx, "ca_file", NULL);
+    f->fingerprint = opt_str_field(L, idx, "fingerprint", NULL);
+    f->user = opt_str_field(L, idx, "user", NULL);
+    f->password = opt_str_field(L, idx, "password", &f->password_len);
+    size_t token_len = 0;
+    f->token = opt_str_field(L, idx, "token", &token_len);
+    f->label = opt_str_field(L, idx, "label", NULL);
+    if ((f->password || f->token) && !f->user)
+        lua_error_usage(L, "connect: cfg.password or cfg.token given without cfg.user");
+    if (f->token && strlen(f->token) != token_len)
+        lua_error_usage(L, "connect: cfg.token holds a NUL byte");
+}
+
+/* core.connect(cfg): pushes 1, the connection; raises an error object on failure. */
+static int core_connect(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    struct conn_fields f;
+    conn_fields_read(L, 1, &f);
+    struct session_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    static const char *const tls_opts[] = { "implicit", "starttls", "none", NULL };
+    cfg.tls = (enum session_tls)opt_enum_field(L, 1, "tls", tls_opts, 0);
+    memcpy(cfg.auth, f.auth, sizeof cfg.auth);
+    cfg.host = f.host;
+    cfg.port = f.port;
+    cfg.connect_timeout_ms = cfg.io_timeout_ms = f.timeout_ms;
+    cfg.insecure = f.insecure;
+    cfg.allow_plaintext = f.allow_plaintext;
+    cfg.ca_file = f.ca_file;
+    cfg.fingerprint = f.fingerprint;
+    cfg.user = f.user;
+    cfg.password = f.password;
+    cfg.password_len = f.password_len;
+    cfg.token = f.token;
+    cfg.label = f.label;
     lua_getfield(L, 1, "compress");
     cfg.compress = lua_toboolean(L, -1);
-    lua_pop(L, 4);
-    cfg.ca_file = opt_str_field(L, 1, "ca_file", NULL);
-    cfg.fingerprint = opt_str_field(L, 1, "fingerprint", NULL);
-    cfg.user = opt_str_field(L, 1, "user", NULL);
-    cfg.password = opt_str_field(L, 1, "password", &cfg.password_len);
-    size_t token_len = 0;
-    cfg.token = opt_str_field(L, 1, "token", &token_len);
-    cfg.label = opt_str_field(L, 1, "label", NULL);
-    if ((cfg.password || cfg.token) && !cfg.user)
-        lua_error_usage(L, "connect: cfg.password or cfg.token given without cfg.user");
-    if (cfg.token && strlen(cfg.token) != token_len)
-        lua_error_usage(L, "connect: cfg.token holds a NUL byte");
-    lua_getfield(L, 1, "allow_plaintext");
-    cfg.allow_plaintext = lua_toboolean(L, -1);
     lua_pop(L, 1);
 
     /* The userdata first, so that whatever fails below is collected. */

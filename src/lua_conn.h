@@ -1,7 +1,8 @@
 /* lua_conn.h — private to the connection binding: lua_conn.c (connect, information, waiting,
  * IDLE, registration), lua_handle.c (command handles), lua_commands.c (the queued commands),
  * lua_raw.c (conn:command: any command, its untagged replies as tables), lua_listen.c (IDLE held
- * open, NOTIFY, the events they bring), lua_loop.c (the loop, tasks). */
+ * open, NOTIFY, the events they bring), lua_loop.c (the loop, tasks); lua_managesieve.c reads
+ * its settings with the same helpers. */
 #ifndef IMAPSCRIPT_LUA_CONN_H
 #define IMAPSCRIPT_LUA_CONN_H
 
@@ -81,6 +82,23 @@ int conn_push_closed(lua_State *L, struct lconn *lc, const char *what);
 /* Pushes 2: nil and an error object for a failed synchronous session call. */
 int conn_push_error(lua_State *L, struct lconn *lc, int rc, const char *what, const char *mailbox,
                     const char *err);
+/* What every connection to a mail server takes from its settings table (core.connect's, also
+ * core.managesieve's). Strings stay owned by the table. */
+struct conn_fields {
+    const char *host, *ca_file, *fingerprint, *user, *password, *token, *label;
+    size_t password_len;
+    unsigned port;                  /* 0 when not given */
+    int timeout_ms;                 /* connect and each read or write; 60 s when not given */
+    bool insecure, allow_plaintext;
+    enum session_auth auth[SESSION_AUTH_MAX];
+};
+/* Reads them from the table at idx: host (required), port, timeout, insecure, ca_file,
+ * fingerprint, user, password, token, label, auth, allow_plaintext; a bad one is a usage
+ * error naming it. Pops nothing, pushes nothing. */
+void conn_fields_read(lua_State *L, int idx, struct conn_fields *f);
+/* The index of the table's string field name among opts (NULL-terminated), def when nil; a
+ * usage error otherwise. Pops nothing, pushes nothing. */
+int opt_enum_field(lua_State *L, int idx, const char *name, const char *const *opts, int def);
 /* Before a call that reads: callbacks may run on L. Refuses nested reads (from a callback). */
 void conn_enter(lua_State *L, struct lconn *lc);
 /* After the read: raises the first error a fetch callback threw, if any. */
