@@ -313,6 +313,45 @@ static int lquery_kind(lua_State *L)
     return 0;
 }
 
+/* q:parts(): pushes 1, the top node as a table {kind=, value=, field=, number=, year=, month=,
+ * day=, [1..n] = the child queries}; each present only where the kind has it. */
+static int lquery_parts(lua_State *L)
+{
+    struct query_view v;
+    query_view(toquery(L, 1), &v);
+    lua_settop(L, 1);
+    lquery_kind(L);
+    lua_createtable(L, (int)v.nkids, 4);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "kind");
+    if (v.str) {
+        lua_pushlstring(L, v.str, v.len);
+        lua_setfield(L, -2, "value");
+    }
+    if (v.name) {
+        lua_pushstring(L, v.name);
+        lua_setfield(L, -2, "field");
+    }
+    if (v.op >= QUERY_LARGER && v.op <= QUERY_GMTHRID) {
+        lua_pushinteger(L, (lua_Integer)v.num);
+        lua_setfield(L, -2, "number");
+    }
+    if (v.op >= QUERY_BEFORE && v.op <= QUERY_SENTSINCE) {
+        lua_pushinteger(L, v.y);
+        lua_setfield(L, -2, "year");
+        lua_pushinteger(L, v.m);
+        lua_setfield(L, -2, "month");
+        lua_pushinteger(L, v.d);
+        lua_setfield(L, -2, "day");
+    }
+    for (size_t i = 0; i < v.nkids; i++) {
+        struct lquery *u = query_push_empty(L);
+        u->q = query_ref(v.kids[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
 static int lquery_gc(lua_State *L)
 {
     struct lquery *u = luaL_checkudata(L, 1, LUA_QUERY_TYPE);
@@ -338,6 +377,7 @@ static const luaL_Reg query_methods[] = {
     {"uses_gmail", lquery_uses_gmail},
     {"without_within", lquery_without_within},
     {"kind", lquery_kind},
+    {"parts", lquery_parts},
     {NULL, NULL},
 };
 

@@ -90,6 +90,14 @@ enum query_op query_kind(const struct query *q)
     return q->op;
 }
 
+void query_view(const struct query *q, struct query_view *out)
+{
+    *out = (struct query_view){
+        .op = q->op, .str = q->str, .len = q->len, .name = q->name, .num = q->num,
+        .y = q->y, .m = q->m, .d = q->d, .kids = q->kids, .nkids = q->nkids,
+    };
+}
+
 struct query *query_key(enum query_op op)
 {
     if (op < QUERY_ALL || op > QUERY_UNSEEN) {

@@ -73,6 +73,20 @@ void query_unref(struct query *q);          /* NULL-safe; frees the node when th
 
 enum query_op query_kind(const struct query *q);
 
+/* A node's contents, for code that walks a tree (the Sieve translator): borrowed pointers,
+ * valid while q lives. Fields a kind does not use are zero/NULL. */
+struct query_view {
+    enum query_op op;
+    const char *str;            /* string keys, HEADER's value, KEYWORD's flag */
+    size_t len;
+    const char *name;           /* HEADER's field name */
+    uint64_t num;               /* number keys */
+    int y, m, d;                /* date keys */
+    struct query *const *kids;  /* AND, OR, NOT */
+    size_t nkids;
+};
+void query_view(const struct query *q, struct query_view *out);
+
 /* Appends the search keys to a command being built (after "UID SEARCH" and any CHARSET):
  * strings through command_string, so 8-bit text becomes a literal unless c->utf8. A top-level
  * AND is a plain key list; an AND inside OR/NOT is parenthesised; OR of n is nested binary ORs
