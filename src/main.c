@@ -34,6 +34,8 @@ struct options {
     const char *script;          /* NULL: none */
     int script_index;            /* argv index of the script */
     int authorize;               /* argv index of --oauth2-authorize, 0 when absent */
+    const char *sieve;           /* --sieve, --sieve-install, --sieve-remove: "print", ... */
+    const char *sieve_name;      /* --name */
 };
 
 static const char usage_text[] =
@@ -54,6 +56,11 @@ static const char usage_text[] =
     "                      $IMAPFILTER_HOME/config.lua, else ~/.imapfilter/config.lua)\n"
     "      --oauth2-authorize PROVIDER --client-id ID [...]\n"
     "                      get an OAuth2 refresh token (--oauth2-authorize --help)\n"
+    "      --sieve         print the Sieve script of SCRIPT's INBOX rules (checked by the\n"
+    "                      server) and which rules stay with the IMAP run; change nothing\n"
+    "      --sieve-install install it with ManageSieve, the active script still running\n"
+    "      --sieve-remove  deactivate and delete it\n"
+    "      --name NAME     the Sieve script's name on the server (default imapscript)\n"
     "      --version       print the version and exit\n"
     "  -h, --help          print this help and exit\n"
     "\n"
@@ -119,11 +126,19 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->imapfilter = 1;
         else if (!strcmp(a, "--init"))
             o->init = 1;
+        else if (!strcmp(a, "--sieve") || !strcmp(a, "--sieve-install") ||
+                 !strcmp(a, "--sieve-remove")) {
+            const char *mode = a[7] == '\0' ? "print" : a[8] == 'i' ? "install" : "remove";
+            if (o->sieve && strcmp(o->sieve, mode))
+                return usage_error("%s: choose one of --sieve, --sieve-install, --sieve-remove", a);
+            o->sieve = mode;
+        }
         else if (!strcmp(a, "--oauth2-authorize")) {
             o->authorize = i;   /* the rest are its own options */
             return -1;
         }
-        else if (!strcmp(a, "--trace") || !strcmp(a, "--plan-json") || !strcmp(a, "-e")) {
+        else if (!strcmp(a, "--trace") || !strcmp(a, "--plan-json") || !strcmp(a, "-e") ||
+                 !strcmp(a, "--name")) {
             if (i + 1 >= argc)
                 return usage_error("option %s needs an argument", a);
             const char *v = argv[++i];
@@ -131,6 +146,8 @@ static int parse_args(int argc, char **argv, struct options *o)
                 o->exprs[o->nexprs++] = v;
             else if (a[2] == 't')
                 o->trace = v;
+            else if (a[2] == 'n')
+                o->sieve_name = v;
             else
                 o->plan_json = v;
         } else if (!strcmp(a, "--version")) {
@@ -158,6 +175,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             return usage_error("%s", "--imapfilter: the default config path is too long");
         o->script = path;
     }
+    if (o->sieve_name && !o->sieve)
+        return usage_error("%s", "--name goes with --sieve, --sieve-install or --sieve-remove");
     if (!o->script && !o->nexprs && !o->interactive && !o->init)
         o->default_script = 1;
     return -1;
@@ -299,6 +318,12 @@ static int load_imapscript(lua_State *L, const struct options *o)
         lua_pushstring(L, o->plan_json);
         lua_setfield(L, -2, "plan_json");
     }
+    if (o->sieve) {
+        lua_pushstring(L, o->sieve);
+        lua_setfield(L, -2, "sieve");
+        lua_pushstring(L, o->sieve_name ? o->sieve_name : "imapscript");
+        lua_setfield(L, -2, "sieve_name");
+    }
     lua_pushboolean(L, isatty(STDERR_FILENO));
     lua_setfield(L, -2, "tty");
     lua_pushboolean(L, *err_prefix != '\0');
@@ -359,8 +384,9 @@ static int run_authorize(lua_State *L, int argc, char **argv, int at)
     return rc;
 }
 
-/* Flushes queued actions and logs out: what every script gets at its end. */
-static int finish(lua_State *L)
+/* Flushes queued actions and logs out: what every script gets at its end (failed: after an
+ * error, which --sieve-install must not install half of). */
+static int finish(lua_State *L, int failed)
 {
     lua_getfield(L, LUA_REGISTRYINDEX, "imapscript.module");
     if (!lua_istable(L, -1)) {
@@ -373,7 +399,8 @@ static int finish(lua_State *L)
         lua_pop(L, 1);
         return EXIT_DONE;
     }
-    return run_protected(L, 0);
+    lua_pushboolean(L, failed);
+    return run_protected(L, 1);
 }
 
 /* Calls require("imapscript.starter")[fn](arg) under the message handler; with want_string,
@@ -480,7 +507,7 @@ int main(int argc, char **argv)
         repl_run(L, msghandler);
     /* Queued actions still go out after a script error: what ran before it was
      * meant. The first failure decides the exit code. */
-    int frc = finish(L);
+    int frc = finish(L, rc != EXIT_DONE);
     if (rc == EXIT_DONE)
         rc = frc;
     lua_close(L);

@@ -28,6 +28,7 @@ local known_keys = {
   expunge = "string", timeout = "number", auth = "any", label = "string",
   compress = "boolean", oauth2 = "any", allow_plaintext = "boolean", subscribe = "boolean",
   missing = "string", max_connections = "number",
+  sieve_host = "string", sieve_port = "number",      -- ManageSieve (sieve/install.lua)
 }
 
 --- imap.account { host=, port=, user=, password=, oauth2=, tls=, ca_file=, fingerprint=,

@@ -37,6 +37,8 @@ local imap = {
 --- imap.flush(): sends every account's queued actions now, all accounts at once.
 imap.flush = account.flush_all
 
+local sieve_mode   -- imapscript.sieve.mode under --sieve, --sieve-install, --sieve-remove
+
 --- Settings from the command line; called by the imapscript program before the script.
 function imap._configure(opts)
   settings.dry_run = opts.dry_run and true or false
@@ -56,12 +58,16 @@ function imap._configure(opts)
     if not f then error(core.error("usage", "--plan-json: " .. err), 0) end
     log.plan_file = f
   end
+  if opts.sieve then
+    sieve_mode = require "imapscript.sieve.mode"
+    sieve_mode.begin(imap, { mode = opts.sieve, name = opts.sieve_name })
+  end
   return imap
 end
 
---- End of the script: flushes every queue and logs out everywhere.
-function imap._finish()
-  account.finish_all()
+--- End of the script (failed: it raised an error): flushes every queue and logs out everywhere.
+function imap._finish(failed)
+  if sieve_mode then sieve_mode.finish(failed) else account.finish_all() end
   if log.plan_file then log.plan_file:close() end
 end
 
