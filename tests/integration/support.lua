@@ -14,6 +14,21 @@ M.env = env
 local function shquote(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
 M.shquote = shquote
 
+--- A file's contents ("" when it cannot be read); a file written whole.
+function M.slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+function M.write(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
 --- Settings for imap.account on the test bed's implicit-TLS port; `over` overrides.
 function M.account_cfg(over, n)
   local suffix = (n and n > 1) and tostring(n) or ""
