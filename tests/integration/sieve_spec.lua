@@ -341,13 +341,14 @@ end)
 describe("ManageSieve against a scripted fake server", function()
   -- Runs --sieve for a one-rule script whose ManageSieve server is build/fakeimap playing
   -- `script`; returns exit code, stderr, what the client sent.
-  local function against(script)
+  local function against(script, tls)
     local base = os.tmpname()
     write(base .. ".ms", script)
     local fake = assert(io.popen("build/fakeimap " .. S.shquote(base .. ".ms") .. " 2>/dev/null"))
     local port = tonumber((fake:read("l") or ""):match("^PORT (%d+)$"))
-    write(base .. ".lua", string.format('local a = imap.account { host = "127.0.0.1", tls = "none", ' ..
-      'user = "u", password = "p", sieve_port = %d }\na.INBOX:search(imap.query.from "x"):move_to(a.X)\n', port))
+    write(base .. ".lua", string.format('local a = imap.account { host = "127.0.0.1", tls = %q, ' ..
+      'user = "u", password = "p", sieve_port = %d }\na.INBOX:search(imap.query.from "x"):move_to(a.X)\n',
+      tls or "none", port))
     local out, err = os.tmpname(), os.tmpname()
     local _, _, code = os.execute(string.format("%s --sieve %s >%s 2>%s </dev/null", IMAPSCRIPT,
       S.shquote(base .. ".lua"), out, err))
@@ -369,6 +370,23 @@ describe("ManageSieve against a scripted fake server", function()
     local code, err = against('S: "SASL" "SCRAM-SHA-256"\nS: OK "ready"\nC: *\nS: OK (SASL "dj1ub3RoaXM=") "Logged in."\n')
     assert.are.equal(4, code, err)
     assert.truthy(err:find("AUTHENTICATE SCRAM-SHA-256: SCRAM-SHA-256: ", 1, true), err)
+  end)
+
+  it("sends no password when STARTTLS goes wrong", function()
+    -- Refused, or a reply with more after it (sent before TLS: not to be trusted).
+    local code, err, sent = against('S: "SASL" "PLAIN"\nS: "STARTTLS"\nS: OK "ready"\nC: *\n' ..
+      'S: NO "not now"\n', "starttls")
+    assert.are.equal(3, code, err)
+    assert.truthy(err:find("STARTTLS refused: not now", 1, true), err)
+    assert.falsy(sent:find("AUTHENTICATE", 1, true), sent)
+    code, err, sent = against('S: "SASL" "PLAIN"\nS: "STARTTLS"\nS: OK "ready"\nC: *\n' ..
+      'S: OK "go"\nS: "SASL" "PLAIN"\n', "starttls")
+    assert.are.equal(3, code, err)
+    assert.falsy(sent:find("AUTHENTICATE", 1, true), sent)
+    code, err, sent = against('S: "SASL" "PLAIN"\nS: OK "ready"\n', "starttls")
+    assert.are.equal(3, code, err)
+    assert.truthy(err:find("does not offer STARTTLS; refusing to continue in plaintext", 1, true), err)
+    assert.are.equal("", sent)
   end)
 
   it("names garbage and a hang-up for what they are", function()
