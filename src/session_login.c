@@ -253,12 +253,15 @@ int session_login(struct session *s, char *err, size_t errlen)
     if (rc == 0)
         rc = login_with(s, m, &refused, err, errlen);
     enum session_auth next;
-    o = method_offer(s);
-    if (rc == SESSION_ERR_AUTH && refused && s->state == SESSION_NOT_AUTH &&
-        login_method_after_refusal(&o, m, &next) == 0) {
-        warnf(s, "%s: the server refused %s; trying %s (auth = \"%s\" skips this)", s->label,
-              login_method_name(m), login_method_name(next), login_method_name(next));
-        rc = login_with(s, next, &refused, err, errlen);
+    /* Only a session still waiting for a login has a transport to ask about (a broken one
+     * has closed it). */
+    if (rc == SESSION_ERR_AUTH && refused && s->state == SESSION_NOT_AUTH) {
+        o = method_offer(s);
+        if (login_method_after_refusal(&o, m, &next) == 0) {
+            warnf(s, "%s: the server refused %s; trying %s (auth = \"%s\" skips this)", s->label,
+                  login_method_name(m), login_method_name(next), login_method_name(next));
+            rc = login_with(s, next, &refused, err, errlen);
+        }
     }
     if (rc < 0)
         return rc;
