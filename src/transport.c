@@ -1,7 +1,8 @@
-/* transport.c — TCP on a non-blocking socket watched by the loop, OpenSSL 3 TLS over it, and
- * COMPRESS=DEFLATE above both. Writes are queued and drained by the loop; blocking calls run the
- * loop until this socket is ready. Our own socket BIO sends with MSG_NOSIGNAL: a dropped peer
- * is an error, never SIGPIPE. */
+/* transport.c — TCP on a non-blocking socket watched by the loop (or a tunnel command's end of a
+ * socket pair, the same to everything here), OpenSSL 3 TLS over it, and COMPRESS=DEFLATE above
+ * both. Writes are queued and drained by the loop; blocking calls run the loop until this socket
+ * is ready. Our own socket BIO sends with MSG_NOSIGNAL: a dropped peer is an error, never
+ * SIGPIPE. */
 #include "transport.h"
 
 #include <arpa/inet.h>
@@ -26,14 +27,19 @@
 #include <zlib.h>
 
 #include "loop.h"
+#include "tunnel.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
+#define TUNNEL_GRACE_MS 2000      /* a tunnel command running this long after close is killed */
+#define TUNNEL_EOF_WAIT_MS 1000   /* for its exit status after it closed the stream */
 #define ZBUF_SIZE (64 * 1024)
 
 struct transport {
-    int fd;
+    int fd;                       /* read from (and, but for a tunnel, written to) */
+    int wfd;                      /* written to: fd, or a tunnel command's stdin */
+    bool fd_is_pipe;              /* fd is a tunnel command's stdout: read(2), not recv(2) */
     struct loop *loop;
-    int mask;                     /* what the loop watches fd for */
+    int mask;                     /* what the loop watches fd and wfd for, together */
     void (*ready)(void *ud);      /* the owner, told when the socket may have news */
     void *ready_ud;
     int wait_want, wait_got;      /* a blocking wait for this socket, and what it saw */
@@ -48,7 +54,8 @@ struct transport {
     unsigned port;
     bool insecure;
     int connect_timeout_ms, io_timeout_ms;
-    char label[300];              /* "host:port" for messages */
+    char label[300];              /* "host:port" (or "tunnel") for messages */
+    struct tunnel *tunnel;        /* the command behind fd, when there is one */
     int sys_errno;                /* errno seen by the BIO, for TLS syscall errors */
     bool last_io_read;
     bool compressing, zin_init, zout_init, zin_ended;
@@ -73,6 +80,20 @@ static void fmt_seconds(char *buf, size_t len, int ms)
         snprintf(buf, len, "%.1f s", ms / 1000.0);
 }
 
+/* What a failed read or write says: errno's text (e == 0: the peer closed), or for a tunnel
+ * whose command went away, how it ended, with its last words on stderr. */
+static const char *io_why(struct transport *t, int e)
+{
+    if (t->tunnel && (e == 0 || e == EPIPE || e == ECONNRESET))
+        return tunnel_why_ended(t->tunnel, TUNNEL_EOF_WAIT_MS);
+    return e ? strerror(e) : "connection closed by server";
+}
+
+const char *transport_eof_reason(struct transport *t)
+{
+    return io_why(t, 0);
+}
+
 /* What the loop should watch the socket for, from the owner's interest and the queue. */
 static void update_mask(struct transport *t)
 {
@@ -84,7 +105,12 @@ static void update_mask(struct transport *t)
     if (t->olen > t->ooff || t->read_wants_write || (t->wait_want & LOOP_WRITE))
         m |= LOOP_WRITE;
     if (m != t->mask) {
-        loop_set_mask(t->loop, t->fd, m);
+        if (t->wfd == t->fd) {
+            loop_set_mask(t->loop, t->fd, m);
+        } else {
+            loop_set_mask(t->loop, t->fd, m & LOOP_READ);
+            loop_set_mask(t->loop, t->wfd, m & LOOP_WRITE);
+        }
         t->mask = m;
     }
 }
@@ -96,8 +122,9 @@ static int push_now(struct transport *t);
 static void transport_io(struct loop *l, int fd, int ready, void *ud)
 {
     (void)l;
-    (void)fd;
     struct transport *t = ud;
+    if (t->wfd != t->fd)    /* a hang-up on one of two descriptors concerns that one only */
+        ready &= fd == t->wfd ? LOOP_WRITE : LOOP_READ;
     if (t->wait_want) {
         t->wait_got |= ready;
         return;
@@ -119,9 +146,15 @@ static int poll_one(struct transport *t, int want, int64_t deadline)
                 return 0;
             ms = left > INT_MAX ? INT_MAX : (int)left;
         }
-        struct pollfd p = { .fd = t->fd, .events = (short)(((want & LOOP_READ) ? POLLIN : 0) |
-                                                           ((want & LOOP_WRITE) ? POLLOUT : 0)) };
-        int r = poll(&p, 1, ms);
+        /* A tunnel's two descriptors: only the wanted one (a pipe's hang-up shows unasked). */
+        bool two = t->wfd != t->fd;
+        struct pollfd p[2] = {
+            { .fd = !two || (want & LOOP_READ) ? t->fd : -1,
+              .events = (short)(((want & LOOP_READ) ? POLLIN : 0) |
+                                (!two && (want & LOOP_WRITE) ? POLLOUT : 0)) },
+            { .fd = two && (want & LOOP_WRITE) ? t->wfd : -1, .events = POLLOUT },
+        };
+        int r = poll(p, two ? 2 : 1, ms);
         if (r > 0)
             return 1;
         if (r == 0)
@@ -182,7 +215,7 @@ static int sock_bio_write(BIO *b, const char *buf, int len)
 {
     struct transport *t = BIO_get_data(b);
     BIO_clear_retry_flags(b);
-    ssize_t n = send(t->fd, buf, (size_t)len, MSG_NOSIGNAL);
+    ssize_t n = send(t->wfd, buf, (size_t)len, MSG_NOSIGNAL);
     if (n >= 0) {
         t->st.wire_out += (uint64_t)n;
         return (int)n;
@@ -198,7 +231,7 @@ static int sock_bio_read(BIO *b, char *buf, int len)
 {
     struct transport *t = BIO_get_data(b);
     BIO_clear_retry_flags(b);
-    ssize_t n = recv(t->fd, buf, (size_t)len, 0);
+    ssize_t n = t->fd_is_pipe ? read(t->fd, buf, (size_t)len) : recv(t->fd, buf, (size_t)len, 0);
     if (n >= 0) {
         t->st.wire_in += (uint64_t)n;
         return (int)n;
@@ -266,18 +299,29 @@ static void format_addr(const struct sockaddr *sa, socklen_t salen, unsigned por
         snprintf(buf, len, "%s:%u", host, port);
 }
 
-/* Watches fd from now on (quiet until someone wants something). */
-static int watch_fd(struct transport *t, int fd)
+/* Watches fd (read from) and wfd (written to, may be fd) from now on, quiet until someone wants
+ * something. On failure neither is watched and the caller still owns both. */
+static int watch_fds(struct transport *t, int fd, int wfd)
 {
     if (loop_add(t->loop, fd, 0, transport_io, t) < 0)
         return -1;
+    if (wfd != fd && loop_add(t->loop, wfd, 0, transport_io, t) < 0) {
+        loop_remove(t->loop, fd);
+        return -1;
+    }
     t->fd = fd;
+    t->wfd = wfd;
     t->mask = 0;
     return 0;
 }
 
 static void unwatch_fd(struct transport *t)
 {
+    if (t->wfd >= 0 && t->wfd != t->fd) {
+        loop_remove(t->loop, t->wfd);
+        close(t->wfd);
+    }
+    t->wfd = -1;
     if (t->fd >= 0) {
         loop_remove(t->loop, t->fd);
         close(t->fd);
@@ -296,7 +340,7 @@ static int connect_one(struct transport *t, const struct addrinfo *ai, char *why
         *rc = TRANSPORT_ERR_NET;
         return -1;
     }
-    if (watch_fd(t, fd) < 0) {
+    if (watch_fds(t, fd, fd) < 0) {
         close(fd);
         snprintf(why, whylen, "out of memory");
         *rc = TRANSPORT_ERR_NOMEM;
@@ -371,6 +415,24 @@ static int tcp_connect(struct transport *t, char *err, size_t errlen)
     return 0;
 }
 
+/* The command's stdout and stdin stand for the TCP socket. */
+static int tunnel_connect(struct transport *t, const struct transport_config *cfg, char *err,
+                          size_t errlen)
+{
+    int rfd, wfd;
+    if (tunnel_start(t->loop, cfg->tunnel, cfg->tunnel_line, cfg->tunnel_ud, &t->tunnel, &rfd,
+                     &wfd, err, errlen) < 0)
+        return TRANSPORT_ERR_NET;
+    t->fd_is_pipe = true;
+    if (watch_fds(t, rfd, wfd) < 0) {
+        close(rfd);
+        close(wfd);
+        snprintf(err, errlen, "out of memory");
+        return TRANSPORT_ERR_NOMEM;
+    }
+    return 0;
+}
+
 /* ---- TLS ----------------------------------------------------------------- */
 
 /* The first queued OpenSSL reason ("wrong version number"), or fallback. Clears the queue. */
@@ -436,6 +498,14 @@ static int tls_handshake(struct transport *t, char *err, size_t errlen)
 {
     unsigned char want[32];
     const char *name = t->verify_name ? t->verify_name : t->host;
+    if (!name && verifying_chain(t)) {
+        snprintf(err, errlen, "TLS over a tunnel: no name to verify the certificate against "
+                 "(set host, or a fingerprint)");
+        return TRANSPORT_ERR_CONFIG;
+    }
+    bool named = name != NULL;
+    if (!named)
+        name = t->label;    /* for messages only: no SNI, and the fingerprint is checked */
     if (t->fingerprint && !t->insecure && parse_fingerprint(t->fingerprint, want) < 0) {
         snprintf(err, errlen, "TLS: invalid fingerprint for %s (want 64 hex digits of SHA-256)", name);
         return TRANSPORT_ERR_CONFIG;
@@ -484,7 +554,7 @@ static int tls_handshake(struct transport *t, char *err, size_t errlen)
     /* Queued output is written from a buffer that grows and moves between tries. */
     SSL_set_mode(t->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     bool ip = is_ip_literal(name);
-    if (!ip)
+    if (!ip && named)
         SSL_set_tlsext_host_name(t->ssl, name);
     if (verifying_chain(t)) {
         int ok;
@@ -521,7 +591,7 @@ static int tls_handshake(struct transport *t, char *err, size_t errlen)
                          X509_verify_cert_error_string(v), name);
             } else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
                 snprintf(err, errlen, "TLS handshake with %s: %s", t->label,
-                         t->sys_errno ? strerror(t->sys_errno) : "connection closed by server");
+                         io_why(t, t->sys_errno));
             } else {
                 snprintf(err, errlen, "TLS handshake with %s: %s", t->label,
                          ssl_reason(r2, sizeof r2, "failed"));
@@ -575,6 +645,11 @@ void transport_close(struct transport *t)
     free(t->zbuf);
     free(t->obuf);
     unwatch_fd(t);
+    if (t->tunnel) {     /* its stdin just closed: it should go by itself */
+        int grace = t->io_timeout_ms > 0 && t->io_timeout_ms < TUNNEL_GRACE_MS ? t->io_timeout_ms
+                                                                               : TUNNEL_GRACE_MS;
+        tunnel_close(t->tunnel, grace);
+    }
     free(t->host);
     free(t->verify_name);
     free(t->ca_file);
@@ -586,7 +661,7 @@ int transport_connect(const struct transport_config *cfg, struct transport **out
                       char *err, size_t errlen)
 {
     *out = NULL;
-    if (!cfg->host || !cfg->host[0]) {
+    if ((!cfg->host || !cfg->host[0]) && !cfg->tunnel) {
         snprintf(err, errlen, "connect: no host given");
         return TRANSPORT_ERR_CONFIG;
     }
@@ -595,10 +670,10 @@ int transport_connect(const struct transport_config *cfg, struct transport **out
         snprintf(err, errlen, "out of memory");
         return TRANSPORT_ERR_NOMEM;
     }
-    t->fd = -1;
+    t->fd = t->wfd = -1;
     t->loop = cfg->loop ? cfg->loop : loop_default();
     t->port = cfg->port ? cfg->port : (cfg->tls ? 993 : 143);
-    t->host = strdup(cfg->host);
+    t->host = dup_or_null(cfg->host && cfg->host[0] ? cfg->host : NULL);
     t->verify_name = dup_or_null(cfg->verify_name);
     t->ca_file = dup_or_null(cfg->ca_file);
     t->fingerprint = dup_or_null(cfg->fingerprint);
@@ -606,18 +681,21 @@ int transport_connect(const struct transport_config *cfg, struct transport **out
     t->connect_timeout_ms = cfg->connect_timeout_ms ? cfg->connect_timeout_ms : DEFAULT_TIMEOUT_MS;
     t->io_timeout_ms = cfg->io_timeout_ms ? cfg->io_timeout_ms : DEFAULT_TIMEOUT_MS;
     t->last_io_read = true;
-    if (!t->loop || !t->host || (cfg->verify_name && !t->verify_name) || (cfg->ca_file && !t->ca_file) ||
+    if (!t->loop || (cfg->host && cfg->host[0] && !t->host) ||
+        (cfg->verify_name && !t->verify_name) || (cfg->ca_file && !t->ca_file) ||
         (cfg->fingerprint && !t->fingerprint)) {
         transport_close(t);
         snprintf(err, errlen, "out of memory");
         return TRANSPORT_ERR_NOMEM;
     }
-    if (strchr(t->host, ':'))
+    if (cfg->tunnel)
+        snprintf(t->label, sizeof t->label, "tunnel");
+    else if (strchr(t->host, ':'))
         snprintf(t->label, sizeof t->label, "[%s]:%u", t->host, t->port);
     else
         snprintf(t->label, sizeof t->label, "%s:%u", t->host, t->port);
 
-    int rc = tcp_connect(t, err, errlen);
+    int rc = cfg->tunnel ? tunnel_connect(t, cfg, err, errlen) : tcp_connect(t, err, errlen);
     if (rc == 0 && cfg->tls)
         rc = tls_handshake(t, err, errlen);
     if (rc < 0) {
@@ -642,7 +720,10 @@ int transport_starttls(struct transport *t, char *err, size_t errlen)
             t->ssl = NULL;
         }
         shutdown(t->fd, SHUT_RDWR);
+        if (t->wfd != t->fd)
+            shutdown(t->wfd, SHUT_RDWR);
         snprintf(t->err, sizeof t->err, "%s", err);
+        t->werr = rc;   /* a tunnel's stdout pipe cannot be shut down: fail reads here too */
     }
     return rc;
 }
@@ -683,7 +764,7 @@ static ssize_t raw_recv(struct transport *t, void *buf, size_t cap)
                 out = 0;
                 if (t->sys_errno) {
                     snprintf(t->err, sizeof t->err, "read from %s: %s", t->label,
-                             strerror(t->sys_errno));
+                             io_why(t, t->sys_errno));
                     out = TRANSPORT_ERR_NET;
                 }
             } else {
@@ -698,7 +779,7 @@ static ssize_t raw_recv(struct transport *t, void *buf, size_t cap)
         return out;
     }
     for (;;) {
-        ssize_t n = recv(t->fd, buf, cap, 0);
+        ssize_t n = t->fd_is_pipe ? read(t->fd, buf, cap) : recv(t->fd, buf, cap, 0);
         if (n > 0) {
             t->st.wire_in += (uint64_t)n;
             return n;
@@ -709,7 +790,7 @@ static ssize_t raw_recv(struct transport *t, void *buf, size_t cap)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             return TRANSPORT_AGAIN;
-        snprintf(t->err, sizeof t->err, "read from %s: %s", t->label, strerror(errno));
+        snprintf(t->err, sizeof t->err, "read from %s: %s", t->label, io_why(t, errno));
         return TRANSPORT_ERR_NET;
     }
 }
@@ -840,7 +921,7 @@ static int push_now(struct transport *t)
             }
             if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
                 snprintf(t->err, sizeof t->err, "write to %s: %s", t->label,
-                         t->sys_errno ? strerror(t->sys_errno) : "connection closed");
+                         io_why(t, t->sys_errno));
                 return write_failed(t, TRANSPORT_ERR_NET);
             }
             char r2[200];
@@ -848,7 +929,7 @@ static int push_now(struct transport *t)
                      ssl_reason(r2, sizeof r2, "failed"));
             return write_failed(t, TRANSPORT_ERR_TLS);
         }
-        ssize_t w = send(t->fd, t->obuf + t->ooff, n, MSG_NOSIGNAL);
+        ssize_t w = send(t->wfd, t->obuf + t->ooff, n, MSG_NOSIGNAL);
         if (w > 0) {
             t->ooff += (size_t)w;
             t->st.wire_out += (uint64_t)w;
@@ -858,8 +939,7 @@ static int push_now(struct transport *t)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
-        snprintf(t->err, sizeof t->err, "write to %s: %s", t->label,
-                 w < 0 ? strerror(errno) : "connection closed");
+        snprintf(t->err, sizeof t->err, "write to %s: %s", t->label, io_why(t, w < 0 ? errno : 0));
         return write_failed(t, TRANSPORT_ERR_NET);
     }
     if (t->ooff == t->olen)

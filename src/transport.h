@@ -1,5 +1,6 @@
-/* transport.h — one byte stream to a server: TCP (IPv4/IPv6, timeouts), OpenSSL TLS (implicit
- * or STARTTLS upgrade, chain + host name verification, SHA-256 fingerprint pins), DEFLATE.
+/* transport.h — one byte stream to a server: TCP (IPv4/IPv6, timeouts) or a tunnel command's
+ * stdin/stdout, OpenSSL TLS (implicit or STARTTLS upgrade, chain + host name verification,
+ * SHA-256 fingerprint pins), DEFLATE.
  * The socket is non-blocking and watched by a loop (loop.h): the owner reads when told it is
  * ready and queues what it writes; the blocking calls run that loop, so that waiting on one
  * connection lets every other one progress. */
@@ -36,6 +37,11 @@ struct transport_config {
     int connect_timeout_ms;       /* 0 = 30 s */
     int io_timeout_ms;            /* each read or write; 0 = 30 s; < 0 = none */
     struct loop *loop;            /* NULL: loop_default() */
+    /* Instead of host:port, run this command with /bin/sh -c and speak over its stdin and
+     * stdout (tunnel.h); host is then optional (the name TLS verifies, if TLS is on). */
+    const char *tunnel;
+    void (*tunnel_line)(void *ud, const char *line);  /* its stderr lines; NULL: our stderr */
+    void *tunnel_ud;
 };
 
 /* Application-level counters (bytes before TLS framing). A round trip is counted at each write
@@ -95,6 +101,10 @@ int transport_write_all(struct transport *t, const void *buf, size_t len);
 int transport_compress(struct transport *t, char *err, size_t errlen);
 bool transport_is_compressed(const struct transport *t);
 
+/* Why the stream ended, after a read returned 0: "connection closed by server", or for a tunnel
+ * how its command ended ("the tunnel command exited with status 255 (stderr: ...)"; waits up to
+ * a second for it to exit). */
+const char *transport_eof_reason(struct transport *t);
 /* Message for the last failed read/write ("read timeout after 30 s"). */
 const char *transport_error(const struct transport *t);
 bool transport_is_tls(const struct transport *t);
@@ -102,7 +112,9 @@ bool transport_is_tls(const struct transport *t);
 const char *transport_describe(const struct transport *t, char *buf, size_t len);
 const struct transport_stats *transport_stats(const struct transport *t);
 
-/* Sends close_notify when TLS is up (best effort), closes the socket, frees t. NULL is fine. */
+/* Sends close_notify when TLS is up (best effort), closes the socket, frees t. NULL is fine.
+ * A tunnel's command is then waited for, and killed if it is still running after 2 s (or the
+ * I/O timeout, if shorter). */
 void transport_close(struct transport *t);
 
 #endif
