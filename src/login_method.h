@@ -17,7 +17,7 @@ struct login_offer {
                                          * entries) ends the list; all AUTO: automatic */
     bool has_password, has_token;
     bool tls;                           /* the connection is encrypted */
-    bool loopback;                      /* the host is this machine */
+    bool loopback;                      /* the host is this machine (or a tunnel's command) */
     bool allow_plaintext;               /* the user allows a secret in clear */
     bool login_command;                 /* the protocol has IMAP's LOGIN command */
     bool login_disabled;                /* the server said LOGINDISABLED */

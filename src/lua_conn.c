@@ -5,7 +5,8 @@
  *
  * What Lua sees (mailbox names are UTF-8 in the server's delimiter; SET is a set userdata,
  * set text, an array of UIDs, or "$" for the saved search result):
- *   core.connect(cfg) -> conn            raises an error object (kind network/tls/auth/...)
+ *   core.connect(cfg) -> conn            raises an error object (kind network/tls/auth/...);
+ *                                        cfg.tunnel: a command instead of host:port
  *   core.error(kind, message [, fields]) -> error object (tostring gives .message)
  *   conn:capabilities() conn:has(cap) conn:stats() conn:selected() conn:delimiter()
  *   conn:logout()                        waits for pending commands, LOGOUT; idempotent
@@ -59,14 +60,13 @@ static int warn_call(lua_State *L)
     return 0;
 }
 
-/* session_warn_fn: the cfg.warn function, or stderr. Errors in the function are ignored. */
+/* session_warn_fn: the cfg.warn function, or stderr (also while closing: no Lua then, but a
+ * tunnel command's last words still show). Errors in the function are ignored. */
 static void warn_cb(void *ud, const char *msg)
 {
     struct lconn *lc = ud;
-    if (lc->closing)
-        return;
     lua_State *L = conn_driver();
-    if (lc->warnref == LUA_NOREF || !L) {
+    if (lc->warnref == LUA_NOREF || !L || lc->closing) {
         fprintf(stderr, "imapscript: warning: %s\n", msg);
         return;
     }
@@ -168,8 +168,14 @@ void conn_fields_read(lua_State *L, int idx, struct conn_fields *f)
 {
     memset(f, 0, sizeof *f);
     f->host = opt_str_field(L, idx, "host", NULL);
-    if (!f->host || !*f->host)
-        lua_error_usage(L, "connect: cfg.host is required");
+    size_t tunnel_len = 0;
+    f->tunnel = opt_str_field(L, idx, "tunnel", &tunnel_len);
+    if (f->host && !*f->host)
+        f->host = NULL;
+    if (f->tunnel && (!*f->tunnel || strlen(f->tunnel) != tunnel_len))
+        lua_error_usage(L, "connect: cfg.tunnel is empty or holds a NUL byte");
+    if (!f->host && !f->tunnel)
+        lua_error_usage(L, "connect: cfg.host (or cfg.tunnel) is required");
     auth_field(L, idx, f->auth);
     lua_getfield(L, idx, "port");
     if (!lua_isnil(L, -1)) {
@@ -218,6 +224,7 @@ static int core_connect(lua_State *L)
     cfg.tls = (enum session_tls)opt_enum_field(L, 1, "tls", tls_opts, 0);
     memcpy(cfg.auth, f.auth, sizeof cfg.auth);
     cfg.host = f.host;
+    cfg.tunnel = f.tunnel;
     cfg.port = f.port;
     cfg.connect_timeout_ms = cfg.io_timeout_ms = f.timeout_ms;
     cfg.insecure = f.insecure;
@@ -247,7 +254,7 @@ static int core_connect(lua_State *L)
         snprintf(lc->label, sizeof lc->label, "%s", cfg.label);
     else
         snprintf(lc->label, sizeof lc->label, "%s%s%s", cfg.user ? cfg.user : "",
-                 cfg.user ? "@" : "", cfg.host);
+                 cfg.user ? "@" : "", cfg.host ? cfg.host : "tunnel");
 
     lua_getfield(L, 1, "warn");
     if (lua_isfunction(L, -1))

@@ -86,13 +86,14 @@ int conn_push_error(lua_State *L, struct lconn *lc, int rc, const char *what, co
  * core.managesieve's). Strings stay owned by the table. */
 struct conn_fields {
     const char *host, *ca_file, *fingerprint, *user, *password, *token, *label;
+    const char *tunnel;             /* a command instead of host:port (core.connect only) */
     size_t password_len;
     unsigned port;                  /* 0 when not given */
     int timeout_ms;                 /* connect and each read or write; 60 s when not given */
     bool insecure, allow_plaintext;
     enum session_auth auth[SESSION_AUTH_MAX];
 };
-/* Reads them from the table at idx: host (required), port, timeout, insecure, ca_file,
+/* Reads them from the table at idx: host (required unless tunnel), tunnel, port, timeout, insecure, ca_file,
  * fingerprint, user, password, token, label, auth, allow_plaintext; a bad one is a usage
  * error naming it. Pops nothing, pushes nothing. */
 void conn_fields_read(lua_State *L, int idx, struct conn_fields *f);

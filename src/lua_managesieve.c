@@ -86,6 +86,8 @@ static int lms_connect(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     struct conn_fields f;
     conn_fields_read(L, 1, &f);
+    if (!f.host)
+        lua_error_usage(L, "managesieve: cfg.host is required (no tunnel for ManageSieve)");
     struct managesieve_config cfg = {
         .host = f.host, .port = f.port, .ca_file = f.ca_file, .fingerprint = f.fingerprint,
         .insecure = f.insecure, .timeout_ms = f.timeout_ms, .user = f.user,

@@ -659,6 +659,7 @@ static void session_destroy(void *ud)
     free(s->fingerprint);
     free(s->user);
     free(s->label);
+    free(s->tunnel);
     free(s);
 }
 
@@ -701,6 +702,13 @@ void session_free(struct session *s)
         return;
     }
     session_destroy(s);
+}
+
+/* A line the tunnel command wrote to its stderr: a warning naming the account. */
+static void tunnel_line(void *ud, const char *line)
+{
+    struct session *s = ud;
+    warnf(s, "%s: %s", s->label, line);
 }
 
 static int fail_open(struct session *s, int code, char *err, size_t errlen, const char *msg)
@@ -779,6 +787,7 @@ int session_connect(const struct session_config *cfg, struct session **out, char
     s->ca_file = dup_or_null(cfg->ca_file);
     s->fingerprint = dup_or_null(cfg->fingerprint);
     s->user = dup_or_null(cfg->user);
+    s->tunnel = dup_or_null(cfg->tunnel);
     if (cfg->password) {
         s->password_len = cfg->password_len ? cfg->password_len : strlen(cfg->password);
         s->password = malloc(s->password_len + 1);
@@ -793,29 +802,32 @@ int session_connect(const struct session_config *cfg, struct session **out, char
     }
     if (cfg->label) {
         s->label = strdup(cfg->label);
-    } else if (cfg->host) {
-        size_t n = (cfg->user ? strlen(cfg->user) + 1 : 0) + strlen(cfg->host) + 1;
+    } else if (cfg->host || cfg->tunnel) {
+        const char *where = cfg->host ? cfg->host : "tunnel";
+        size_t n = (cfg->user ? strlen(cfg->user) + 1 : 0) + strlen(where) + 1;
         s->label = malloc(n);
         if (s->label)
             snprintf(s->label, n, "%s%s%s", cfg->user ? cfg->user : "", cfg->user ? "@" : "",
-                     cfg->host);
+                     where);
     }
     s->cfg.host = s->host;
     s->cfg.verify_name = s->verify_name;
     s->cfg.ca_file = s->ca_file;
     s->cfg.fingerprint = s->fingerprint;
     s->cfg.user = s->user;
+    s->cfg.tunnel = s->tunnel;
     s->cfg.password = NULL;     /* only s->password and s->token hold them */
     s->cfg.token = NULL;
     s->cfg.label = s->label;
     arena_init(&s->scratch, 16384);
     s->p = parser_new(NULL);
-    if (!s->host || !s->label || !s->p || (cfg->user && !s->user) ||
+    if ((!s->host && !s->tunnel) || !s->label || !s->p || (cfg->user && !s->user) ||
         (cfg->password && !s->password) || (cfg->token && !s->token) ||
         (cfg->verify_name && !s->verify_name) || (cfg->ca_file && !s->ca_file) ||
-        (cfg->fingerprint && !s->fingerprint))
-        return fail_open(s, cfg->host ? SESSION_ERR_NOMEM : SESSION_ERR_USAGE, err, errlen,
-                         cfg->host ? "out of memory" : "no host given");
+        (cfg->fingerprint && !s->fingerprint) || (cfg->host && !s->host) ||
+        (cfg->tunnel && !s->tunnel))
+        return fail_open(s, cfg->host || cfg->tunnel ? SESSION_ERR_NOMEM : SESSION_ERR_USAGE,
+                         err, errlen, cfg->host || cfg->tunnel ? "out of memory" : "no host given");
 
     s->loop = cfg->loop ? cfg->loop : loop_default();
     if (!s->loop)
@@ -831,6 +843,9 @@ int session_connect(const struct session_config *cfg, struct session **out, char
         .insecure = cfg->insecure,
         .connect_timeout_ms = cfg->connect_timeout_ms,
         .io_timeout_ms = cfg->io_timeout_ms,
+        .tunnel = s->tunnel,
+        .tunnel_line = tunnel_line,
+        .tunnel_ud = s,
     };
     char msg[600];
     int trc = transport_connect(&tc, &s->t, msg, sizeof msg);
@@ -855,7 +870,7 @@ int session_connect(const struct session_config *cfg, struct session **out, char
         ssize_t n = transport_read(s->t, space, avail);
         if (n <= 0) {
             snprintf(msg, sizeof msg, "%s: greeting: %s", s->label,
-                     n == 0 ? "connection closed by server" : transport_error(s->t));
+                     n == 0 ? transport_eof_reason(s->t) : transport_error(s->t));
             return fail_open(s, n == 0 ? SESSION_ERR_CLOSED : map_transport((int)n), err, errlen, msg);
         }
         if (session_tracing(s))

@@ -76,8 +76,12 @@ typedef void (*session_trace_fn)(void *ud, char dir, const char *line, size_t le
 typedef void (*session_warn_fn)(void *ud, const char *msg);
 
 struct session_config {
-    const char *host;
+    const char *host;               /* may be NULL with a tunnel */
     unsigned port;                  /* 0: 993 for IMPLICIT, 143 otherwise */
+    /* A command run with /bin/sh -c instead of connecting to host:port: IMAP over its stdin and
+     * stdout (a PREAUTH greeting needs no login), its stderr lines passed to warn prefixed with
+     * the label. It counts as a local peer for sending a password without TLS. */
+    const char *tunnel;
     enum session_tls tls;
     const char *verify_name;        /* name to verify in the certificate (default host) */
     const char *ca_file;            /* instead of the system store */
@@ -96,7 +100,7 @@ struct session_config {
     bool allow_plaintext;
     int connect_timeout_ms;         /* 0: 30 s */
     int io_timeout_ms;              /* 0: 30 s; each read/write */
-    const char *label;              /* account label in messages; default "user@host" */
+    const char *label;              /* account label in messages; default "user@host" ("user@tunnel") */
     session_trace_fn trace;         /* wire trace callback, or ... */
     FILE *trace_file;               /* ... lines "C: A1 LOGIN alice ***" / "S: * OK ..." */
     void *trace_ud;

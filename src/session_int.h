@@ -47,7 +47,7 @@ struct session_cmd {
 struct session {
     /* configuration (owned copies) */
     struct session_config cfg;
-    char *host, *verify_name, *ca_file, *fingerprint, *user, *password, *token, *label;
+    char *host, *verify_name, *ca_file, *fingerprint, *user, *password, *token, *label, *tunnel;
     size_t password_len, token_len;
 
     struct transport *t;

@@ -206,11 +206,11 @@ static void read_failed(struct session *s, ssize_t n)
         session_break(s, map_transport((int)n), transport_error(s->t));
         return;
     }
-    char why[300];
+    char why[800];
     if (s->bye_seen)
-        snprintf(why, sizeof why, "connection closed by server (BYE %s)", s->bye_text);
+        snprintf(why, sizeof why, "%s (BYE %s)", transport_eof_reason(s->t), s->bye_text);
     else
-        snprintf(why, sizeof why, "connection closed by server");
+        snprintf(why, sizeof why, "%s", transport_eof_reason(s->t));
     bool logout = s->qhead && s->qhead->is_logout && s->bye_seen;
     session_break(s, SESSION_ERR_CLOSED, why);
     if (logout)

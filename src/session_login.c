@@ -45,13 +45,20 @@ static bool offers_mech(const void *ud, const char *mech)
     return session_has_cap(ud, cap);
 }
 
+/* The bytes stay on this machine: a loopback host, or a tunnel, a pipe to a command the user
+ * chose (ssh encrypts; a command that carries them on in clear is the user's choice). */
+static bool is_local_peer(const struct session *s)
+{
+    return s->tunnel || (s->host && login_host_is_loopback(s->host));
+}
+
 /* What login_method.c needs to know of this session. */
 static struct login_offer method_offer(struct session *s)
 {
     return (struct login_offer){
         .label = s->label, .auth = s->cfg.auth, .has_password = s->password != NULL,
         .has_token = s->token != NULL, .tls = transport_is_tls(s->t),
-        .loopback = login_host_is_loopback(s->host), .allow_plaintext = s->cfg.allow_plaintext,
+        .loopback = is_local_peer(s), .allow_plaintext = s->cfg.allow_plaintext,
         .login_command = true, .login_disabled = session_has_cap(s, "LOGINDISABLED"),
         .offers = offers_mech, .ud = s,
     };
@@ -198,7 +205,7 @@ static int login_with(struct session *s, enum session_auth m, bool *refused, cha
 {
     *refused = false;
     if (login_method_in_clear(m) && !transport_is_tls(s->t) &&
-        (session_has_cap(s, "LOGINDISABLED") || !login_host_is_loopback(s->host)))
+        (session_has_cap(s, "LOGINDISABLED") || !is_local_peer(s)))
         warnf(s, "%s: sending the %s in clear without TLS (allow_plaintext = true)", s->label,
               login_method_takes_token(m) ? "token" : "password");
     int rc = 0;

@@ -27,12 +27,18 @@ local known_keys = {
   ca_file = "string", fingerprint = "string", insecure = "boolean", create = "boolean",
   expunge = "string", timeout = "number", auth = "any", label = "string",
   compress = "boolean", oauth2 = "any", allow_plaintext = "boolean", subscribe = "boolean",
-  missing = "string", max_connections = "number",
+  missing = "string", max_connections = "number", tunnel = "string",
   sieve_host = "string", sieve_port = "number",      -- ManageSieve (sieve/install.lua)
 }
 
+-- A tunnel's stream is the command's: TLS only when asked for (when the command carries TLS).
+local function tls_of(cfg)
+  return cfg.tls or (cfg.tunnel and "none" or "implicit")
+end
+
 --- imap.account { host=, port=, user=, password=, oauth2=, tls=, ca_file=, fingerprint=,
---- insecure=, create=, subscribe=, missing=, expunge=, timeout=, auth=, allow_plaintext= }
+--- insecure=, create=, subscribe=, missing=, expunge=, timeout=, auth=, allow_plaintext=,
+--- tunnel= }
 function M.new(cfg)
   if type(cfg) ~= "table" then usage("imap.account: want a table of settings") end
   for k, v in pairs(cfg) do
@@ -42,8 +48,9 @@ function M.new(cfg)
       usage(string.format("imap.account: %s must be a %s, not a %s", k, want, type(v)))
     end
   end
-  if not cfg.host then usage("imap.account: host is required") end
-  local tls = cfg.tls or "implicit"
+  if not cfg.host and not cfg.tunnel then usage("imap.account: host (or tunnel) is required") end
+  if cfg.tunnel == "" then usage("imap.account: tunnel is an empty command") end
+  local tls = tls_of(cfg)
   if tls ~= "implicit" and tls ~= "starttls" and tls ~= "none" then
     usage(string.format("imap.account: tls must be \"implicit\", \"starttls\" or \"none\", not %q", tls))
   end
@@ -53,13 +60,13 @@ function M.new(cfg)
   if cfg.auth ~= nil and type(cfg.auth) ~= "string" and type(cfg.auth) ~= "table" then
     usage("imap.account: auth must be a method name or a list of them")
   end
-  if cfg.oauth2 ~= nil then oauth2.check(cfg.oauth2, cfg.label or cfg.host) end
+  if cfg.oauth2 ~= nil then oauth2.check(cfg.oauth2, cfg.label or cfg.host or "tunnel") end
   if cfg.missing and cfg.missing ~= "error" and cfg.missing ~= "skip" then
     usage("imap.account: missing must be \"error\" or \"skip\"")
   end
   local self = setmetatable({
     cfg = cfg,
-    label = cfg.label or string.format("%s@%s", cfg.user or "?", cfg.host),
+    label = cfg.label or string.format("%s@%s", cfg.user or "?", cfg.host or "tunnel"),
     queue = {},
     boxes = {},
     conn = nil,
@@ -108,7 +115,7 @@ function methods._connect(self)
   if cfg.oauth2 ~= nil then token, cached = oauth2.token(self.label, cfg.user, cfg.oauth2) end
   local function connect()
     return core.connect {
-      host = cfg.host, port = cfg.port, tls = cfg.tls or "implicit", ca_file = cfg.ca_file,
+      host = cfg.host, port = cfg.port, tls = tls_of(cfg), tunnel = cfg.tunnel, ca_file = cfg.ca_file,
       fingerprint = cfg.fingerprint, insecure = cfg.insecure, user = cfg.user,
       password = secret.reveal(cfg.password, self.label), token = token, auth = cfg.auth,
       allow_plaintext = cfg.allow_plaintext, timeout = cfg.timeout, label = self.label,
