@@ -48,10 +48,11 @@ function M.seed(mailbox, count, seed, user)
   assert(os.execute(cmd), "seeding failed: " .. cmd)
 end
 
---- Runs build/imapscript with args; returns exit code, stdout, stderr.
-function M.run(args, stdin_text)
+--- Runs build/imapscript with args (env: "VAR=value ..." for its environment); returns exit
+--- code, stdout, stderr.
+function M.run(args, stdin_text, env)
   local out, err = os.tmpname(), os.tmpname()
-  local cmd = (os.getenv("IMAPSCRIPT") or "build/imapscript") .. " " .. args ..
+  local cmd = (env and env .. " " or "") .. (os.getenv("IMAPSCRIPT") or "build/imapscript") .. " " .. args ..
     " >" .. out .. " 2>" .. err .. (stdin_text and "" or " </dev/null")
   local _, _, code
   if stdin_text then
@@ -65,6 +66,15 @@ function M.run(args, stdin_text)
   end
   local function slurp(p) local f = io.open(p); local s = f:read("a"); f:close(); os.remove(p); return s end
   return code, slurp(out), slurp(err)
+end
+
+--- A file's contents ("" when it cannot be read).
+function M.slurp(path)
+  local f = io.open(path)
+  if not f then return "" end
+  local s = f:read("a")
+  f:close()
+  return s
 end
 
 --- Writes a script file holding `body` after a prelude that defines `acct` on the test bed.
