@@ -93,9 +93,9 @@ struct conn_fields {
     bool insecure, allow_plaintext;
     enum session_auth auth[SESSION_AUTH_MAX];
 };
-/* Reads them from the table at idx: host (required unless tunnel), tunnel, port, timeout, insecure, ca_file,
- * fingerprint, user, password, token, label, auth, allow_plaintext; a bad one is a usage
- * error naming it. Pops nothing, pushes nothing. */
+/* Reads them from the table at idx: host (required unless tunnel), tunnel, port, timeout,
+ * insecure, ca_file, fingerprint, user, password, token, label, auth, allow_plaintext; a bad
+ * one is a usage error naming it. Pops nothing, pushes nothing. */
 void conn_fields_read(lua_State *L, int idx, struct conn_fields *f);
 /* The index of the table's string field name among opts (NULL-terminated), def when nil; a
  * usage error otherwise. Pops nothing, pushes nothing. */

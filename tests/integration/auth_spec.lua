@@ -6,13 +6,7 @@ local S = require "tests.integration.support"
 local env = S.env
 local q = S.shquote
 
-local function slurp(path)
-  local f = io.open(path)
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = S.slurp
 
 local function write(path, text)
   local f = assert(io.open(path, "w"))

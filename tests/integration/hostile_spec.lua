@@ -35,13 +35,7 @@ local function write(path, text)
   f:close()
 end
 
-local function slurp(path)
-  local f = io.open(path)
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = S.slurp
 
 --- Runs `body` (Lua, with `a` the account) against a fake server following `script`.
 --- Returns the program's exit code, its stderr, the fake's log of what the client sent, the

@@ -110,7 +110,8 @@ static void test_stderr_lines_and_status(void)
 {
     struct run r;
     /* A terminal escape and a CR-LF line end; five lines, the last without a newline. */
-    CHECK_INT(run_start(&r, "printf 'one\\ntwo\\r\\n\\nthree\\nfour\\n\\033[31mfive' >&2; exit 3"), 0);
+    CHECK_INT(run_start(&r, "printf 'one\\ntwo\\r\\n\\nthree\\nfour\\n\\033[31mfive' >&2; "
+                            "exit 3"), 0);
     char buf[8];
     CHECK_INT(read_all(r.rfd, buf, sizeof buf), 0); /* stdout closes: the command is done */
     CHECK_STR(tunnel_why_ended(r.t, 5000),
