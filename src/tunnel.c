@@ -99,7 +99,7 @@ static void stderr_drain(struct tunnel *t)
             return;
         }
         for (ssize_t i = 0; i < n; i++) {
-            if (buf[i] == '\n' || t->llen == LINE_MAX_LEN - 1)
+            if (buf[i] == '\n' || t->llen >= LINE_MAX_LEN - 1)    /* line_emit empties lbuf */
                 line_emit(t);
             if (t->dead)
                 return;

@@ -120,6 +120,20 @@ static void test_stderr_lines_and_status(void)
     run_end(&r, 5000);
 }
 
+static void test_long_stderr_line_in_pieces(void)
+{
+    struct run r;
+    CHECK_INT(run_start(&r, "head -c 1500 /dev/zero | tr '\\0' x >&2; echo >&2"), 0);
+    CHECK_STR(tunnel_why_ended(r.t, 5000), "the tunnel command exited with status 0 (stderr: "
+              "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+              "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx / "
+              "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+              "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx)");
+    CHECK_INT(r.ls.n, 2);                           /* 1023 bytes, then the other 477 */
+    CHECK_INT(strlen(r.ls.all), 1500 + 2);
+    run_end(&r, 5000);
+}
+
 static void test_stderr_through_the_loop(void)
 {
     struct run r;
@@ -219,6 +233,7 @@ int main(void)
 {
     RUN(test_echo_and_clean_end);
     RUN(test_stderr_lines_and_status);
+    RUN(test_long_stderr_line_in_pieces);
     RUN(test_stderr_through_the_loop);
     RUN(test_killed_and_not_found);
     RUN(test_stubborn_tree_killed);
