@@ -525,7 +525,10 @@ describe("connection lifetime", function()
     end
     collectgarbage()
     collectgarbage()
-    assert.equal(before, count_fds())
+    -- Not more than before: a leak of these 50 connections shows; a handle of an earlier
+    -- test that the collector closes meanwhile (one fewer) does not make the test flaky.
+    local after = count_fds()
+    assert.is_true(after <= before, string.format("%d descriptors open before, %d after", before, after))
   end)
 
   it("fails every outstanding handle when the server drops the connection", function()
