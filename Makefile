@@ -12,13 +12,13 @@ VERSION  := 0.1.0
 
 CC       ?= cc
 FUZZ_CC  ?= clang
-PKGS     := lua5.4 openssl libpcre2-8 zlib icu-uc
+PKGS     := lua5.4 openssl libpcre2-8 zlib icu-uc sqlite3
 # Logging in: GNU SASL (SASL mechanisms), libcurl (OAuth2 token endpoints), jansson (their JSON).
 AUTH_PKGS := libgsasl libcurl jansson
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(AUTH_PKGS) 2>/dev/null)
 # Line editing for the -i prompt: the program only, not the Lua module.
 EDIT_LIBS  = $(shell pkg-config --libs libedit 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs openssl libpcre2-8 zlib icu-uc $(AUTH_PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs openssl libpcre2-8 zlib icu-uc sqlite3 $(AUTH_PKGS) 2>/dev/null)
 LUA_LIBS   = $(shell pkg-config --libs lua5.4 2>/dev/null)
 
 CFLAGS   ?= -O2 -g

@@ -24,6 +24,7 @@ external_dependencies = {
   ICU = { header = "unicode/uchar.h" },
   GSASL = { header = "gsasl.h" },
   JANSSON = { header = "jansson.h" },
+  SQLITE = { header = "sqlite3.h" },
   -- libcurl too, but Debian keeps curl/curl.h under a multiarch directory luarocks does not
   -- search; the Makefile finds it with pkg-config.
 }

@@ -32,6 +32,7 @@ void lua_date_open(lua_State *L);      /* core.parse_date, core.internaldate (lu
 void lua_oauth2_open(lua_State *L);    /* core.http_post, core.json_decode, ... (lua_oauth2.c) */
 void lua_loop_open(lua_State *L);      /* core.loop_wait, core.now, core.task (lua_loop.c) */
 void lua_managesieve_open(lua_State *L); /* core.managesieve (lua_managesieve.c) */
+void lua_state_open(lua_State *L);     /* core.state_open, core.lock (lua_state.c) */
 
 /* Error objects (lua_error.c): tables {kind=, message=, command=, mailbox=, code=,
  * server_text=} with the "imapscript.error" metatable. lua_error_push pushes a new one, NULL
