@@ -309,6 +309,17 @@ static int conn_expunge(lua_State *L)
     return 1;
 }
 
+/* conn:expunge_all(): EXPUNGE; pushes 1, a handle (result true). */
+static int conn_expunge_all(lua_State *L)
+{
+    struct lconn *lc = conn_check(L, 1);
+    struct lhandle *h = handle_new(L, H_SIMPLE, "EXPUNGE", conn_mailbox(lc), NULL);
+    struct session *s = handle_session(L, h);
+    if (s)
+        handle_attach(L, h, session_expunge_all_start(s));
+    return 1;
+}
+
 /* CLOSE / UNSELECT: the session has them only as synchronous calls, so they read right away
  * (earlier queued commands complete first). Pushes 1, a finished handle. */
 static int deselect(lua_State *L, bool close)
@@ -439,7 +450,8 @@ static int conn_noop(lua_State *L)
 const luaL_Reg conn_command_methods[] = {
     { "select", conn_select }, { "search", conn_search }, { "fetch", conn_fetch },
     { "store", conn_store }, { "copy", conn_copy }, { "move", conn_move },
-    { "expunge", conn_expunge }, { "close_mailbox", conn_close_mailbox },
+    { "expunge", conn_expunge }, { "expunge_all", conn_expunge_all },
+    { "close_mailbox", conn_close_mailbox },
     { "unselect", conn_unselect }, { "append", conn_append }, { "list", conn_list },
     { "lsub", conn_lsub }, { "status", conn_status }, { "create", conn_create },
     { "delete", conn_delete }, { "rename", conn_rename }, { "subscribe", conn_subscribe },

@@ -301,6 +301,37 @@ static int lquery_without_within(lua_State *L)
     return 1;
 }
 
+/* query_flag_fn for q:with_flags: the query map[flag] (lua_State and the map's index in ud). */
+struct flag_lookup { lua_State *L; int map; };
+
+static struct query *lookup_flag(void *ud, const char *flag)
+{
+    struct flag_lookup *f = ud;
+    lua_pushstring(f->L, flag);
+    lua_rawget(f->L, f->map);
+    struct lquery *u = luaL_testudata(f->L, -1, LUA_QUERY_TYPE);
+    struct query *q = u ? query_ref(u->q) : NULL;
+    lua_pop(f->L, 1);
+    return q;
+}
+
+/* q:with_flags(map): pushes 1, q with each flag key replaced by map[flag] (a query saying "has
+ * the flag", keyed "\\Seen", ..., or the keyword), for dry runs that model earlier actions. */
+static int lquery_with_flags(lua_State *L)
+{
+    struct query *q = toquery(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    struct flag_lookup f = { L, 2 };
+    struct lquery *u = query_push_empty(L);
+    struct query *out = NULL;
+    int rc = query_map_flags(&out, q, lookup_flag, &f);
+    if (rc < 0)
+        return luaL_error(L, rc == -ENOMEM ? "query: not enough memory"
+                                            : "query: the flags cannot be replaced");
+    u->q = out;
+    return 1;
+}
+
 /* q:kind(): pushes 1, the top node's key name ("AND", "OR", "NOT", "FROM", "UID", ...). */
 static int lquery_kind(lua_State *L)
 {
@@ -378,6 +409,7 @@ static const luaL_Reg query_methods[] = {
     {"without_within", lquery_without_within},
     {"kind", lquery_kind},
     {"parts", lquery_parts},
+    {"with_flags", lquery_with_flags},
     {NULL, NULL},
 };
 

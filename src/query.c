@@ -500,32 +500,31 @@ bool query_uses_gmail(const struct query *q)
     return false;
 }
 
-static struct query *rewrite(const struct query *q, time_t now)
+/* A leaf's replacement: a new reference (q itself, referenced, to keep it), or NULL with errno. */
+typedef struct query *(*leaf_fn)(const struct query *q, void *ud);
+
+/* q with every leaf replaced through fn; subtrees where nothing changed are shared. */
+static struct query *map_leaves(const struct query *q, leaf_fn fn, void *ud)
 {
-    if (!query_uses_within(q))
-        return query_ref((struct query *)q);
-    if (q->op == QUERY_OLDER || q->op == QUERY_YOUNGER) {
-        time_t t = now - (time_t)q->num;
-        struct tm tm;
-        if (!localtime_r(&t, &tm)) {
-            errno = EINVAL;
-            return NULL;
-        }
-        return query_date(q->op == QUERY_OLDER ? QUERY_BEFORE : QUERY_SINCE,
-                          tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
-    }
+    if (q->nkids == 0)
+        return fn(q, ud);
     struct query **kids = calloc(q->nkids, sizeof *kids);
     if (!kids) {
         errno = ENOMEM;
         return NULL;
     }
     struct query *out = NULL;
+    bool same = true;
     size_t i;
-    for (i = 0; i < q->nkids; i++)
-        if (!(kids[i] = rewrite(q->kids[i], now)))
+    for (i = 0; i < q->nkids; i++) {
+        if (!(kids[i] = map_leaves(q->kids[i], fn, ud)))
             break;
+        same = same && kids[i] == q->kids[i];
+    }
     if (i == q->nkids) {
-        if (q->op == QUERY_AND)
+        if (same)
+            out = query_ref((struct query *)q);
+        else if (q->op == QUERY_AND)
             out = query_and(kids, q->nkids);
         else if (q->op == QUERY_OR)
             out = query_or(kids, q->nkids);
@@ -540,13 +539,87 @@ static struct query *rewrite(const struct query *q, time_t now)
     return out;
 }
 
+/* OLDER n / YOUNGER n as BEFORE / SINCE the day n seconds before *(time_t *)ud. */
+static struct query *within_as_date(const struct query *q, void *ud)
+{
+    if (q->op != QUERY_OLDER && q->op != QUERY_YOUNGER)
+        return query_ref((struct query *)q);
+    time_t t = *(const time_t *)ud - (time_t)q->num;
+    struct tm tm;
+    if (!localtime_r(&t, &tm)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return query_date(q->op == QUERY_OLDER ? QUERY_BEFORE : QUERY_SINCE,
+                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
 int query_without_within(struct query **out, const struct query *q, time_t now)
 {
     if (!q) {
         *out = NULL;
         return -EINVAL;
     }
-    *out = rewrite(q, now);
+    *out = map_leaves(q, within_as_date, &now);
+    if (!*out)
+        return errno == ENOMEM ? -ENOMEM : -EINVAL;
+    return 0;
+}
+
+struct flag_map { query_flag_fn fn; void *ud; };
+
+/* The flag a flag key tests, and whether the key is its negation; NULL for other keys. */
+static const char *flag_of(const struct query *q, bool *negated)
+{
+    *negated = false;
+    switch (q->op) {
+    case QUERY_UNSEEN: *negated = true; /* fall through */
+    case QUERY_SEEN: case QUERY_NEW: return "\\Seen";
+    case QUERY_UNANSWERED: *negated = true; /* fall through */
+    case QUERY_ANSWERED: return "\\Answered";
+    case QUERY_UNDELETED: *negated = true; /* fall through */
+    case QUERY_DELETED: return "\\Deleted";
+    case QUERY_UNDRAFT: *negated = true; /* fall through */
+    case QUERY_DRAFT: return "\\Draft";
+    case QUERY_UNFLAGGED: *negated = true; /* fall through */
+    case QUERY_FLAGGED: return "\\Flagged";
+    case QUERY_UNKEYWORD: *negated = true; /* fall through */
+    case QUERY_KEYWORD: return q->str;
+    default: return NULL;
+    }
+}
+
+static struct query *flag_leaf(const struct query *q, void *ud)
+{
+    const struct flag_map *m = ud;
+    bool negated;
+    const char *flag = flag_of(q, &negated);
+    struct query *has = flag ? m->fn(m->ud, flag) : NULL;
+    if (!has)
+        return query_ref((struct query *)q);
+    struct query *out = NULL;
+    if (q->op == QUERY_NEW) {
+        /* NEW is RECENT UNSEEN: only its \Seen half changes. */
+        struct query *kids[2] = { query_key(QUERY_RECENT), query_not(has) };
+        if (kids[0] && kids[1])
+            out = query_and(kids, 2);
+        query_unref(kids[0]);
+        query_unref(kids[1]);
+    } else {
+        out = negated ? query_not(has) : query_ref(has);
+    }
+    query_unref(has);
+    return out;
+}
+
+int query_map_flags(struct query **out, const struct query *q, query_flag_fn fn, void *ud)
+{
+    if (!q || !fn) {
+        *out = NULL;
+        return -EINVAL;
+    }
+    struct flag_map m = { fn, ud };
+    *out = map_leaves(q, flag_leaf, &m);
     if (!*out)
         return errno == ENOMEM ? -ENOMEM : -EINVAL;
     return 0;

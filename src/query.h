@@ -110,4 +110,12 @@ bool query_uses_within(const struct query *q);
 /* True when q contains a Gmail key (X-GM-RAW, X-GM-MSGID, X-GM-THRID). */
 bool query_uses_gmail(const struct query *q);
 
+/* The replacement for "the message has flag" ("\\Seen", "\\Answered", "\\Flagged", "\\Deleted",
+ * "\\Draft", or a keyword as written): a new reference, or NULL to keep the key as it is. */
+typedef struct query *(*query_flag_fn)(void *ud, const char *flag);
+/* For dry runs that model flag changes: *out = q with each flag key replaced through fn (SEEN by
+ * fn("\\Seen"), UNSEEN by its NOT, NEW by RECENT and the NOT, KEYWORD k by fn(k), ...); RECENT and
+ * OLD stay. *out is a new reference (q itself when nothing changes). 0, -ENOMEM or -EINVAL. */
+int query_map_flags(struct query **out, const struct query *q, query_flag_fn fn, void *ud);
+
 #endif

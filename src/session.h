@@ -387,6 +387,9 @@ struct session_cmd *session_copy_start(struct session *s, const struct msgset *s
 /* UID EXPUNGE set (needs UIDPLUS): expunges exactly those messages (if \Deleted). */
 int session_expunge(struct session *s, const struct msgset *set, char *err, size_t errlen);
 struct session_cmd *session_expunge_start(struct session *s, const struct msgset *set);
+/* EXPUNGE: every \Deleted message of the selected mailbox (callers without UIDPLUS clear the
+ * \Deleted of messages they must keep first). */
+struct session_cmd *session_expunge_all_start(struct session *s);
 
 /* APPEND mailbox (flags) "date" {len}: date is an IMAP date-time ("01-Jan-2024 10:00:00 +0000")
  * or NULL; no flag list when nflags is 0. A msg with 8-bit or NUL bytes goes as a literal8

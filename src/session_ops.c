@@ -1033,6 +1033,11 @@ int session_expunge(struct session *s, const struct msgset *set, char *err, size
     return wait_group(s, session_expunge_start(s, set), err, errlen);
 }
 
+struct session_cmd *session_expunge_all_start(struct session *s)
+{
+    return cmd_simple(s, "EXPUNGE");
+}
+
 /* ---- APPEND ------------------------------------------------------------------------ */
 
 struct session_cmd *session_append_start(struct session *s, const char *mailbox,

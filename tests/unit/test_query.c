@@ -354,6 +354,66 @@ static void test_without_within(void)
     query_unref(younger);
 }
 
+/* query_flag_fn for the test: "has \\Seen" becomes (SEEN NOT UID 3) OR UID 7, "has $Todo" UID 9. */
+static struct query *model_flag(void *ud, const char *flag)
+{
+    (void)ud;
+    struct msgset s;
+    msgset_init(&s);
+    struct query *out = NULL;
+    if (!strcmp(flag, "\\Seen")) {
+        msgset_add(&s, 3, 3);
+        struct query *minus = query_uidset(&s), *not_minus = query_not(minus);
+        struct query *seen = key(QUERY_SEEN);
+        struct query *k[2] = { seen, not_minus };
+        struct query *kept = query_and(k, 2);
+        msgset_free(&s);
+        msgset_init(&s);
+        msgset_add(&s, 7, 7);
+        struct query *plus = query_uidset(&s);
+        struct query *o[2] = { kept, plus };
+        out = query_or(o, 2);
+        query_unref(minus);
+        query_unref(not_minus);
+        query_unref(seen);
+        query_unref(kept);
+        query_unref(plus);
+    } else if (!strcmp(flag, "$Todo")) {
+        msgset_add(&s, 9, 9);
+        out = query_uidset(&s);
+    }
+    msgset_free(&s);
+    return out;
+}
+
+static void test_map_flags(void)
+{
+    struct query *out;
+    struct query *unseen = key(QUERY_UNSEEN);
+    CHECK_INT(query_map_flags(&out, unseen, model_flag, NULL), 0);
+    CHECK_STR(str_of(out), "NOT OR (SEEN NOT UID 3) UID 7");
+    struct query *nw = key(QUERY_NEW);
+    CHECK_INT(query_map_flags(&out, nw, model_flag, NULL), 0);
+    CHECK_STR(str_of(out), "RECENT NOT OR (SEEN NOT UID 3) UID 7");
+    struct query *kw = query_keyword(QUERY_UNKEYWORD, "$Todo");
+    struct query *from = query_string(QUERY_FROM, "x", 1);
+    struct query *k[3] = { kw, from, key(QUERY_FLAGGED) };
+    struct query *a = query_and(k, 3);
+    CHECK_INT(query_map_flags(&out, a, model_flag, NULL), 0);
+    CHECK_STR(str_of(out), "NOT UID 9 FROM \"x\" FLAGGED");
+    /* nothing modelled: the same node comes back */
+    CHECK_INT(query_map_flags(&out, from, model_flag, NULL), 0);
+    CHECK(out == from);
+    query_unref(out);
+    CHECK_INT(query_map_flags(&out, NULL, model_flag, NULL), -EINVAL);
+    query_unref(k[2]);
+    query_unref(a);
+    query_unref(kw);
+    query_unref(from);
+    query_unref(nw);
+    query_unref(unseen);
+}
+
 int main(void)
 {
     RUN(test_simple_keys);
@@ -366,5 +426,6 @@ int main(void)
     RUN(test_depth_limit);
     RUN(test_utf8_literals);
     RUN(test_without_within);
+    RUN(test_map_flags);
     return CHECK_DONE();
 }
