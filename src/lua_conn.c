@@ -16,7 +16,9 @@
  *   [, date]]) conn:list(ref, pat [, status]) conn:lsub(ref, pat) conn:status(name)
  *   conn:create(name) conn:delete(name) conn:rename(old, new) conn:subscribe(name)
  *   conn:unsubscribe(name)
- *   conn:noop()                          -> handle: queued, nothing written yet
+ *   conn:noop() conn:expunge_all()       -> handle: queued, nothing written yet
+ *   (a SELECT's handle gives {uidvalidity=}, a search's a set, a copy's {uidvalidity=, src=,
+ *   dst=} with COPYUID, an append's {uidvalidity=, uid=} with APPENDUID; others true)
  *   conn:wait([handle]) -> true | false, first error object     (never raises for NO/BAD)
  *   handle:result() -> value | nil, error object; handle:done(); handle:command()
  *   (IDLE, NOTIFY and events: lua_listen.c)

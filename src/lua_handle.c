@@ -276,6 +276,11 @@ static void handle_push_value(lua_State *L, struct lhandle *h)
             lua_pushboolean(L, 1);
         }
         break;
+    case H_SELECT:
+        lua_createtable(L, 0, 1);
+        lua_message_pushu64(L, r ? r->code_num : 0);
+        lua_setfield(L, -2, "uidvalidity");
+        break;
     case H_APPEND:
         if (r && r->code_kind == IMAP_CODE_APPENDUID && r->set1) {
             char *end;

@@ -10,11 +10,13 @@
  *   db:begin() db:commit() -> true | nil, message, kind;  db:rollback();  db:close()
  *   db:version() -> schema version;  core.state_statements() -> the statement names
  *   core.lock(path [, wait_seconds]) -> lock | nil, message, holder_pid;  lock:release()
- *   core.pid_alive(pid) -> boolean */
+ *   core.pid_alive(pid) -> boolean;  core.pid() -> this process's pid
+ *   core.realpath(path) -> absolute path | nil   (a run's script, recorded for --undo) */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -51,13 +53,13 @@ static int push_fail(lua_State *L, int code, const char *err)
     return 3;
 }
 
+/* The open database at idx, or NULL when it is closed (callers push a failure). */
 static struct state *check_db(lua_State *L, int idx)
 {
-    struct lstate *u = luaL_checkudata(L, idx, LUA_STATE_TYPE);
-    if (!u->st)
-        luaL_error(L, "state database is closed");
-    return u->st;
+    return ((struct lstate *)luaL_checkudata(L, idx, LUA_STATE_TYPE))->st;
 }
+
+#define CLOSED(L) push_fail((L), STATE_ERR_OPEN, "state database is closed")
 
 /* core.state_open(path [, busy_seconds]): pushes 1, the database, or 3 (see push_fail). */
 static int lstate_open(lua_State *L)
@@ -121,6 +123,8 @@ static int lstate_exec(lua_State *L)
     enum { MAXPARAMS = 40 };
     struct state *st = check_db(L, 1);
     const char *name = luaL_checkstring(L, 2);
+    if (!st)
+        return CLOSED(L);
     if (!lua_isnoneornil(L, 3))
         luaL_checktype(L, 3, LUA_TTABLE);
     lua_settop(L, 3);
@@ -166,7 +170,10 @@ static int lstate_exec(lua_State *L)
 static int lstate_begin(lua_State *L)
 {
     char err[600];
-    int rc = state_begin(check_db(L, 1), err, sizeof err);
+    struct state *st = check_db(L, 1);
+    if (!st)
+        return CLOSED(L);
+    int rc = state_begin(st, err, sizeof err);
     if (rc < 0)
         return push_fail(L, rc, err);
     lua_pushboolean(L, 1);
@@ -176,7 +183,10 @@ static int lstate_begin(lua_State *L)
 static int lstate_commit(lua_State *L)
 {
     char err[600];
-    int rc = state_commit(check_db(L, 1), err, sizeof err);
+    struct state *st = check_db(L, 1);
+    if (!st)
+        return CLOSED(L);
+    int rc = state_commit(st, err, sizeof err);
     if (rc < 0)
         return push_fail(L, rc, err);
     lua_pushboolean(L, 1);
@@ -186,14 +196,17 @@ static int lstate_commit(lua_State *L)
 /* db:rollback(): pushes nothing. */
 static int lstate_rollback(lua_State *L)
 {
-    state_rollback(check_db(L, 1));
+    struct state *st = check_db(L, 1);
+    if (st)
+        state_rollback(st);
     return 0;
 }
 
 /* db:version(): pushes 1, the schema version. */
 static int lstate_version(lua_State *L)
 {
-    lua_pushinteger(L, state_version(check_db(L, 1)));
+    struct state *st = check_db(L, 1);
+    lua_pushinteger(L, st ? state_version(st) : 0);
     return 1;
 }
 
@@ -260,6 +273,26 @@ static int lpid_alive(lua_State *L)
     return 1;
 }
 
+/* core.pid(): pushes 1, this process's pid. */
+static int lpid(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)getpid());
+    return 1;
+}
+
+/* core.realpath(path): pushes 1, the absolute path with links resolved, or nil. */
+static int lrealpath(lua_State *L)
+{
+    char *p = realpath(luaL_checkstring(L, 1), NULL);
+    if (!p) {
+        luaL_pushfail(L);
+        return 1;
+    }
+    lua_pushstring(L, p);
+    free(p);
+    return 1;
+}
+
 static const luaL_Reg state_methods[] = {
     { "exec", lstate_exec }, { "begin", lstate_begin }, { "commit", lstate_commit },
     { "rollback", lstate_rollback }, { "version", lstate_version }, { "close", lstate_close },
@@ -270,7 +303,8 @@ static const luaL_Reg lock_methods[] = { { "release", llock_release }, { NULL, N
 
 static const luaL_Reg funcs[] = {
     { "state_open", lstate_open }, { "state_statements", lstate_statements },
-    { "lock", llock_take }, { "pid_alive", lpid_alive }, { NULL, NULL },
+    { "lock", llock_take }, { "pid_alive", lpid_alive }, { "pid", lpid },
+    { "realpath", lrealpath }, { NULL, NULL },
 };
 
 /* Registers both metatables and sets the functions into the module table on top. Pops nothing,

@@ -21,6 +21,7 @@ int luaopen_imapscript_core(lua_State *L);
 /* Exit codes, documented in imapscript(1). */
 enum {
     EXIT_DONE = 0, EXIT_SCRIPT = 1, EXIT_USAGE = 2, EXIT_NETWORK = 3, EXIT_AUTH = 4,
+    EXIT_BUSY = 5,
 };
 
 struct options {
@@ -36,6 +37,11 @@ struct options {
     int authorize;               /* argv index of --oauth2-authorize, 0 when absent */
     const char *sieve;           /* --sieve, --sieve-install, --sieve-remove: "print", ... */
     const char *sieve_name;      /* --name */
+    /* the state database and the journal */
+    const char *state_dir, *log;
+    int no_state;
+    int history, undo;           /* --history / --undo [RUN] */
+    const char *run;             /* their RUN, NULL for the default */
 };
 
 static const char usage_text[] =
@@ -61,11 +67,18 @@ static const char usage_text[] =
     "      --sieve-install install it with ManageSieve, the active script still running\n"
     "      --sieve-remove  deactivate and delete it\n"
     "      --name NAME     the Sieve script's name on the server (default imapscript)\n"
+    "      --log F         append one JSON line per message acted on to F\n"
+    "      --state DIR     keep the state database (journal) in DIR\n"
+    "      --no-state      no state database: no journal, no resolution, no undo\n"
+    "      --history [RUN] list the runs in the journal (with RUN: its actions)\n"
+    "      --undo [RUN]    reverse RUN (default: the last one not undone); with -n,\n"
+    "                      print the plan; SCRIPT, if given, holds the accounts\n"
     "      --version       print the version and exit\n"
     "  -h, --help          print this help and exit\n"
     "\n"
-    "Exit status: 0 done, 1 script error, 2 usage, 3 network or TLS failure,\n"
-    "4 authentication failure. See imapscript(1) and imapscript-api(5).\n";
+    "Exit status: 0 done, 1 script error, 2 usage, 3 network or TLS failure (with a\n"
+    "line per action: done, not done, unknown), 4 authentication failure, 5 another\n"
+    "run kept the account busy. See imapscript(1) and imapscript-api(5).\n";
 
 /* "<3>" when stderr is the journal (systemd sets JOURNAL_STREAM to its device:inode), so
  * that errors keep their priority there; "" otherwise. */
@@ -136,6 +149,18 @@ static int parse_args(int argc, char **argv, struct options *o)
         else if (!strcmp(a, "--oauth2-authorize")) {
             o->authorize = i;   /* the rest are its own options */
             return -1;
+        } else if (!strcmp(a, "--no-state"))
+            o->no_state = 1;
+        else if (!strcmp(a, "--history") || !strcmp(a, "--undo")) {
+            *(a[2] == 'h' ? &o->history : &o->undo) = 1;
+            /* An optional RUN: a number right after. */
+            if (i + 1 < argc && argv[i + 1][0] && strspn(argv[i + 1], "0123456789") ==
+                                                      strlen(argv[i + 1]))
+                o->run = argv[++i];
+        } else if (!strcmp(a, "--state") || !strcmp(a, "--log")) {
+            if (i + 1 >= argc)
+                return usage_error("option %s needs an argument", a);
+            *(a[2] == 's' ? &o->state_dir : &o->log) = argv[++i];
         }
         else if (!strcmp(a, "--trace") || !strcmp(a, "--plan-json") || !strcmp(a, "-e") ||
                  !strcmp(a, "--name")) {
@@ -177,7 +202,11 @@ static int parse_args(int argc, char **argv, struct options *o)
     }
     if (o->sieve_name && !o->sieve)
         return usage_error("%s", "--name goes with --sieve, --sieve-install or --sieve-remove");
-    if (!o->script && !o->nexprs && !o->interactive && !o->init)
+    if ((o->history || o->undo) && o->no_state)
+        return usage_error("%s", "--history and --undo read the state database: not with --no-state");
+    if (o->history && o->undo)
+        return usage_error("%s", "--history or --undo, not both");
+    if (!o->script && !o->nexprs && !o->interactive && !o->init && !o->history && !o->undo)
         o->default_script = 1;
     return -1;
 }
@@ -240,6 +269,8 @@ static int msghandler(lua_State *L)
             code = EXIT_NETWORK;
         else if (kind && !strcmp(kind, "auth"))
             code = EXIT_AUTH;
+        else if (kind && !strcmp(kind, "busy"))
+            code = EXIT_BUSY;
         lua_pop(L, 1);
     }
     lua_pushinteger(L, code);
@@ -328,6 +359,16 @@ static int load_imapscript(lua_State *L, const struct options *o)
     lua_setfield(L, -2, "tty");
     lua_pushboolean(L, *err_prefix != '\0');
     lua_setfield(L, -2, "journal");
+    if (o->state_dir) {
+        lua_pushstring(L, o->state_dir);
+        lua_setfield(L, -2, "state_dir");
+    }
+    lua_pushboolean(L, o->no_state);
+    lua_setfield(L, -2, "no_state");
+    if (o->log) {
+        lua_pushstring(L, o->log);
+        lua_setfield(L, -2, "log");
+    }
     rc = lua_isfunction(L, -2) ? run_protected(L, 1) : (lua_pop(L, 2), EXIT_DONE);
     if (rc != EXIT_DONE)
         return rc;
@@ -384,9 +425,27 @@ static int run_authorize(lua_State *L, int argc, char **argv, int at)
     return rc;
 }
 
-/* Flushes queued actions and logs out: what every script gets at its end (failed: after an
- * error, which --sieve-install must not install half of). */
-static int finish(lua_State *L, int failed)
+/* Calls imap[name](args...) from the registry's module; pushes nothing, returns the exit code.
+ * RUN is passed as a number, or nil. */
+static int call_module(lua_State *L, const char *name, const char *run, const char *script)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, "imapscript.module");
+    lua_getfield(L, -1, name);
+    lua_remove(L, -2);
+    if (run)
+        lua_pushinteger(L, strtoll(run, NULL, 10));
+    else
+        lua_pushnil(L);
+    if (script)
+        lua_pushstring(L, script);
+    else
+        lua_pushnil(L);
+    return run_protected(L, 2);
+}
+
+/* Flushes queued actions and logs out: what every script gets at its end. rc tells the journal
+ * how the script ended (and --sieve-install installs nothing after an error). */
+static int finish(lua_State *L, int rc)
 {
     lua_getfield(L, LUA_REGISTRYINDEX, "imapscript.module");
     if (!lua_istable(L, -1)) {
@@ -399,7 +458,7 @@ static int finish(lua_State *L, int failed)
         lua_pop(L, 1);
         return EXIT_DONE;
     }
-    lua_pushboolean(L, failed);
+    lua_pushinteger(L, rc);
     return run_protected(L, 1);
 }
 
@@ -469,6 +528,19 @@ int main(int argc, char **argv)
         free(o.exprs);
         return rc;
     }
+    if (rc == EXIT_DONE && o.history) {
+        rc = call_module(L, "_history", o.run, NULL);
+        lua_close(L);
+        free(o.exprs);
+        return rc;
+    }
+    if (rc == EXIT_DONE && o.undo) {
+        rc = call_module(L, "_undo", o.run, o.script);
+        int frc = finish(L, rc);
+        lua_close(L);
+        free(o.exprs);
+        return rc == EXIT_DONE ? frc : rc;
+    }
     /* No script named: the rules file in the config directory, if there is one. */
     static char default_path[PATH_MAX];
     if (rc == EXIT_DONE && o.default_script &&
@@ -507,7 +579,7 @@ int main(int argc, char **argv)
         repl_run(L, msghandler);
     /* Queued actions still go out after a script error: what ran before it was
      * meant. The first failure decides the exit code. */
-    int frc = finish(L, rc != EXIT_DONE);
+    int frc = finish(L, rc);
     if (rc == EXIT_DONE)
         rc = frc;
     lua_close(L);

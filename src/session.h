@@ -190,7 +190,7 @@ struct session_result {
     enum imap_code_kind code_kind;  /* response code of the tagged reply */
     const char *code_name;          /* "TRYCREATE", "APPENDUID", ... NULL when none */
     const char *code_text;          /* raw text after the name */
-    uint64_t code_num;              /* UIDVALIDITY of APPENDUID/COPYUID, ... */
+    uint64_t code_num;              /* UIDVALIDITY of APPENDUID/COPYUID, of a SELECT's mailbox */
     const char *set1, *set2;        /* COPYUID source/dest sets, APPENDUID uid set */
     const char *error;              /* for people, "" when OK: "UID MOVE: NO [TRYCREATE] ..." */
 };

@@ -202,6 +202,8 @@ static void select_done(struct session_cmd *c, const struct imap_response *r)
         s->view = sp->v;
         memset(&sp->v, 0, sizeof sp->v);
         s->state = SESSION_SELECTED;
+        /* Kept with the command: by the time its owner looks, a later SELECT may own the view. */
+        c->res.code_num = s->view.uidvalidity;
     } else if (s->state == SESSION_SELECTED) {
         s->state = SESSION_AUTH;
     }
@@ -769,7 +771,22 @@ struct fetch_priv {
     char names[32][24];             /* item names the command asked for, upper-cased, no section */
     size_t nnames;
     int refs;                       /* parts sharing it */
+    /* Two FETCHes of the same messages may be in flight at once: each claims a UID it asked
+     * for once, the next answer for that UID belongs to the next command (or the view). */
+    struct msgset want, got;
+    bool have_want;                 /* false for "$" */
 };
+
+/* The UID in a FETCH response's list, or 0. */
+static uint32_t fetch_uid(const struct imap_response *r)
+{
+    const struct imap_value *it = r->args[0].u.items;
+    for (size_t i = 0; i + 1 < r->args[0].len; i += 2)
+        if (it[i].type == IMAP_ATOM && it[i].len == 3 && strncasecmp(it[i].u.str, "UID", 3) == 0 &&
+            it[i + 1].type == IMAP_NUMBER && it[i + 1].u.num <= UINT32_MAX)
+            return (uint32_t)it[i + 1].u.num;
+    return 0;
+}
 
 static void fetch_name_add(struct fetch_priv *fp, const char *n, size_t len)
 {
@@ -820,6 +837,10 @@ static bool fetch_claims(const struct fetch_priv *fp, const struct imap_response
 {
     if (r->nargs < 1 || r->args[0].type != IMAP_LIST)
         return false;
+    uint32_t uid = fetch_uid(r);
+    if (uid && ((fp->have_want && !msgset_contains(&fp->want, uid)) ||
+                msgset_contains(&fp->got, uid)))
+        return false;
     const struct imap_value *it = r->args[0].u.items;
     size_t n = r->args[0].len;
     bool has_uid = false;
@@ -844,6 +865,11 @@ static int fetch_handler(struct session_cmd *c, const struct imap_response *r, v
     if (r->status != IMAP_ST_NONE || !r->name || strcmp(r->name, "FETCH") != 0 ||
         !fetch_claims(fp, r))
         return 0;
+    uint32_t uid = fetch_uid(r);
+    if (uid && msgset_add(&fp->got, uid, uid) < 0) {
+        session_cmd_fail(c, SESSION_ERR_NOMEM, "%s: out of memory", c->what);
+        return SESSION_ERR_NOMEM;
+    }
     if (fp->stopped)
         return 1;
     struct imap_fetch f;
@@ -863,8 +889,11 @@ static int fetch_handler(struct session_cmd *c, const struct imap_response *r, v
 static void fetch_free(struct session_cmd *c)
 {
     struct fetch_priv *fp = c->ud;
-    if (fp && --fp->refs == 0)
+    if (fp && --fp->refs == 0) {
+        msgset_free(&fp->want);
+        msgset_free(&fp->got);
         free(fp);
+    }
 }
 
 static void fetch_tail(struct session *s, struct command *c, const void *arg)
@@ -884,6 +913,15 @@ struct session_cmd *session_fetch_start(struct session *s, const struct msgset *
         return oom(s, "UID FETCH");
     fp->cb = cb;
     fp->ud = ud;
+    msgset_init(&fp->want);
+    msgset_init(&fp->got);
+    if (set) {
+        if (msgset_copy(&fp->want, set) < 0) {
+            free(fp);
+            return oom(s, "UID FETCH");
+        }
+        fp->have_want = true;
+    }
     fetch_names(fp, items);
     struct session_cmd *head = send_split(s, "UID FETCH", set, strlen(items), fetch_tail, items,
                                           fetch_handler, fp, NULL);
@@ -893,8 +931,10 @@ struct session_cmd *session_fetch_start(struct session *s, const struct msgset *
             p->on_free = fetch_free;
         }
     }
-    if (fp->refs == 0)
+    if (fp->refs == 0) {
+        msgset_free(&fp->want);
         free(fp);
+    }
     return head;
 }
 

@@ -10,6 +10,9 @@ local create = require "imapscript.create"
 local settings = require "imapscript.settings"
 local extensions = require "imapscript.extensions"
 local tasks = require "imapscript.tasks"
+local journal = require "imapscript.journal"
+local resolve = require "imapscript.resolve"
+local state = require "imapscript.state"
 log.internal(debug.getinfo(1, "S").source)
 
 local Account = {}
@@ -73,13 +76,15 @@ function M.new(cfg)
     closed = false,
     exists = {},         -- mailbox names known to exist, for create = true (create.lua)
     listing = nil,       -- the pending LIST that tells them
+    uidvalidity = {},    -- mailbox name -> UIDVALIDITY seen by this connection
   }, Account)
   M.all[#M.all + 1] = self
   return self
 end
 
 -- Fields the account keeps that may be nil: reading them must not make a mailbox.
-local nil_fields = { conn = true, selecting = true, selecting_ro = true, listing = true }
+local nil_fields = { conn = true, selecting = true, selecting_ro = true, listing = true,
+                     dead = true }
 
 function Account.__index(self, key)
   local m = methods[key]
@@ -105,10 +110,31 @@ function Account.__complete(self, listed)
   return names
 end
 
+-- Under the stock lua5.4 interpreter nothing calls imap._finish: a finalizer sends what is
+-- queued when the state closes (lua_close, also after a script error). Lua runs finalizers in
+-- the reverse order objects got them, so the sentinel is made anew after every connection and
+-- every queued operation: it then runs while they, their queries and sets are still alive.
+local sentinel_id = 0
+local function arm()
+  sentinel_id = sentinel_id + 1
+  local id = sentinel_id
+  M.sentinel = setmetatable({}, { __gc = function()
+    if id ~= sentinel_id or M.finished then return end
+    local ok, err = pcall(M.finish_all)
+    journal.finish(ok and "done" or "failed")
+    if not ok then
+      io.stderr:write("imapscript: ", tostring(type(err) == "table" and err.message or err), "\n")
+    end
+  end })
+end
+
 --- A new connection with the account's settings (the watcher's listeners use more than one).
 function methods._connect(self)
   if self.closed then
     error(core.error("usage", self.label .. ": account used after logout"), 0)
+  end
+  if settings.accounts_only then
+    error(core.error("stop", self.label .. ": reading the script's accounts only"), 0)
   end
   local cfg = self.cfg
   local token, cached
@@ -134,11 +160,22 @@ function methods._connect(self)
   return conn
 end
 
---- The live connection, made on first use.
+--- The live connection, made on first use. A new one first resolves what earlier runs (or
+--- this one, before a drop) left unfinished on this account.
 function methods._connection(self)
   if self.conn then return self.conn end
   self.conn = methods._connect(self)
   create.learn(self, self.conn)
+  if not settings.dry_run then
+    local release = state.lock(journal.register(self), self.label)
+    local fine, err = pcall(resolve.account, self, M.all)
+    release()
+    if not fine then
+      self:_reset()
+      error(err, 0)
+    end
+  end
+  arm()
   return self.conn
 end
 
@@ -190,6 +227,7 @@ end
 function methods._enqueue(self, op)
   op.where = op.where or log.where()
   self.queue[#self.queue + 1] = op
+  arm()
   return op
 end
 
@@ -275,10 +313,21 @@ local function mailbox_change(verb, plan_verb)
       log.plan({ action = plan_verb, account = self.label, mailbox = name, to = new }, text)
       return true
     end
-    self:_now(string.format("%s %s", verb, name), function(conn)
+    self:flush()
+    self:_connection()
+    -- Journaled like the actions, so that --undo can rename back and delete what it created.
+    local e = journal.entry(journal.key(self.cfg), { verb = plan_verb, method = "MAILBOX",
+      mailbox = name, dest_mailbox = new, line = log.where(), label = verb .. " " .. name,
+      account_label = self.label })
+    local ok, err = pcall(self._now, self, string.format("%s %s", verb, name), function(conn)
       if new then return conn[plan_verb](conn, self:_wire_name(name), self:_wire_name(new)) end
       return conn[plan_verb](conn, self:_wire_name(name))
     end)
+    if not ok then
+      e:failed(tostring(type(err) == "table" and err.message or err))
+      error(err, 0)
+    end
+    e:done()
     if plan_verb == "create" then self.exists[name] = true
     elseif plan_verb == "delete" or plan_verb == "rename" then
       self.exists[name] = nil
@@ -320,6 +369,8 @@ end
 function methods._reset(self)
   if self.conn then pcall(self.conn.logout, self.conn) end
   self.conn, self.selecting = nil, nil
+  -- A CREATE queued on the lost connection may never have run; the new one lists anew.
+  self.uidvalidity, self.exists, self.listing = {}, {}, nil
 end
 
 --- acct:logout(): flushes the queue and logs out. Idempotent.

@@ -1,17 +1,33 @@
--- batch.lua — sends an account's queue of searches and actions as pipelined batches.
+-- batch.lua — sends an account's queue of searches and actions as pipelined batches, each
+-- state-changing step written to the journal (journal.lua) before its command goes out.
 -- Commands go out back to back and the replies are read once (a round), except where an
 -- answer is needed first: an action on a result whose UIDs are not known yet (unless
--- SEARCHRES lets it say "$"), and the COPY that must be confirmed before any \Deleted.
+-- SEARCHRES lets it say "$"), a COPY (it waits until the journal names its messages), and the
+-- removal that must follow a confirmed COPY. After a command that expunges (MOVE, EXPUNGE) the
+-- next command re-selects the mailbox: servers answer commands pipelined behind an expunge from
+-- their view before it. A dropped connection is made again (3 tries), the journal resolved, and
+-- what was not done is sent again.
 local core = require "imapscript.core"
 local log = require "imapscript.log"
 local settings = require "imapscript.settings"
 local Result = require "imapscript.result"
 local transfer = require "imapscript.transfer"
+local journal = require "imapscript.journal"
+local model = require "imapscript.model"
+local state = require "imapscript.state"
 local create = require "imapscript.create"
 log.internal(debug.getinfo(1, "S").source)
 
 local Run = {}
 Run.__index = Run
+
+-- Error kinds that mean the connection is gone (a garbled reply is not retried: kind protocol).
+local LOST = { network = true, closed = true }
+local Lost = {}                     -- metatable of the error that unwinds to M.run
+local BACKOFF = { 1, 2 }            -- seconds before the 2nd and 3rd reconnection tries
+local MAX_RESUMES = 5               -- per flush, so that a server that always drops ends it
+
+local function is_lost(err) return getmetatable(err) == Lost end
 
 -- "rules.lua:12: move_to Archive: <server's error>" for an error of a queued operation.
 local function annotate(err, op)
@@ -35,17 +51,36 @@ function Run:track(handle, finish)
   self.inflight[#self.inflight + 1] = { handle = handle, finish = finish }
 end
 
---- Writes what is queued and reads every answer; runs each finish in order.
+--- Writes what is queued and reads every answer; runs each finish in order. When the
+--- connection was lost, the answers that did arrive are still finished, then Lost is raised.
 function Run:round()
   if #self.inflight == 0 then return end
   self.conn:wait()
   local list = self.inflight
   self.inflight = {}
   self.saved = nil       -- every search of the round is resolved now: no need for "$"
+  self.fetching = nil
+  local lost
   for _, t in ipairs(list) do
     local value, err = t.handle:result()
-    t.finish(value, err)
+    if value == nil and err and LOST[err.kind] then
+      lost = lost or err
+    elseif not lost then
+      t.finish(value, err)
+    elseif value ~= nil then
+      -- What the server did before the drop is journaled; what it leads to waits for resume.
+      local ok, ferr = pcall(t.finish, value, err)
+      if not ok and not is_lost(ferr) then self:record(ferr) end
+    end
   end
+  if lost then error(setmetatable({ err = lost }, Lost), 0) end
+end
+
+-- An operation has one more part whose last command is in flight / one less.
+local function part_begin(op) op.waiting = (op.waiting or 0) + 1 end
+local function part_end(op, failed)
+  op.waiting = op.waiting - 1
+  if failed then op.failed = true end
 end
 
 -- The UIDs of a part whose set may still be "$", once its search's round is over.
@@ -86,18 +121,23 @@ end
 -- they fail too ("no mailbox selected"), and sel.err is reported once, for all of them:
 -- an error naming the mailbox and the script line, or with missing = "skip" a warning.
 function Run:select(box, op)
-  local h = self.acct:_select(self.conn, box)
+  local acct = self.acct
+  local h = acct:_select(self.conn, box)
   if h then
     self.saved = nil     -- SELECT empties the server's saved result
+    self.fetching = nil
     local sel = { box = box }
     self.sel = sel
-    self:track(h, function(ok, err)
-      if ok then return end
-      self.acct:_deselect()
+    self:track(h, function(v, err)
+      if v then
+        if type(v) == "table" then acct.uidvalidity[box.name] = v.uidvalidity end
+        return
+      end
+      acct:_deselect()
       if err.kind ~= "no" then return self:record(annotate(err, op)) end
       sel.err = annotate(err, { where = op.where, label = op.label or ("search " .. box.name) })
       sel.err.missing = true
-      if self.acct.cfg.missing == "skip" then
+      if acct.cfg.missing == "skip" then
         log.warn(sel.err.message .. " (taken as empty)")
       else
         self:record(sel.err)
@@ -109,19 +149,21 @@ function Run:select(box, op)
   return h ~= nil
 end
 
--- Notes UIDs this run moved or expunged from box. Dovecot answers a search pipelined after
--- such a command as if they were still there (it shows expunges once the pipeline drains):
--- results leave them out, so that a later rule sees what an earlier one did.
-function Run:removed(box, set)
-  local gone = self.gone[box]
-  self.gone[box] = gone and gone + set or set
-end
-
 -- Records the error of op's command, unless it only followed from its mailbox's failed
 -- SELECT (sel.err), which is reported already.
 function Run:fail(op, sel, err)
   if sel and sel.err then return end
   self:record(annotate(err, op))
+end
+
+-- After a command that expunges from the selected mailbox (MOVE, EXPUNGE, or a STORE of
+-- \Deleted, whose EXPUNGE follows) the next command re-selects it: servers answer commands
+-- pipelined behind an expunge from their view before it (Dovecot's SEARCH after a MOVE still
+-- finds the moved messages). A SELECT runs only once everything before it is done. (It also
+-- ends \Recent for this session: only a rule after a removal sees that.)
+function Run:changed()
+  self.acct:_deselect()
+  self.saved = nil
 end
 
 -- Queries the server can run: OLDER/YOUNGER become dates without WITHIN (RFC 5032).
@@ -141,12 +183,12 @@ function Run:send_search(op)
   self:select(op.box, op)
   local sel = self.sel
   local save = not settings.dry_run and self.conn:has("SEARCHRES")
-  op.handle = self.conn:search(self:server_query(op.query), { save = save })
+  local q = settings.dry_run and model.query(op.box, op.query) or op.query
+  op.handle = self.conn:search(self:server_query(q), { save = save })
   self.saved = save and r or nil
   self:track(op.handle, function(set, err)
     if set then
-      local gone = self.gone[op.box]
-      r.resolved = { { box = op.box, set = gone and set - gone or set } }
+      r.resolved = { { box = op.box, set = set } }
     elseif sel.err then
       -- The mailbox could not be opened: no messages (missing = "skip"), or its error.
       if self.acct.cfg.missing == "skip" then
@@ -163,12 +205,12 @@ end
 
 -- The parts of result r for an action: {box=, set=}, where set may be "$" when the
 -- server holds r as its saved search result. concrete = true never gives "$".
-function Run:parts_of(r, concrete)
+function Run:parts_of(r, concrete_only)
   if r.resolved then return r.resolved end
   if r.err and r.err.missing then return {} end   -- reported with its SELECT
   if r.err then error(r.err, 0) end
   if r.kind == "search" then
-    if not concrete and self.saved == r and self.acct.selecting == r.box:_wire() then
+    if not concrete_only and self.saved == r and self.acct.selecting == r.box:_wire() then
       return { { box = r.box, set = "$" } }
     end
     if r.op and r.op.handle then
@@ -190,12 +232,14 @@ local function store_text(op)
   return string.format("%s (%s)", how[op.mode], table.concat(op.flags, " "))
 end
 
--- Dry run: one plan line per mailbox part, nothing sent.
+-- Dry run: one plan line per mailbox part, nothing sent. The parts lose what earlier planned
+-- actions took away, and the model learns what this one does.
 function Run:plan(op)
   for _, p in ipairs(self:parts_of(op.src, true)) do
-    local n, uids = #p.set, tostring(p.set)
+    local set = model.present(p.box, p.set)
+    local n, uids = #set, tostring(set)
     local step = { action = op.verb, account = self.acct.label, from = p.box.name,
-                   count = n, uids = uids }
+                   count = n, uids = uids, line = op.where }
     local text
     if op.verb == "move" or op.verb == "copy" then
       step.to = op.dest.name
@@ -212,49 +256,140 @@ function Run:plan(op)
       text = string.format("%s %d %s", op.verb, n, p.box.name)
     end
     log.plan(step, string.format("%s (uids %s)", text, n > 0 and uids or "none"))
+    model.apply(op, p.box, set)
   end
 end
 
 local past = { move = "moved", copy = "copied", delete = "deleted" }
 
--- Marks a part \Deleted and expunges exactly it when the server can (UIDPLUS);
--- otherwise leaves it flagged and warns, unless the account allows a full expunge.
--- UIDs mean something only in their mailbox: it is selected first if it is not.
-function Run:remove(op, part, then_log)
-  local conn = self.conn
-  if self:select(part.box, op) and part.set == "$" then
+-- The log line of a completed part: "moved 37 messages INBOX -> Archive". The step is what
+-- the imapfilter layer needs to word the line its own way.
+local function log_done(op, box, n)
+  local step = { op = op, box = box, count = n }
+  if n == 0 then
+    log.info(string.format("%s: no messages in %s", op.label, box.name))
+  elseif op.verb == "store" then
+    log.action(string.format("%s %d messages in %s", op.label ..
+      (op.label:find("flags$") and " " .. table.concat(op.flags, " ") or ""), n, box.name), step)
+  elseif op.dest then
+    log.action(string.format("%s %d messages %s -> %s", past[op.verb], n, box.name, op.dest.name), step)
+  else
+    log.action(string.format("%s %d messages from %s", past[op.verb], n, box.name), step)
+  end
+end
+
+-- A journal entry for a part of op, in the journal before this returns.
+-- t.verb is op's verb unless given (the "undelete" entry of a removal without UIDPLUS).
+function Run:entry(op, part, t)
+  if not t.verb then
+    t.verb = op.verb
+    if op.dest then
+      t.dest_mailbox, t.dest_account = op.dest.name, journal.key(op.dest.account.cfg)
+    end
+    if op.verb == "store" then t.mode, t.flags = op.mode, op.flags end
+  end
+  t.line, t.label, t.resolves = op.where, op.label, op.resolves
+  t.mailbox = part.box.name
+  t.uidvalidity = self.acct.uidvalidity[t.mailbox]
+  t.account_label = self.acct.label
+  local e = journal.entry(self.key, t)
+  op.entries[#op.entries + 1] = e
+  return e
+end
+
+local PRE_ITEMS = { "uid", "flags", "size", { "fields", "Message-ID" } }
+
+--- The Message-ID of raw header text ("<...>"), or nil.
+local function message_id(header)
+  local v = header and core.header_values(header, "Message-ID")[1]
+  return v and (v:match("<[^>]*>") or v:match("%S+")) or nil
+end
+
+-- Queues the FETCH of what a part's messages are before a change (UID, flags, size,
+-- Message-ID); done(msgs) gets them sorted by UID, or nil and the error.
+function Run:preimage(part, done)
+  self.fetching = true   -- see Run:send_action, delete
+  local msgs = {}
+  local h = self.conn:fetch(part.set, PRE_ITEMS, function(m)
+    if m.uid then
+      msgs[#msgs + 1] = { uid = m.uid, flags = m.flags or {}, size = m.size,
+                          message_id = message_id(m.fields) }
+    end
+  end)
+  self:track(h, function(ok, err)
+    if not ok then return done(nil, err) end
+    table.sort(msgs, function(a, b) return a.uid < b.uid end)
+    done(msgs)
+  end)
+end
+
+-- Marks a part \Deleted and expunges exactly it (e: its journal entry; others: the other
+-- \Deleted messages of the mailbox, known for servers without UIDPLUS), then done().
+-- pre(set), when given, queues the pre-image FETCH right after the STORE: a STORE of \Deleted
+-- that runs while a FETCH of message text is still being answered is not seen by an EXPUNGE
+-- behind it (Dovecot), so no such FETCH may come before it in the same write.
+function Run:remove(op, part, e, others, done, pre)
+  local conn, set = self.conn, part.set
+  if self:select(part.box, op) and set == "$" then
     error(core.error("usage", "internal: \"$\" after a new SELECT"), 0)
   end
   local sel = self.sel
-  -- op.keep: the messages stay, flagged \Deleted (move_to(box, {expunge = false})).
-  local uidplus = conn:has("UIDPLUS") and not op.keep
-  -- STORE and its UID EXPUNGE go together, so that a retried STORE is expunged too.
-  local function send(set)
-    local h = conn:store(set, "+", { "\\Deleted" })
-    if uidplus then
-      self:track(conn:expunge(set), function(ok, err)
-        if ok then self:removed(part.box, concrete(op.src, part)) else self:fail(op, sel, err) end
-      end)
+  part_begin(op)
+  local function finish(ok, err)
+    if not ok then
+      e:failed(tostring(err and err.message))
+      part_end(op, true)
+      return self:fail(op, sel, err)
     end
-    return h
+    e:done { uidvalidity = self.acct.uidvalidity[part.box.name] }
+    part_end(op)
+    done()
   end
-  self:track_uids(op, part, send, function(ok, err)
-    if not ok then return self:fail(op, sel, err) end
-    if uidplus or op.keep then return then_log() end
-    if self.acct.cfg.expunge == "all" then
+  local uidplus = conn:has("UIDPLUS")
+  if op.keep then
+    -- move_to(box, {expunge = false}): the messages stay, flagged \Deleted.
+    self:track_uids(op, part, function(s) return conn:store(s, "+", { "\\Deleted" }) end, finish)
+    self:changed()
+  elseif uidplus then
+    -- STORE and its UID EXPUNGE go together, so that a retried STORE is expunged too.
+    local function send(s)
+      local h = conn:store(s, "+", { "\\Deleted" })
+      if pre then pre(s) end
+      pre = nil
+      self:track(conn:expunge(s), function(ok, err)
+        if not ok then self:fail(op, sel, err) end
+      end)
+      return h
+    end
+    self:track_uids(op, part, send, finish)
+    self:changed()
+  elseif self.acct.cfg.expunge == "all" then
+    local h = conn:store(set, "+", { "\\Deleted" })
+    if pre then pre(set) end
+    self:track(h, function(ok, err)
+      if not ok then return finish(ok, err) end
       -- CLOSE expunges the selected mailbox: later operations may have selected another.
       self:select(part.box, op)
-      self:track(conn:close_mailbox(), function(closed, e)
-        if closed then then_log() else self:record(annotate(e, op)) end
-      end)
+      self:track(conn:close_mailbox(), finish)
       self.acct:_deselect()
-      return
+    end)
+  else
+    -- No UIDPLUS: EXPUNGE takes every \Deleted message, so the others lose the flag for it and
+    -- get it back after; the journal names them first, so that a cut in between is repaired.
+    others = (others or core.set("")) - set
+    local u = #others > 0 and self:entry(op, { box = part.box },
+      { verb = "undelete", method = "STORE", uids = others }) or nil
+    local function check(ok, err) if not ok then self:fail(op, sel, err) end end
+    self:track(conn:store(set, "+", { "\\Deleted" }), check)
+    if u then self:track(conn:store(others, "-", { "\\Deleted" }), check) end
+    self:track(conn:expunge_all(), finish)
+    if u then
+      self:track(conn:store(others, "+", { "\\Deleted" }), function(ok, err)
+        if ok then u:done() else check(ok, err) end
+      end)
     end
-    log.warn(string.format("%s: %s: the server lacks UIDPLUS, so the messages stay in %s " ..
-      "flagged \\Deleted (expunge = \"all\" would expunge every \\Deleted message there)",
-      op.where or "?", op.label, part.box.name))
-    then_log()
-  end)
+    self:changed()
+  end
 end
 
 -- Queues CREATE of op's destination (and SUBSCRIBE with subscribe = true).
@@ -311,6 +446,140 @@ function Run:send_labels(op)
   end
 end
 
+-- Operations whose commands wait until the journal names their messages: a COPY (whether a
+-- cut-off COPY was done is then found by the copies' Message-IDs) and an expunge without
+-- UIDPLUS (the other \Deleted messages must be known first).
+function Run:two_phase(op)
+  local conn = self.conn
+  if op.verb == "copy" then return true end
+  if op.verb == "move" then return op.keep or not conn:has("MOVE") end
+  return op.verb == "delete" and not conn:has("UIDPLUS") and self.acct.cfg.expunge ~= "all"
+end
+
+-- Sends an operation that cannot go out on "$": first (one round) what its parts' messages
+-- are, the other \Deleted messages and the destination's UIDNEXT; then, journaled, the COPY
+-- (whose confirmation leads to the removal) or the removal.
+function Run:send_two_phase(op)
+  local conn, acct = self.conn, self.acct
+  local dance = not conn:has("UIDPLUS") and acct.cfg.expunge ~= "all" and not op.keep
+  local info = {}
+  for _, p in ipairs(self:parts_of(op.src, false)) do
+    if p.set == "$" or #p.set > 0 then
+      local at = { box = p.box }
+      info[#info + 1] = at
+      self:select(p.box, op)
+      self:preimage(p, function(msgs, err)
+        if msgs then at.msgs = msgs else at.err = err end
+      end)
+      if dance and op.verb ~= "copy" then
+        self:track(conn:search(core.query_key("DELETED")), function(set) at.deleted = set end)
+      end
+      if op.dest and op.dest ~= p.box then
+        self:track(conn:status(op.dest:_wire()), function(st) at.uidnext = st and st.uidnext end)
+      end
+    end
+  end
+  self:round()
+  if op.dest then self:ensure_dest(op) end
+  local removing = false
+  for _, at in ipairs(info) do
+    if at.err then
+      op.failed = true
+      self:record(annotate(at.err, op))
+    else
+      local uids = {}
+      for i, m in ipairs(at.msgs) do uids[i] = m.uid end
+      local set = core.set(uids)
+      if op.skip and op.skip[at.box.name] then set = set - op.skip[at.box.name] end
+      local part = { box = at.box, set = set }
+      if #set == 0 then
+        log_done(op, at.box, 0)
+      else
+        local kept = {}
+        for _, m in ipairs(at.msgs) do if set:contains(m.uid) then kept[#kept + 1] = m end end
+        local e = self:entry(op, part, { method = op.verb == "delete" and "EXPUNGE" or "COPY",
+          uids = set, msgs = kept, dest_uidnext = at.uidnext })
+        if op.verb == "delete" then
+          self:remove(op, part, e, at.deleted, function() log_done(op, at.box, #set) end)
+        else
+          removing = removing or op.verb == "move"
+          self:send_copy(op, part, e, at.deleted)
+        end
+      end
+    end
+  end
+  -- The removal is queued when the COPY is confirmed: it must go before later operations.
+  if removing then self:round() end
+end
+
+-- The COPY of a journaled part; for a move, the removal of what it copied follows.
+function Run:send_copy(op, part, e, deleted)
+  local conn = self.conn
+  self:select(part.box, op)
+  local sel = self.sel
+  part_begin(op)
+  self:track_uids(op, part, function(s) return conn:copy(s, op.dest:_wire()) end, function(v, err)
+    if not v then
+      e:failed(tostring(err and err.message))
+      part_end(op, true)
+      if not op.create_failed then self:fail(op, sel, err) end
+      return
+    end
+    self.acct.exists[op.dest.name] = true
+    local cu = type(v) == "table" and v or {}
+    -- COPYUID names what was copied: messages expunged meanwhile are not removed.
+    -- Only UIDs we asked for, whatever a confused server claims.
+    local copied = cu.src and (cu.src * part.set) or part.set
+    local fields = { dest_uids = cu.dst, dest_uidvalidity = cu.uidvalidity,
+                     uidvalidity = self.acct.uidvalidity[part.box.name], count = #copied }
+    part_end(op)
+    if op.verb == "copy" then
+      e:done(fields)
+      return log_done(op, part.box, #copied)
+    end
+    fields.state = "copied"
+    e:update(fields)
+    self:remove(op, { box = part.box, set = copied }, e, deleted,
+      function() log_done(op, part.box, #copied) end)
+  end)
+end
+
+-- A move or copy to another account (transfer.lua), then the removal of what it appended.
+function Run:send_transfer(op, p)
+  local skip = op.skip and op.skip[p.box.name]
+  local set = skip and p.set - skip or p.set
+  local function done(n)
+    log.action(string.format("%s %d messages %s -> %s (%s)", past[op.verb], n, p.box.name,
+      op.dest.name, op.dest.account.label), { op = op, box = p.box, count = n })
+  end
+  if #set == 0 then return done(0) end
+  local e = self:entry(op, p, { method = "APPEND", uids = set, msgs = {} })
+  part_begin(op)
+  local copied, err = transfer.run(self.acct, p.box, set, op, e)
+  if not copied then
+    if LOST[err.kind] then
+      op.dest.account:_reset()
+      error(setmetatable({ err = err }, Lost), 0)
+    end
+    e:failed(tostring(err.message))
+    part_end(op, true)
+    return self:record(annotate(err, op))
+  end
+  part_end(op)
+  if op.verb == "copy" then
+    e:done()
+    return done(#copied)
+  end
+  e:update { state = "copied" }
+  local deleted
+  if not self.conn:has("UIDPLUS") and self.acct.cfg.expunge ~= "all" and not op.keep then
+    self:select(p.box, op)
+    self:track(self.conn:search(core.query_key("DELETED")), function(s) deleted = s end)
+    self:round()
+  end
+  self:remove(op, { box = p.box, set = copied }, e, deleted, function() done(#copied) end)
+end
+
 function Run:send_action(op)
   op = gmail_delete(self, op)
   if settings.dry_run then return self:plan(op) end
@@ -319,93 +588,245 @@ function Run:send_action(op)
   if (verb == "move" or verb == "copy") and op.dest.account ~= self.acct then
     self:round()         -- earlier operations first: order is kept
     for _, p in ipairs(self:parts_of(op.src, true)) do
-      transfer.run(self.acct, p.box, p.set, op, function(err) self:record(annotate(err, op)) end)
+      if #p.set > 0 then self:send_transfer(op, p) end
     end
     self.acct:_deselect()
     return
   end
-  local fallback = verb == "move" and (op.keep or not conn:has("MOVE"))
+  if self:two_phase(op) then return self:send_two_phase(op) end
+  -- A removal must not share a write with an earlier FETCH of message text (Run:remove).
+  if verb == "delete" and self.fetching then self:round() end
   if op.dest then self:ensure_dest(op) end
-  for _, p in ipairs(self:parts_of(op.src, fallback)) do
+  local keep = journal.wants_preimage()
+  for _, p in ipairs(self:parts_of(op.src, false)) do
     local box, set = p.box, p.set
     if set == "$" or #set > 0 then
       self:select(box, op)
       local sel = self.sel
-      local function done(n)
-        -- step: what the imapfilter layer needs to word the line its own way.
-        local step = { op = op, box = box, count = n }
-        if n == 0 then
-          log.info(string.format("%s: no messages in %s", op.label, box.name))
-        elseif verb == "store" then
-          log.action(string.format("%s %d messages in %s", op.label ..
-            (op.label:find("flags$") and " " .. table.concat(op.flags, " ") or ""), n, box.name), step)
-        elseif op.dest then
-          log.action(string.format("%s %d messages %s -> %s", past[verb], n, box.name, op.dest.name), step)
-        else
-          log.action(string.format("%s %d messages from %s", past[verb], n, box.name), step)
-        end
+      local r = op.src
+      local e = self:entry(op, p, { method = verb == "delete" and "EXPUNGE" or verb:upper(),
+        uids = set ~= "$" and set or nil, query = set == "$" and tostring(r.query) or nil })
+      local count
+      if keep and verb ~= "delete" then
+        self:preimage(p, function(msgs) if msgs then e:preimage(msgs); count = #msgs end end)
       end
       if verb == "store" then
+        part_begin(op)
         self:track_uids(op, p, function(uids) return conn:store(uids, op.mode, op.flags) end, function(ok, err)
-          if ok then done(#concrete(op.src, p)) else self:fail(op, sel, err) end
-        end)
-      elseif verb == "delete" then
-        self:remove(op, p, function() done(#concrete(op.src, p)) end)
-      elseif verb == "copy" or not fallback then
-        local send = verb == "move" and conn.move or conn.copy
-        self:track_uids(op, p, function(uids) return send(conn, uids, op.dest:_wire()) end, function(v, err)
-          if v then
-            self.acct.exists[op.dest.name] = true
-            -- COPYUID names what the server took (not UIDs expunged meanwhile).
-            local asked = concrete(op.src, p)
-            local took = type(v) == "table" and v.src and v.src * asked or asked
-            if verb == "move" then self:removed(box, took) end
-            done(#took)
-          elseif not op.create_failed then
-            self:fail(op, sel, err)
+          if not ok then
+            e:failed(tostring(err and err.message))
+            part_end(op, true)
+            return self:fail(op, sel, err)
           end
+          local n = count or #concrete(op.src, p)
+          e:done { count = n, uidvalidity = self.acct.uidvalidity[box.name] }
+          part_end(op)
+          log_done(op, box, n)
         end)
+        for _, f in ipairs(op.flags) do
+          if f:upper() == "\\DELETED" then self:changed() end
+        end
+      elseif verb == "delete" then
+        self:remove(op, p, e, nil, function() log_done(op, box, count or #concrete(op.src, p)) end,
+          keep and function(s)
+            self:preimage({ box = box, set = s }, function(msgs)
+              if not msgs then return end
+              -- \Deleted was just set; what it was before no undo needs (nothing comes back).
+              for _, m in ipairs(msgs) do
+                local f = {}
+                for _, x in ipairs(m.flags) do if x:upper() ~= "\\DELETED" then f[#f + 1] = x end end
+                m.flags = f
+              end
+              e:preimage(msgs)
+              count = #msgs
+            end)
+          end)
       else
-        -- MOVE-less (or expunge-less) move: the COPY must be confirmed before any message is flagged
-        -- \Deleted, so it ends the round; the removal goes first in the next one.
-        self:track_uids(op, p, function(uids) return conn:copy(uids, op.dest:_wire()) end, function(v, err)
+        part_begin(op)
+        self:track_uids(op, p, function(uids) return conn:move(uids, op.dest:_wire()) end, function(v, err)
           if not v then
+            e:failed(tostring(err and err.message))
+            part_end(op, true)
             if not op.create_failed then self:fail(op, sel, err) end
             return
           end
           self.acct.exists[op.dest.name] = true
-          -- COPYUID names what was copied: messages expunged meanwhile are not removed.
-          -- Only UIDs we asked for, whatever a confused server claims.
-          local copied = type(v) == "table" and v.src and (v.src * set) or set
-          self:remove(op, { box = box, set = copied }, function() done(#copied) end)
+          -- COPYUID names what the server took (not UIDs expunged meanwhile).
+          local cu = type(v) == "table" and v or {}
+          local asked = concrete(op.src, p)
+          local n = cu.src and #(cu.src * asked) or count or #asked
+          e:done { count = n, dest_uids = cu.dst, dest_uidvalidity = cu.uidvalidity,
+                   uidvalidity = self.acct.uidvalidity[box.name] }
+          part_end(op)
+          log_done(op, box, n)
         end)
-        self:round()
+        self:changed()
       end
     end
   end
 end
 
+---------------------------------------------------------------------------------------
+-- Resuming after a dropped connection.
+
+-- True when every part op sent is done (by its reply, or found done after the drop).
+local function complete(op)
+  if op.failed then return true end
+  if not op.sent then return false end
+  if (op.waiting or 0) == 0 then return true end
+  for _, e in ipairs(op.entries or {}) do
+    if e.state ~= "done" and not (e.state == "resolved" and e.complete) then return false end
+  end
+  return true
+end
+
+-- What the summary says of an operation.
+local function status(op)
+  if op.failed then return "failed" end
+  if complete(op) then return "done" end
+  for _, e in ipairs(op.entries or {}) do
+    if e.state == "pending" or e.state == "copied" or (e.state == "resolved" and e.unknown) then
+      return "unknown"
+    end
+  end
+  return "not done"
+end
+
+-- Per script line: done, not done, unknown (the next run resolves those).
+local function summary(ops)
+  for _, op in ipairs(ops) do
+    if op.kind == "action" then
+      local s = status(op)
+      local n = 0
+      for _, e in ipairs(op.entries or {}) do n = n + (e.count or 0) end
+      local detail = s == "done" and n > 0 and string.format(" (%d messages)", n)
+        or s == "unknown" and " (sent, no answer; the next run resolves it)" or ""
+      log.report(string.format("%s: %s: %s%s", op.where or "?", op.label, s, detail))
+    end
+  end
+end
+local function sleep(s) os.execute("sleep " .. s) end
+
+-- Reconnects (resolving the journal) after err; returns the operations to send again, or
+-- prints the summary and raises when the account cannot be reached.
+function Run:resume(err, ops, n)
+  local acct = self.acct
+  log.warn(string.format("%s: connection lost (%s)", acct.label, tostring(err.message)))
+  local last = err
+  if n <= MAX_RESUMES then
+    for try = 1, 3 do
+      acct:_reset()
+      local ok, e = pcall(acct._connection, acct)
+      if ok then last = nil break end
+      last = e
+      if type(e) ~= "table" or not LOST[e.kind] then break end
+      if try < 3 then
+        log.warn(string.format("%s: reconnecting failed (%s); again in %d s", acct.label,
+          tostring(e.message), BACKOFF[try]))
+        sleep(BACKOFF[try])
+      end
+    end
+  end
+  if last then
+    acct:_reset()
+    acct.dead = last
+    summary(ops)
+    error(last, 0)
+  end
+  log.warn(string.format("%s: reconnected; the journal is resolved, going on", acct.label))
+  local again = {}
+  -- What cannot be told done or not is not done again (it might be done twice): the run ends
+  -- with exit 3, the next one resolves it if it can.
+  for _, op in ipairs(ops) do
+    for _, e in ipairs(op.entries or {}) do
+      if e.unknown and not e.reported then
+        e.reported = true
+        self:record(core.error("closed", string.format("%s: %s: %s", op.where or "?", op.label,
+          e.outcome or "unknown")))
+      end
+    end
+  end
+  for _, op in ipairs(ops) do
+    if op.kind == "search" then
+      local r = op.result
+      if not r.resolved and not r.err then
+        op.handle = nil
+        again[#again + 1] = op
+      end
+    elseif not complete(op) then
+      -- What was found done is not done twice (a copy is not idempotent).
+      op.skip = op.skip or {}
+      for _, e in ipairs(op.entries or {}) do
+        local got = e.done_uids or ((e.complete or e.unknown) and e.uids)
+        if e.state == "resolved" and got and e.verb == op.verb then
+          op.skip[e.mailbox] = (op.skip[e.mailbox] or core.set("")) + got
+        end
+      end
+      op.sent, op.waiting = false, 0
+      again[#again + 1] = op
+    end
+  end
+  return again
+end
+
 local M = {}
+
+-- Sends ops in order and reads every answer; returns nil, or the Lost error.
+function Run:send_all(ops)
+  for _, op in ipairs(ops) do
+    if op.kind == "action" then op.entries, op.waiting = op.entries or {}, op.waiting or 0 end
+    local ok, err = pcall(op.kind == "search" and Run.send_search or Run.send_action, self, op)
+    if not ok then
+      if is_lost(err) then return err end
+      op.failed = true
+      self:record(annotate(err, op))
+    elseif op.kind == "action" then
+      op.sent = true
+    end
+  end
+  -- A round's answers may send more (a retry, the removal after a confirmed COPY).
+  while #self.inflight > 0 do
+    local ok, err = pcall(Run.round, self)
+    if not ok then
+      if is_lost(err) then return err end
+      self:record(annotate(err, {}))
+      break
+    end
+  end
+end
+
+local function new_run(acct, errors)
+  return setmetatable({
+    acct = acct, conn = acct:_connection(), inflight = {}, saved = nil, errors = errors or {},
+    key = journal.key(acct.cfg),
+  }, Run)
+end
 
 --- Runs ops (searches and actions queued on acct) in order; raises the first error
 --- after every operation had its chance, with the script line that queued it.
 function M.run(acct, ops)
-  local run = setmetatable({
-    acct = acct, conn = acct:_connection(), inflight = {}, saved = nil, errors = {}, gone = {},
-  }, Run)
-  for _, op in ipairs(ops) do
-    local ok, err = pcall(op.kind == "search" and Run.send_search or Run.send_action, run, op)
-    if not ok then run:record(annotate(err, op)) end
+  if acct.dead then
+    summary(ops)
+    error(acct.dead, 0)
   end
-  -- A round's answers may send more (a retry, the removal after a confirmed COPY).
-  while #run.inflight > 0 do
-    local ok, err = pcall(Run.round, run)
-    if not ok then
-      run:record(annotate(err, {}))
-      break
+  local release = settings.dry_run and function() end or state.lock(journal.key(acct.cfg), acct.label)
+  local ok, err = pcall(function()
+    local run = new_run(acct)
+    local queue, n = ops, 0
+    while true do
+      local lost = run:send_all(queue)
+      if not lost then break end
+      n = n + 1
+      queue = run:resume(lost.err, ops, n)
+      run = new_run(acct, run.errors)
     end
-  end
-  if run.errors[1] then error(run.errors[1], 0) end
+    if run.errors[1] then error(run.errors[1], 0) end
+  end)
+  release()
+  if not ok then error(err, 0) end
 end
+
+M.message_id = message_id
+M.summary = summary
 
 return M

@@ -12,6 +12,7 @@ local watch = require "imapscript.watch"
 local sort = require "imapscript.sort"
 result.methods.sort = sort.sort           -- r:sort, r:threads (sort.lua)
 result.methods.threads = sort.threads
+local journal = require "imapscript.journal"
 
 local imap = {
   version = core.version,
@@ -62,13 +63,35 @@ function imap._configure(opts)
     sieve_mode = require "imapscript.sieve.mode"
     sieve_mode.begin(imap, { mode = opts.sieve, name = opts.sieve_name })
   end
+  -- The state database and the audit log (journal.lua, state.lua).
+  settings.state_dir = opts.state_dir or settings.state_dir
+  settings.no_state = opts.no_state and true or false
+  if opts.log then
+    local f, err = io.open(opts.log, "a")
+    if not f then error(core.error("usage", "--log: " .. err), 0) end
+    f:setvbuf("line")
+    log.audit_file = f
+  end
   return imap
 end
 
---- End of the script (failed: it raised an error): flushes every queue and logs out everywhere.
-function imap._finish(failed)
-  if sieve_mode then sieve_mode.finish(failed) else account.finish_all() end
+--- End of the script (code: how it ended, 0 when well): flushes every queue, logs out
+--- everywhere, and closes the run in the journal. After a script error (code ~= 0),
+--- --sieve-install installs nothing.
+function imap._finish(code)
+  account.finished = true
+  local failed = (code or 0) ~= 0
+  local ok, err = pcall(function()
+    if sieve_mode then sieve_mode.finish(failed) else account.finish_all() end
+  end)
+  journal.finish((ok and not failed) and "done" or "failed", ok and code or nil)
   if log.plan_file then log.plan_file:close() end
+  if log.audit_file then log.audit_file:close() end
+  if not ok then error(err, 0) end
 end
+
+--- imapscript --history [RUN] and --undo [RUN] (undo.lua).
+function imap._history(run) return require("imapscript.undo").history(run) end
+function imap._undo(run, script) return require("imapscript.undo").undo(run, script) end
 
 return imap

@@ -1,11 +1,13 @@
 -- log.lua — what imapscript tells its user: one line per completed action (stderr or
--- syslog), warnings, the dry-run plan (text and JSON lines), and progress on a terminal.
+-- syslog), warnings, the dry-run plan (text and JSON lines), the --log audit of every
+-- message acted on (JSON lines), and progress on a terminal.
 local core = require "imapscript.core"
 
 local M = {
   quiet = false, verbose = 0, syslog = false, tty = false,
   journal = false,       -- stderr is systemd's journal: lines carry "<N>" priorities
   plan_file = nil,       -- an open file for --plan-json
+  audit_file = nil,      -- an open file for --log
 }
 
 -- syslog(3) levels, for the journal's "<N>" line prefixes.
@@ -29,6 +31,11 @@ end
 
 function M.warn(msg)
   emit("warning", "warning: " .. msg)
+end
+
+--- What became of a script line's action after the connection was lost for good.
+function M.report(msg)
+  emit("warning", msg)
 end
 
 function M.info(msg, level)
@@ -59,6 +66,13 @@ local function json(v)
     return "{" .. table.concat(out, ",") .. "}"
   end
   return "null"
+end
+
+M.json = json
+
+--- One message acted on, as a JSON line under --log ("where did my mail go?").
+function M.audit(record)
+  if M.audit_file then M.audit_file:write(json(record), "\n") end
 end
 
 --- A dry-run plan line on stdout, and the same as JSON under --plan-json.

@@ -6,6 +6,8 @@ local query = require "imapscript.query"
 local Result = require "imapscript.result"
 local settings = require "imapscript.settings"
 local extensions = require "imapscript.extensions"
+local journal = require "imapscript.journal"
+local transfer = require "imapscript.transfer"
 log.internal(debug.getinfo(1, "S").source)
 
 local Mailbox = {}
@@ -74,9 +76,26 @@ function Mailbox:append(text, flags, date)
       string.format("append %d bytes -> %s", #text, self.name))
     return true
   end
-  local v = self.account:_now("append " .. self.name, function(conn)
-    return conn:append(self:_wire(), text, flags, idate)
-  end)
+  local acct = self.account
+  acct:flush()
+  local conn = acct:_connection()
+  -- Journaled first: an APPEND cut off is found again by its Message-ID, from UIDNEXT on.
+  local key = journal.key(acct.cfg)
+  local e = journal.entry(key, { verb = "append", method = "APPEND", dest_account = key,
+    dest_mailbox = self.name, line = log.where(), label = "append", account_label = acct.label,
+    msgs = { { uid = 0, message_id = transfer.message_id(text), flags = flags or {}, size = #text } } })
+  local st = conn:status(self:_wire())
+  local h = conn:append(self:_wire(), text, flags, idate)
+  conn:wait(h)
+  local info = st:done() and st:result()
+  if info then e:update { dest_uidnext = info.uidnext, dest_uidvalidity = info.uidvalidity } end
+  local v, err = h:result()
+  if v == nil then
+    e:failed(tostring(err.message))
+    err.message = string.format("append %s: %s", self.name, err.message)
+    error(err, 0)
+  end
+  e:done { dest_uids = type(v) == "table" and v.uid and core.set({ v.uid }) or nil, count = 1 }
   log.action(string.format("appended 1 message (%d bytes) to %s", #text, self.name))
   return type(v) == "table" and v.uid or true
 end

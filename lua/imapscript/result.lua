@@ -5,6 +5,8 @@ local core = require "imapscript.core"
 local log = require "imapscript.log"
 local extensions = require "imapscript.extensions"
 local query = require "imapscript.query"
+local settings = require "imapscript.settings"
+local model = require "imapscript.model"
 log.internal(debug.getinfo(1, "S").source)
 
 local Result = {}
@@ -515,8 +517,10 @@ local function decode_labels(labels)
 end
 
 local function message_table(m, want_body, want_raw, box)
+  -- A dry run shows the flags its planned actions would have left.
+  local flags = settings.dry_run and model.flags(box, m.uid, m.flags) or m.flags
   local msg = {
-    uid = m.uid, seq = m.seq, flags = m.flags, size = m.size, internaldate = m.internaldate,
+    uid = m.uid, seq = m.seq, flags = flags, size = m.size, internaldate = m.internaldate,
     modseq = m.modseq, envelope = decode_envelope(m.envelope), _header = m.header, mailbox = box,
     bodystructure = m.bodystructure, _sections = m.sections, _binary = m.binary,
     labels = decode_labels(m.labels),

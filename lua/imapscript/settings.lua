@@ -4,4 +4,8 @@ return {
   dry_run = false,   -- -n: search and fetch, change nothing, print the plan
   trace = nil,       -- --trace: an open file receiving the wire dialogue
   state_dir = nil,   -- --state DIR: instead of $XDG_STATE_HOME/imapscript (paths.lua)
+  no_state = false,  -- --no-state: no state database, no journal (said once)
+  accounts_only = false,   -- undo re-reads a run's script for its accounts: connect to nothing
+  -- Seconds a run waits for another run working on the same account (IMAPSCRIPT_LOCK_WAIT).
+  lock_wait = tonumber(os.getenv("IMAPSCRIPT_LOCK_WAIT")) or 300,
 }

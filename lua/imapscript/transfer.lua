@@ -1,10 +1,11 @@
--- transfer.lua — copying or moving messages to another account: FETCH streamed into
--- APPEND, a chunk at a time, keeping flags and internal dates. The source messages are
--- removed only after every APPEND of them succeeded.
+-- transfer.lua — copying messages to another account: FETCH streamed into APPEND, a chunk at
+-- a time, keeping flags and internal dates. Each chunk's messages (Message-ID, flags) join
+-- the journal entry before they are appended, so that a cut-off transfer is resolved by what
+-- the destination holds. Removing the originals of a move is the caller's (batch.lua).
 local core = require "imapscript.core"
-local log = require "imapscript.log"
 local Result = require "imapscript.result"
 local create = require "imapscript.create"
+local log = require "imapscript.log"
 log.internal(debug.getinfo(1, "S").source)
 
 local M = {}
@@ -27,31 +28,53 @@ local function keep_flags(flags)
   return out
 end
 
---- Copies (op.verb "copy") or moves ("move") set of box to op.dest on its account.
---- fail(err) is called with the first error; nothing is removed after an error.
-function M.run(src_acct, box, set, op, fail)
-  if #set == 0 then return end
+--- The Message-ID in a message's header ("<...>"), or nil.
+function M.message_id(raw)
+  local v = raw and core.header_values(raw, "Message-ID")[1]
+  return v and (v:match("<[^>]*>") or v:match("%S+")) or nil
+end
+
+--- Appends the messages set of box (on src_acct) to op.dest on its account, recording them in
+--- journal entry e first. Returns the set of source UIDs appended, or nil and the error (after
+--- an error, what was appended before it is in e).
+function M.run(src_acct, box, set, op, e)
   local dest = op.dest
   local dest_acct = dest.account
-  dest_acct:flush()
-  local sconn, dconn = src_acct:_connection(), dest_acct:_connection()
+  local copied = {}
   local ok, err = pcall(function()
+    dest_acct:flush()
+    local sconn, dconn = src_acct:_connection(), dest_acct:_connection()
     local h = src_acct:_select(sconn, box)
-    if h then check(sconn, h) end
+    if h then
+      local sel = check(sconn, h)
+      if type(sel) == "table" then src_acct.uidvalidity[box.name] = sel.uidvalidity end
+    end
     if dest_acct.cfg.create and not create.known(dest_acct, dest) then
       local refused
       create.create(dest_acct, dconn, dest, function(hd, finish)
         dconn:wait(hd)
         finish(hd:result())
-      end, function(e) refused = e end)
+      end, function(cerr) refused = cerr end)
       if refused then error(refused, 0) end
     end
-    local copied, moved = {}, 0
+    -- Where the copies will start: a resolution looks for them from there.
+    local st = dconn:status(dest:_wire())
+    dconn:wait(st)
+    local info = st:result()
+    if info then e:update { dest_uidnext = info.uidnext, dest_uidvalidity = info.uidvalidity } end
+    local dest_uids = {}
     for chunk in Result.chunks(set, CHUNK) do
       local msgs = {}
       check(sconn, sconn:fetch(chunk, { "uid", "flags", "date", "raw" }, function(m)
         if m.uid and m.raw then msgs[#msgs + 1] = m end
       end))
+      table.sort(msgs, function(a, b) return a.uid < b.uid end)
+      local pre = {}
+      for i, m in ipairs(msgs) do
+        pre[i] = { uid = m.uid, flags = keep_flags(m.flags), size = #m.raw,
+                   message_id = M.message_id(m.raw) }
+      end
+      e:add_messages(pre)
       local handles = {}
       for i, m in ipairs(msgs) do
         handles[i] = dconn:append(dest:_wire(), m.raw, keep_flags(m.flags), m.internaldate)
@@ -59,31 +82,18 @@ function M.run(src_acct, box, set, op, fail)
       end
       dconn:wait()
       for i, hd in ipairs(handles) do
-        local v, e = hd:result()
-        if v == nil then error(e, 0) end
+        local v, herr = hd:result()
+        if v == nil then error(herr, 0) end
         copied[#copied + 1] = msgs[i].uid
-      end
-      moved = moved + #msgs
-    end
-    local done = core.set(copied)
-    if op.verb == "move" and #done > 0 then
-      check(sconn, sconn:store(done, "+", { "\\Deleted" }))
-      if op.keep then
-        -- move_to(box, {expunge = false}): the originals stay, flagged.
-      elseif sconn:has("UIDPLUS") then
-        check(sconn, sconn:expunge(done))
-      elseif src_acct.cfg.expunge == "all" then
-        check(sconn, sconn:close_mailbox())
-        src_acct:_deselect()
-      else
-        log.warn(string.format("%s: the server lacks UIDPLUS, so the moved messages stay in %s " ..
-          "flagged \\Deleted", op.label, box.name))
+        if type(v) == "table" and v.uid then dest_uids[#dest_uids + 1] = v.uid end
       end
     end
     log.action(string.format("%s %d messages %s -> %s (%s)", op.verb == "move" and "moved" or "copied",
       moved, box.name, dest.name, dest_acct.label), { op = op, box = box, count = moved })
+    e:update { dest_uids = #dest_uids > 0 and core.set(dest_uids) or nil, count = #copied }
   end)
-  if not ok then fail(err) end
+  if not ok then return nil, err end
+  return core.set(copied)
 end
 
 return M

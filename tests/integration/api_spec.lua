@@ -140,6 +140,25 @@ describe("searches and actions", function()
     assert.are.same(before, ids("T_ren_old"))
   end)
 
+  it("answers a search queued behind a move or a delete of the same mailbox after them", function()
+    -- Dovecot answers a UID SEARCH pipelined behind a MOVE or EXPUNGE from its view before
+    -- them; the batch re-selects the mailbox first, so the count here is what is left.
+    S.seed("T_behind", 40, 17)
+    local before = S.state("T_behind")
+    local seen, big = 0, 0
+    for _, f in pairs(before) do if f:find("\\Seen", 1, true) then seen = seen + 1 end end
+    acct.T_behind:search(Q.seen):move_to(acct.T_behind_dest)
+    local left = acct.T_behind:search(Q.all)
+    assert.are.equal(40 - seen, #left)
+    acct.T_behind:search(Q.larger(10000)):delete()
+    local rest = acct.T_behind:search(Q.all)
+    local n = #rest
+    assert.are.equal(S.count("T_behind"), n)
+    for _, f in pairs(S.state("T_behind")) do big = big + 1 end
+    assert.are.equal(big, n)
+    assert.is_true(n < 40 - seen, "the delete found nothing to delete")
+  end)
+
   it("reports a missing destination without create, and changes nothing", function()
     local strict = account()
     local before = S.state("T_copy")

@@ -3,19 +3,7 @@
 -- examples document; -e points them at the test bed's port and CA.
 local S = require "tests.integration.support"
 
-local function run(example, args, opts, env)
-  local patch = string.format(
-    "local a = imap.account; imap.account = function(c) c.port = %d; c.ca_file = %q; return a(c) end; " ..
-    "local w = imap.watch; imap.watch = function(b, f, o) o = o or {}; o.duration = 2; return w(b, f, o) end",
-    tonumber(S.env("TESTBED_TLS_PORT")), S.env("TESTBED_CA"))
-  local cmd = string.format("env IMAP_HOST=%s IMAP_USER=%s IMAP_PASSWORD=%s %s %s %s -e %s examples/%s %s",
-    S.env("TESTBED_HOST"), S.env("TESTBED_USER"), S.shquote(S.env("TESTBED_PASSWORD")), env or "",
-    os.getenv("IMAPSCRIPT") or "build/imapscript", opts or "", S.shquote(patch), example, args or "")
-  local out, err = os.tmpname(), os.tmpname()
-  local _, _, code = os.execute(cmd .. " >" .. out .. " 2>" .. err .. " </dev/null")
-  local function slurp(p) local f = io.open(p); local s = f:read("a"); f:close(); os.remove(p); return s end
-  return code, slurp(out), slurp(err)
-end
+local run = S.run_example
 
 describe("examples", function()
   setup(function() S.seed("INBOX", 400, 101) end)

@@ -48,11 +48,11 @@ function M.seed(mailbox, count, seed, user)
   assert(os.execute(cmd), "seeding failed: " .. cmd)
 end
 
---- Runs build/imapscript with args (env: "VAR=value ..." for its environment); returns exit
---- code, stdout, stderr.
+--- Runs build/imapscript with args (and env, "VAR=value ..." before it); returns exit code,
+--- stdout, stderr.
 function M.run(args, stdin_text, env)
   local out, err = os.tmpname(), os.tmpname()
-  local cmd = (env and env .. " " or "") .. (os.getenv("IMAPSCRIPT") or "build/imapscript") .. " " .. args ..
+  local cmd = (env and "env " .. env .. " " or "") .. (os.getenv("IMAPSCRIPT") or "build/imapscript") .. " " .. args ..
     " >" .. out .. " 2>" .. err .. (stdin_text and "" or " </dev/null")
   local _, _, code
   if stdin_text then
@@ -68,23 +68,35 @@ function M.run(args, stdin_text, env)
   return code, slurp(out), slurp(err)
 end
 
---- A file's contents ("" when it cannot be read).
-function M.slurp(path)
-  local f = io.open(path)
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
+--- Runs examples/EXAMPLE with args and opts (options before it) against the test bed, with
+--- env ("VAR=value ...") in its environment: the account settings come from IMAP_* variables,
+--- as the examples document; -e points them at the test bed's port and CA (and makes
+--- imap.watch stop after 2 s). Returns exit code, stdout, stderr.
+function M.run_example(example, args, opts, env_vars)
+  local patch = string.format(
+    "local a = imap.account; imap.account = function(c) c.port = %d; c.ca_file = %q; return a(c) end; " ..
+    "local w = imap.watch; imap.watch = function(b, f, o) o = o or {}; o.duration = 2; return w(b, f, o) end",
+    tonumber(env("TESTBED_TLS_PORT")), env("TESTBED_CA"))
+  local cmd = string.format("env IMAP_HOST=%s IMAP_USER=%s IMAP_PASSWORD=%s %s %s %s -e %s examples/%s %s",
+    env("TESTBED_HOST"), env("TESTBED_USER"), shquote(env("TESTBED_PASSWORD")), env_vars or "",
+    os.getenv("IMAPSCRIPT") or "build/imapscript", opts or "", shquote(patch), example, args or "")
+  local out, err = os.tmpname(), os.tmpname()
+  local _, _, code = os.execute(cmd .. " >" .. out .. " 2>" .. err .. " </dev/null")
+  local function slurp(p) local f = io.open(p); local s = f:read("a"); f:close(); os.remove(p); return s end
+  return code, slurp(out), slurp(err)
 end
 
---- Writes a script file holding `body` after a prelude that defines `acct` on the test bed.
+--- Writes a script file holding `body` after a prelude that defines `acct` on the test bed
+--- (over: settings to change; false drops one).
 function M.script(body, over)
   local path = os.tmpname() .. ".lua"
   local f = assert(io.open(path, "w"))
   local cfg = M.account_cfg(over)
   local fields = {}
   for k, v in pairs(cfg) do
-    fields[#fields + 1] = string.format("%s = %s", k, type(v) == "string" and string.format("%q", v) or tostring(v))
+    if v ~= false then   -- false drops a default (ca_file = false)
+      fields[#fields + 1] = string.format("%s = %s", k, type(v) == "string" and string.format("%q", v) or tostring(v))
+    end
   end
   table.sort(fields)
   f:write("local acct = imap.account { ", table.concat(fields, ", "), " }\n",
@@ -94,7 +106,8 @@ function M.script(body, over)
 end
 
 --- Starts a test bed of its own (opts.caps: the capability list, opts.plugins: "quota,acl");
---- returns {env=, seed(mailbox, n, seed), account(over), state(mailbox), stop()}.
+--- returns {env=, dir=, seed(mailbox, n, seed [, user]), account(over), state(mailbox), stop()}.
+--- imap (the module, for account) may be nil for specs that run the program.
 function M.bed(imap, opts)
   local dir = os.tmpname()
   os.remove(dir)
@@ -108,9 +121,9 @@ function M.bed(imap, opts)
     if k then env[k] = v:gsub("^'(.*)'$", "%1") end
   end
   local bed = { env = env, dir = dir }
-  function bed.seed(mailbox, n, s)
-    assert(os.execute(string.format("scripts/testbed seed %s --user alice --mailbox %s --count %d --seed %d >/dev/null",
-      shquote(dir), shquote(mailbox), n, s)))
+  function bed.seed(mailbox, n, s, user)
+    assert(os.execute(string.format("scripts/testbed seed %s --user %s --mailbox %s --count %d --seed %d >/dev/null",
+      shquote(dir), user or "alice", shquote(mailbox), n, s)))
   end
   function bed.account(over)
     local cfg = { host = env.TESTBED_HOST, port = tonumber(env.TESTBED_TLS_PORT), ca_file = env.TESTBED_CA,
@@ -128,6 +141,51 @@ function M.bed(imap, opts)
     os.execute(string.format("scripts/testbed stop %s >/dev/null 2>&1; rm -rf %s", shquote(dir), shquote(dir)))
   end
   return bed
+end
+
+--- The bed tests/run-integration started for this spec, in the shape M.bed gives.
+function M.this_bed()
+  local env = {}
+  for _, k in ipairs { "TESTBED_DIR", "TESTBED_HOST", "TESTBED_PORT", "TESTBED_TLS_PORT", "TESTBED_CA",
+                       "TESTBED_PASSWORD", "TESTBED_PASSWORD2", "TESTBED_MAILROOT" } do
+    env[k] = os.getenv(k)
+  end
+  return { dir = env.TESTBED_DIR, env = env, stop = function() end,
+           seed = function(mailbox, n, s, user) M.seed(mailbox, n, s, user) end }
+end
+
+--- Starts build/faultproxy in front of a bed's plaintext port: opts.cut ("after:UID COPY"),
+--- opts.refuse ("MOVE,UID MOVE"), opts.down (stays down after the cut), opts.delay (ms).
+--- Returns {port=, log=path, stop=function, cuts=function -> number of cuts made}.
+function M.proxy(env, opts)
+  opts = opts or {}
+  local log = os.tmpname()
+  local args = {}
+  if opts.cut then args[#args + 1] = "--cut " .. shquote(opts.cut) end
+  if opts.refuse then args[#args + 1] = "--refuse " .. shquote(opts.refuse) end
+  if opts.down then args[#args + 1] = "--down-after-cut" end
+  if opts.delay then args[#args + 1] = "--delay " .. tonumber(opts.delay) end
+  local p = assert(io.popen(string.format("exec build/faultproxy %s --log %s %s %s", table.concat(args, " "),
+    shquote(log), env.TESTBED_HOST, env.TESTBED_PORT)))
+  local port, pid = (p:read("l") or ""):match("PORT (%d+) PID (%d+)")
+  assert(port, "faultproxy did not start")
+  local px = { port = tonumber(port), log = log }
+  function px.stop()
+    os.execute("kill " .. pid .. " 2>/dev/null")
+    p:close()
+  end
+  function px.text()
+    local f = io.open(log)
+    local t = f and f:read("a") or ""
+    if f then f:close() end
+    return t
+  end
+  function px.cuts()
+    local n = 0
+    for _ in px.text():gmatch("cut ") do n = n + 1 end
+    return n
+  end
+  return px
 end
 
 ---------------------------------------------------------------------------------------
