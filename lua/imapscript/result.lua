@@ -155,6 +155,8 @@ end
 -- UID SEARCH RETURN (COUNT MIN MAX) that replaces the queued search; nil otherwise.
 local function esearch_stats(r)
   if r.stats or r.resolved or r.err or r.kind ~= "search" then return r.stats end
+  -- A dry run counts through its model of what the planned actions did (batch, model.lua).
+  if settings.dry_run then return nil end
   local acct = r.box.account
   -- Only the last queued operation: the count then sees what every earlier one did, and
   -- nothing queued after it (which would run first) can use its UIDs.
