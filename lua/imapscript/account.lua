@@ -84,7 +84,7 @@ end
 
 -- Fields the account keeps that may be nil: reading them must not make a mailbox.
 local nil_fields = { conn = true, selecting = true, selecting_ro = true, listing = true,
-                     dead = true }
+                     dead = true, reselect = true }
 
 function Account.__index(self, key)
   local m = methods[key]
@@ -203,10 +203,14 @@ end
 function methods._select(self, conn, box)
   local wire = box:_wire()
   local readonly = settings.dry_run
-  if self.selecting == wire and self.selecting_ro == readonly then return nil end
-  self.selecting, self.selecting_ro = wire, readonly
+  if self.selecting == wire and self.selecting_ro == readonly and not self.reselect then return nil end
+  self.selecting, self.selecting_ro, self.reselect = wire, readonly, nil
   return conn:select(wire, readonly)
 end
+
+--- The selected mailbox changed behind commands still in flight (an expunge): the next
+--- command on it selects it again (batch.lua, Run:changed).
+function methods._stale(self) self.reselect = true end
 
 --- Forgets the selected mailbox (after a failed SELECT, or CLOSE).
 function methods._deselect(self) self.selecting = nil end

@@ -162,7 +162,7 @@ end
 -- finds the moved messages). A SELECT runs only once everything before it is done. (It also
 -- ends \Recent for this session: only a rule after a removal sees that.)
 function Run:changed()
-  self.acct:_deselect()
+  self.acct:_stale()
   self.saved = nil
 end
 

@@ -88,8 +88,6 @@ function M.run(src_acct, box, set, op, e)
         if type(v) == "table" and v.uid then dest_uids[#dest_uids + 1] = v.uid end
       end
     end
-    log.action(string.format("%s %d messages %s -> %s (%s)", op.verb == "move" and "moved" or "copied",
-      moved, box.name, dest.name, dest_acct.label), { op = op, box = box, count = moved })
     e:update { dest_uids = #dest_uids > 0 and core.set(dest_uids) or nil, count = #copied }
   end)
   if not ok then return nil, err end

@@ -166,6 +166,9 @@ S: * LIST (\HasNoChildren) "/" "INBOX"
 S: * LIST (\HasNoChildren \Trash) "/" "[Gmail]/Trash"
 S: * LIST (\All \HasNoChildren) "/" "[Gmail]/All Mail"
 S: $TAG OK done
+C: UID FETCH 5 (UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])
+S: * 3 FETCH (UID 5 FLAGS () RFC822.SIZE 100)
+S: $TAG OK done
 C: UID MOVE 5 "[Gmail]/Trash"
 S: * OK [COPYUID 7 5 31] moved
 S: * 3 EXPUNGE
