@@ -205,12 +205,12 @@ end
 
 -- The parts of result r for an action: {box=, set=}, where set may be "$" when the
 -- server holds r as its saved search result. concrete = true never gives "$".
-function Run:parts_of(r, concrete_only)
+function Run:parts_of(r, concrete)
   if r.resolved then return r.resolved end
   if r.err and r.err.missing then return {} end   -- reported with its SELECT
   if r.err then error(r.err, 0) end
   if r.kind == "search" then
-    if not concrete_only and self.saved == r and self.acct.selecting == r.box:_wire() then
+    if not concrete and self.saved == r and self.acct.selecting == r.box:_wire() then
       return { { box = r.box, set = "$" } }
     end
     if r.op and r.op.handle then
@@ -278,6 +278,31 @@ local function log_done(op, box, n)
   end
 end
 
+-- True for a STORE whose flags its own search tests, when another action follows on the same
+-- result (r:mark_seen():move_to(...) of a search for unseen mail): it goes out on known UIDs, not
+-- on "$". Were its search's answer lost in a dropped connection, the search sent again after
+-- reconnecting would no longer find what the STORE changed, and the next action would miss it.
+function Run:changes_own_search(op)
+  local r = op.src
+  if op.verb ~= "store" or r.kind ~= "search" or not model.tests_flags(r.query, op.flags) then
+    return false
+  end
+  local after = false
+  for _, o in ipairs(self.ops or {}) do
+    if after and o.src == r then return true end
+    after = after or o == op
+  end
+  return false
+end
+
+-- A part's last command was refused: its entry says so, and the error is reported once (not
+-- when it only followed from a failed SELECT or CREATE, reported already).
+function Run:part_failed(op, e, sel, err)
+  e:failed(tostring(err and err.message))
+  part_end(op, true)
+  if not op.create_failed then self:fail(op, sel, err) end
+end
+
 -- A journal entry for a part of op, in the journal before this returns.
 -- t.verb is op's verb unless given (the "undelete" entry of a removal without UIDPLUS).
 function Run:entry(op, part, t)
@@ -299,11 +324,7 @@ end
 
 local PRE_ITEMS = { "uid", "flags", "size", { "fields", "Message-ID" } }
 
---- The Message-ID of raw header text ("<...>"), or nil.
-local function message_id(header)
-  local v = header and core.header_values(header, "Message-ID")[1]
-  return v and (v:match("<[^>]*>") or v:match("%S+")) or nil
-end
+local message_id = transfer.message_id
 
 -- Queues the FETCH of what a part's messages are before a change (UID, flags, size,
 -- Message-ID); done(msgs) gets them sorted by UID, or nil and the error.
@@ -336,11 +357,7 @@ function Run:remove(op, part, e, others, done, pre)
   local sel = self.sel
   part_begin(op)
   local function finish(ok, err)
-    if not ok then
-      e:failed(tostring(err and err.message))
-      part_end(op, true)
-      return self:fail(op, sel, err)
-    end
+    if not ok then return self:part_failed(op, e, sel, err) end
     e:done { uidvalidity = self.acct.uidvalidity[part.box.name] }
     part_end(op)
     done()
@@ -519,12 +536,7 @@ function Run:send_copy(op, part, e, deleted)
   local sel = self.sel
   part_begin(op)
   self:track_uids(op, part, function(s) return conn:copy(s, op.dest:_wire()) end, function(v, err)
-    if not v then
-      e:failed(tostring(err and err.message))
-      part_end(op, true)
-      if not op.create_failed then self:fail(op, sel, err) end
-      return
-    end
+    if not v then return self:part_failed(op, e, sel, err) end
     self.acct.exists[op.dest.name] = true
     local cu = type(v) == "table" and v or {}
     -- COPYUID names what was copied: messages expunged meanwhile are not removed.
@@ -598,7 +610,7 @@ function Run:send_action(op)
   if verb == "delete" and self.fetching then self:round() end
   if op.dest then self:ensure_dest(op) end
   local keep = journal.wants_preimage()
-  for _, p in ipairs(self:parts_of(op.src, false)) do
+  for _, p in ipairs(self:parts_of(op.src, self:changes_own_search(op))) do
     local box, set = p.box, p.set
     if set == "$" or #set > 0 then
       self:select(box, op)
@@ -613,11 +625,7 @@ function Run:send_action(op)
       if verb == "store" then
         part_begin(op)
         self:track_uids(op, p, function(uids) return conn:store(uids, op.mode, op.flags) end, function(ok, err)
-          if not ok then
-            e:failed(tostring(err and err.message))
-            part_end(op, true)
-            return self:fail(op, sel, err)
-          end
+          if not ok then return self:part_failed(op, e, sel, err) end
           local n = count or #concrete(op.src, p)
           e:done { count = n, uidvalidity = self.acct.uidvalidity[box.name] }
           part_end(op)
@@ -644,12 +652,7 @@ function Run:send_action(op)
       else
         part_begin(op)
         self:track_uids(op, p, function(uids) return conn:move(uids, op.dest:_wire()) end, function(v, err)
-          if not v then
-            e:failed(tostring(err and err.message))
-            part_end(op, true)
-            if not op.create_failed then self:fail(op, sel, err) end
-            return
-          end
+          if not v then return self:part_failed(op, e, sel, err) end
           self.acct.exists[op.dest.name] = true
           -- COPYUID names what the server took (not UIDs expunged meanwhile).
           local cu = type(v) == "table" and v or {}
@@ -705,6 +708,7 @@ local function summary(ops)
     end
   end
 end
+
 local function sleep(s) os.execute("sleep " .. s) end
 
 -- Reconnects (resolving the journal) after err; returns the operations to send again, or
@@ -773,6 +777,7 @@ local M = {}
 
 -- Sends ops in order and reads every answer; returns nil, or the Lost error.
 function Run:send_all(ops)
+  self.ops = ops
   for _, op in ipairs(ops) do
     if op.kind == "action" then op.entries, op.waiting = op.entries or {}, op.waiting or 0 end
     local ok, err = pcall(op.kind == "search" and Run.send_search or Run.send_action, self, op)

@@ -41,11 +41,12 @@ function M.settings_of(text)
 end
 
 local SAFE = { "host", "port", "user", "tls", "ca_file", "fingerprint", "insecure", "auth",
-  "timeout", "compress", "label", "create", "expunge" }
+  "timeout", "compress", "label", "create", "expunge", "subscribe", "missing", "allow_plaintext" }
 
 --- Records an account's settings without its secret: for a password from imap.env or
 --- imap.command, where it comes from (the variable's name, the command); a literal password
---- is not kept (undo reads it from the run's script again).
+--- and the oauth2 setting (tokens, client secrets) are not kept: undo reads them from the
+--- run's script again.
 function M.register(acct)
   local key = M.key(acct.cfg)
   if registered[key] then return key end
@@ -53,7 +54,9 @@ function M.register(acct)
   local t = {}
   for _, k in ipairs(SAFE) do t[k] = acct.cfg[k] end
   local pw = acct.cfg.password
-  if type(pw) == "table" and pw.source then
+  if acct.cfg.oauth2 ~= nil then
+    t.password_from = { source = "script" }
+  elseif type(pw) == "table" and pw.source then
     t.password_from = { source = pw.source, arg = pw.arg }
   elseif pw ~= nil then
     t.password_from = { source = "script" }

@@ -114,6 +114,13 @@ function M.query(box, q)
   return q
 end
 
+--- True when query q tests one of flags (a search for UNSEEN tests \Seen).
+function M.tests_flags(q, flags)
+  local map = {}
+  for _, f in ipairs(flags) do map[norm(f)] = core.query_key("ALL") end
+  return tostring(q:with_flags(map)) ~= tostring(q)
+end
+
 --- The flags a fetched message of box would have after the planned actions.
 function M.flags(box, uid, flags)
   local m = boxes[box]

@@ -9,6 +9,7 @@ local log = require "imapscript.log"
 local journal = require "imapscript.journal"
 local Result = require "imapscript.result"
 local batch = require "imapscript.batch"
+local transfer = require "imapscript.transfer"
 log.internal(debug.getinfo(1, "S").source)
 
 local M = {}
@@ -16,13 +17,7 @@ local M = {}
 local LOST = { network = true, closed = true }
 local TOP = 4294967295      -- the largest UID: "n:TOP" is every UID from n on
 
--- The value of handle h once read, or raises its error.
-local function check(conn, h)
-  conn:wait(h)
-  local v, err = h:result()
-  if v == nil then error(err, 0) end
-  return v
-end
+local check = transfer.check
 
 -- Selects mailbox name of acct; returns the mailbox object.
 local function select(acct, name)
@@ -111,11 +106,14 @@ local function copies_made(acct, e, dest_acct, what)
     end
     return e:resolved("copied", true, e.count)
   end
+  if missing == 0 and #ids == 0 then
+    -- A transfer records each chunk before appending it: nothing recorded, nothing sent.
+    return e:resolved(string.format("not done: the %s had not started", what), false, 0)
+  end
   if #ids == 0 then
     e.unknown = true
-    return e:resolved(string.format("cannot tell whether the %s was made: %s; the originals " ..
-      "are kept", what, missing > 0 and "the messages have no Message-ID" or "nothing recorded"),
-      false)
+    return e:resolved(string.format("cannot tell whether the %s was made: the messages have " ..
+      "no Message-ID; the originals are kept", what), false)
   end
   local found = find(dest_acct, e.dest_mailbox, e.dest_uidnext, ids)
   local done = {}

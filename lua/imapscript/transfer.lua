@@ -12,12 +12,14 @@ local M = {}
 
 local CHUNK = 50        -- messages held in memory at once
 
+--- The value of handle h once conn has read its answer; raises its error.
 local function check(conn, h)
   conn:wait(h)
   local v, err = h:result()
   if v == nil then error(err, 0) end
   return v
 end
+M.check = check
 
 -- \Recent is the server's to set; APPEND refuses it.
 local function keep_flags(flags)
@@ -28,7 +30,7 @@ local function keep_flags(flags)
   return out
 end
 
---- The Message-ID in a message's header ("<...>"), or nil.
+--- The Message-ID in a message or its header ("<...>"), or nil.
 function M.message_id(raw)
   local v = raw and core.header_values(raw, "Message-ID")[1]
   return v and (v:match("<[^>]*>") or v:match("%S+")) or nil

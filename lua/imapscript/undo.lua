@@ -10,6 +10,7 @@ local journal = require "imapscript.journal"
 local account = require "imapscript.account"
 local secret = require "imapscript.secret"
 local Result = require "imapscript.result"
+local transfer = require "imapscript.transfer"
 log.internal(debug.getinfo(1, "S").source)
 
 local M = {}
@@ -143,7 +144,7 @@ local function account_for(key, run, script, cache)
       usage(string.format("--undo: %s does not make the account %s%s (its password is not in " ..
         "the journal)", path, key, err and ": " .. err or ""))
     end
-    cfg.password = from_script.password
+    cfg.password, cfg.oauth2 = from_script.password, from_script.oauth2
   end
   local a = account.new(cfg)
   cache[key] = a
@@ -158,10 +159,7 @@ local function ids_in(box, set)
   local conn = Result.use_box(box)
   local out = {}
   local h = conn:fetch(set or core.set("1:4294967295"), { "uid", { "fields", "Message-ID" } }, function(m)
-    if m.uid then
-      local v = core.header_values(m.fields or "", "Message-ID")[1]
-      out[m.uid] = v and (v:match("<[^>]*>") or v) or false
-    end
+    if m.uid then out[m.uid] = transfer.message_id(m.fields) or false end
   end)
   conn:wait(h)
   local ok, err = h:result()

@@ -15,7 +15,8 @@ local BASE = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UNSELECT CHILDREN
 local KINDS = {
   { name = "with MOVE", caps = nil, refuse = nil,
     cuts = { "after:UID MOVE", "before:UID MOVE:2", "mid:UID FETCH", "after:UID STORE",
-             "after:UID EXPUNGE", "before:UID STORE:2", "mid:APPEND:2", "after:SELECT:2" },
+             "after:UID EXPUNGE", "before:UID STORE:2", "mid:APPEND:2", "after:APPEND:3",
+             "after:SELECT:2" },
     down = "after:UID MOVE:2" },
   { name = "without MOVE", caps = BASE .. " UIDPLUS", refuse = "MOVE,UID MOVE",
     cuts = { "after:UID COPY", "before:UID COPY:2", "before:UID EXPUNGE", "after:UID EXPUNGE:2",
@@ -128,7 +129,12 @@ local function down_trial(b, kind, ref)
   assert.are.same(ref, where(b, src))
 end
 
--- kill -9 after ms milliseconds of a run slowed by the proxy, then a rerun.
+-- kill -9 after ms milliseconds of a run slowed by the proxy, then a rerun. The rerun starts
+-- over from the rules: a message a later rule had changed (marked seen) but not yet moved may
+-- be caught by an earlier rule this time, so the end state need not be the reference's. What
+-- the journal guarantees: no message twice, none lost (what is missing, the reference deleted
+-- too: these rules only ever add flags, so a rerun deletes no more than the reference), and no
+-- entry left unresolved.
 local function kill_trial(b, kind, ref, ms)
   local src, state = fresh(b)
   local px = S.proxy(b.env, { refuse = kind.refuse, delay = 40 })   -- a run takes about 1.2 s
@@ -141,7 +147,15 @@ local function kill_trial(b, kind, ref, ms)
   local code, err = run(b, px2, src, state)
   px2.stop()
   assert.are.equal(0, code, err)
-  assert.are.same(ref, where(b, src), "killed after " .. ms .. " ms")
+  local got = where(b, src)            -- fails on a message in two mailboxes
+  for id in pairs(got) do
+    assert.falsy(id:find("#%d+$"), "killed after " .. ms .. " ms: twice: " .. id)
+  end
+  for id in pairs(ref) do
+    assert.truthy(got[id], "killed after " .. ms .. " ms: lost " .. id)
+  end
+  local _, out = S.run("--state " .. S.shquote(state) .. " --history")
+  assert.falsy(out:find("unknown", 1, true), out)
 end
 
 for k, kind in ipairs(KINDS) do

@@ -20,13 +20,7 @@ local function placement(prefixes)
   return out
 end
 
-local function slurp(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = S.slurp
 
 local function count(s, pat)
   local n = 0

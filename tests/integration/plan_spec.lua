@@ -39,12 +39,7 @@ local function steps(text, from_key, uids_of)
   return out
 end
 
-local function slurp(path)
-  local f = io.open(path)
-  local s = f and f:read("a") or ""
-  if f then f:close() end
-  return s
-end
+local slurp = S.slurp
 
 -- Runs run(opts) twice: a dry run, then the real one; compares their steps.
 local function compare(what, run)
@@ -53,8 +48,8 @@ local function compare(what, run)
   assert.are.equal(0, code, what .. ": " .. err)
   code, _, err = run("--log " .. logfile)
   assert.are.equal(0, code, what .. ": " .. err)
-  local planned = steps(slurp(plan), "from", function(l) return expand(field(l, "uids") or "") end)
-  local done = steps(slurp(logfile), "mailbox", function(l) return { tonumber(field(l, "uid")) } end)
+  local planned = steps(slurp(plan) or "", "from", function(l) return expand(field(l, "uids") or "") end)
+  local done = steps(slurp(logfile) or "", "mailbox", function(l) return { tonumber(field(l, "uid")) } end)
   assert.are.same(planned, done, what)
   return planned
 end

@@ -166,6 +166,7 @@ static void relay(int cfd, int sfd)
     char cut_tag[64] = "";
     enum { RUN, WITHHOLD, MID_WAIT } mode = RUN;
     bool client_mid = false;        /* cut the armed command's own literal (APPEND) */
+    bool in_armed = false;          /* the armed command is still being forwarded */
     for (;;) {
         struct pollfd p[2] = { { .fd = cfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
         if (poll(p, 2, 60000) <= 0 || stop)
@@ -186,7 +187,7 @@ static void relay(int cfd, int sfd)
                         logf_("cut mid-literal of %s (%s)", cfg.command, cut_tag);
                         return;
                     }
-                    if (mode == RUN && send_all(sfd, buf + i, k) < 0)
+                    if ((mode == RUN || in_armed) && send_all(sfd, buf + i, k) < 0)
                         return;
                     c.lit -= k;
                     i += (ssize_t)k - 1;
@@ -198,7 +199,7 @@ static void relay(int cfd, int sfd)
                     continue;
                 long long lit = literal_at_end(c.line, c.len);
                 /* Nothing after an armed command reaches the server: it dies with the cut. */
-                bool forward = mode == RUN;
+                bool forward = mode == RUN || (in_armed && c.continuation);
                 if (!c.continuation) {
                     char tag[64], name[64];
                     command_name(c.line, c.len, tag, sizeof tag, name, sizeof name);
@@ -221,6 +222,7 @@ static void relay(int cfd, int sfd)
                             return;
                         }
                         client_mid = cfg.when == CUT_MID && lit >= 0;
+                        in_armed = true;
                         mode = cfg.when == CUT_AFTER ? WITHHOLD : MID_WAIT;
                         logf_("armed %s %s (%s)", cfg.when == CUT_AFTER ? "after" : "mid",
                               name, tag);
@@ -230,6 +232,8 @@ static void relay(int cfd, int sfd)
                 if (forward && send_all(sfd, c.line, c.len) < 0)
                     return;
                 c.continuation = lit >= 0;
+                if (!c.continuation)
+                    in_armed = false;   /* the armed command's last line is out */
                 c.lit = lit > 0 ? (unsigned long long)lit : 0;
                 c.len = 0;
             }
