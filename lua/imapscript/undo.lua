@@ -281,11 +281,15 @@ local function undo_mailbox(acct, e)
     end
   end
   if e.verb == "create" then
-    local st = acct:mailbox(e.mailbox):status()
-    if st.messages > 0 then
+    -- (In a dry run an earlier step, a rename back, may not have happened: plan it anyway.)
+    local ok, st = pcall(function() return acct:mailbox(e.mailbox):status() end)
+    if ok and st.messages > 0 then
       log.warn(string.format("%s: %s is not empty: it stays", e.line or "?", e.mailbox))
-    else
+    elseif ok or settings.dry_run then
       try("create " .. e.mailbox, function() acct:delete(e.mailbox) end)
+    else
+      log.warn(string.format("%s: undo create %s: %s", e.line or "?", e.mailbox,
+        tostring(st.message or st)))
     end
   elseif e.verb == "rename" then
     try("rename", function() acct:rename(e.dest_mailbox, e.mailbox) end)

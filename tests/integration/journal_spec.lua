@@ -80,6 +80,9 @@ describe("the journal", function()
       acct.U2:search(Q.unseen):move_to(bob["U2-from-alice"])
       bob.B2:search(Q.seen):remove_flags { "\\Seen" }
       bob.B2:search(Q.larger(20000)):move_to(bob["B2/big"])
+      acct:create "U2new"
+      acct:rename("U2new", "U2ren")
+      acct.U2:append("Message-ID: <undo-append@example.org>\r\nSubject: x\r\n\r\nx\r\n")
     ]], { create = true })
     local code, _, err = S.run(script)
     assert.are.equal(0, code, err)
@@ -94,9 +97,12 @@ describe("the journal", function()
     assert.truthy(out:find("move %d+ U2%-from%-alice %-> U2"), out)
     assert.are.same(after, placement(watched))
     -- the undo: every message back where it was, with its flags
+    assert.is_true(S.exists("U2ren"))
     code, _, err = S.run("--undo")
     assert.are.equal(0, code, err)
-    assert.are.same(before, placement(watched))
+    assert.are.same(before, placement(watched))       -- the appended message is gone too
+    assert.is_false(S.exists("U2ren"))
+    assert.is_false(S.exists("U2new"))
     assert.falsy(err:find(S.env("TESTBED_PASSWORD"), 1, true))
     code, out = S.run("--history")
     assert.truthy(out:find("undone by", 1, true), out)
