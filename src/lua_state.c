@@ -166,32 +166,23 @@ static int lstate_exec(lua_State *L)
     return 2;
 }
 
-/* db:begin() / db:commit(): push 1, true, or 3 (see push_fail). */
-static int lstate_begin(lua_State *L)
+/* Runs begin or commit on the db at index 1: pushes 1, true, or 3 (see push_fail). */
+static int tx_step(lua_State *L, int (*step)(struct state *, char *, size_t))
 {
     char err[600];
     struct state *st = check_db(L, 1);
     if (!st)
         return CLOSED(L);
-    int rc = state_begin(st, err, sizeof err);
+    int rc = step(st, err, sizeof err);
     if (rc < 0)
         return push_fail(L, rc, err);
     lua_pushboolean(L, 1);
     return 1;
 }
 
-static int lstate_commit(lua_State *L)
-{
-    char err[600];
-    struct state *st = check_db(L, 1);
-    if (!st)
-        return CLOSED(L);
-    int rc = state_commit(st, err, sizeof err);
-    if (rc < 0)
-        return push_fail(L, rc, err);
-    lua_pushboolean(L, 1);
-    return 1;
-}
+/* db:begin() / db:commit(). */
+static int lstate_begin(lua_State *L) { return tx_step(L, state_begin); }
+static int lstate_commit(lua_State *L) { return tx_step(L, state_commit); }
 
 /* db:rollback(): pushes nothing. */
 static int lstate_rollback(lua_State *L)

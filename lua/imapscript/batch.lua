@@ -709,7 +709,12 @@ local function summary(ops)
   end
 end
 
-local function sleep(s) os.execute("sleep " .. s) end
+-- Waits s seconds while the loop keeps every other connection's reads and writes going (the
+-- other accounts' tasks go on once this one yields again).
+local function sleep(s)
+  local deadline = core.now() + s
+  repeat core.loop_wait(deadline - core.now()) until core.now() >= deadline
+end
 
 -- Reconnects (resolving the journal) after err; returns the operations to send again, or
 -- prints the summary and raises when the account cannot be reached.

@@ -40,6 +40,14 @@ imap.flush = account.flush_all
 
 local sieve_mode   -- imapscript.sieve.mode under --sieve, --sieve-install, --sieve-remove
 
+-- A file named by an option, opened for mode ("a" ones line-buffered), or a usage error.
+local function open_out(path, mode, option)
+  local f, err = io.open(path, mode)
+  if not f then error(core.error("usage", option .. ": " .. err), 0) end
+  if mode == "a" then f:setvbuf("line") end
+  return f
+end
+
 --- Settings from the command line; called by the imapscript program before the script.
 function imap._configure(opts)
   settings.dry_run = opts.dry_run and true or false
@@ -48,17 +56,8 @@ function imap._configure(opts)
   log.syslog = opts.syslog and true or false
   log.tty = opts.tty and true or false
   log.journal = opts.journal and true or false
-  if opts.trace then
-    local f, err = io.open(opts.trace, "a")
-    if not f then error(core.error("usage", "--trace: " .. err), 0) end
-    f:setvbuf("line")
-    settings.trace = f
-  end
-  if opts.plan_json then
-    local f, err = io.open(opts.plan_json, "w")
-    if not f then error(core.error("usage", "--plan-json: " .. err), 0) end
-    log.plan_file = f
-  end
+  settings.trace = opts.trace and open_out(opts.trace, "a", "--trace")
+  log.plan_file = opts.plan_json and open_out(opts.plan_json, "w", "--plan-json")
   if opts.sieve then
     sieve_mode = require "imapscript.sieve.mode"
     sieve_mode.begin(imap, { mode = opts.sieve, name = opts.sieve_name })
@@ -66,12 +65,7 @@ function imap._configure(opts)
   -- The state database and the audit log (journal.lua, state.lua).
   settings.state_dir = opts.state_dir or settings.state_dir
   settings.no_state = opts.no_state and true or false
-  if opts.log then
-    local f, err = io.open(opts.log, "a")
-    if not f then error(core.error("usage", "--log: " .. err), 0) end
-    f:setvbuf("line")
-    log.audit_file = f
-  end
+  log.audit_file = opts.log and open_out(opts.log, "a", "--log")
   return imap
 end
 

@@ -5,13 +5,7 @@ local imap = require("imapscript")._configure { quiet = true }
 local settings = require "imapscript.settings"
 local Q = imap.query
 
-local function slurp(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = S.slurp
 
 describe("extensions", function()
   local b, acct

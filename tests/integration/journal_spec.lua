@@ -33,6 +33,14 @@ local BOB = string.format([[
 local bob = imap.account { host = %q, port = %s, ca_file = %q, user = "bob", password = %q, create = true }
 ]], S.env("TESTBED_HOST"), S.env("TESTBED_TLS_PORT"), S.env("TESTBED_CA"), S.env("TESTBED_PASSWORD2"))
 
+-- A new empty directory (a --state DIR of its own).
+local function tmpdir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. S.shquote(dir)))
+  return dir
+end
+
 describe("the journal", function()
   it("records a run: --history lists it and its actions, --log has a line per message", function()
     S.seed("J1", 40, 201)
@@ -153,9 +161,7 @@ describe("without a usable state database", function()
 
   it("a damaged database: one clear warning, and the run is still correct", function()
     S.seed("N2", 20, 206)
-    local dir = os.tmpname()
-    os.remove(dir)
-    os.execute("mkdir -p " .. S.shquote(dir))
+    local dir = tmpdir()
     local f = io.open(dir .. "/state.db", "w")
     f:write(("not a database at all "):rep(200))
     f:close()
@@ -169,9 +175,7 @@ describe("without a usable state database", function()
 
   it("a database another process holds: waits a little, then runs without it", function()
     S.seed("N3", 10, 207)
-    local dir = os.tmpname()
-    os.remove(dir)
-    os.execute("mkdir -p " .. S.shquote(dir))
+    local dir = tmpdir()
     -- another process takes the write lock and keeps it
     local ready = dir .. "/ready"
     os.execute(string.format([[lua5.4 -e 'package.cpath = "./build/lua/?.so;" .. package.cpath
