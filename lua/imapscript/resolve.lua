@@ -60,8 +60,8 @@ local function present(acct, e)
   return core.set(here), flags
 end
 
--- The Message-IDs among ids found in mailbox name of acct, from UID uidnext on (all when the
--- UIDNEXT before the copy is unknown).
+-- How many times each Message-ID of ids is found in mailbox name of acct, from UID uidnext on
+-- (all when the UIDNEXT before the copy is unknown).
 local function find(acct, name, uidnext, ids)
   local want = {}
   for _, id in ipairs(ids) do want[id] = true end
@@ -69,7 +69,7 @@ local function find(acct, name, uidnext, ids)
   local found = {}
   local from = math.tointeger(uidnext) or 1
   for _, m in pairs(fetch_ids(acct.conn, core.set(string.format("%d:%d", from, TOP)))) do
-    if m.message_id and want[m.message_id] then found[m.message_id] = true end
+    if m.message_id and want[m.message_id] then found[m.message_id] = (found[m.message_id] or 0) + 1 end
   end
   return found
 end
@@ -116,9 +116,15 @@ local function copies_made(acct, e, dest_acct, what)
       "no Message-ID; the originals are kept", what), false)
   end
   local found = find(dest_acct, e.dest_mailbox, e.dest_uidnext, ids)
+  -- Each copy found stands for one original: of two messages with the same Message-ID of which
+  -- one was copied, only one original counts as copied (and is expunged).
   local done = {}
   for _, m in ipairs(e:messages()) do
-    if m.message_id and found[m.message_id] then done[#done + 1] = m.uid end
+    local n = m.message_id and found[m.message_id]
+    if n and n > 0 then
+      done[#done + 1] = m.uid
+      found[m.message_id] = n - 1
+    end
   end
   done = core.set(done)
   if #done == 0 then
@@ -189,7 +195,7 @@ resolvers.APPEND = function(acct, e, accounts)
       return e:resolved("cannot tell whether the message was appended: it has no Message-ID", false)
     end
     local n = 0
-    for _ in pairs(find(acct, e.dest_mailbox, e.dest_uidnext, ids)) do n = n + 1 end
+    for _, k in pairs(find(acct, e.dest_mailbox, e.dest_uidnext, ids)) do n = n + k end
     return e:resolved(n > 0 and "appended before the connection dropped" or "not appended", n > 0, n)
   end
   local dest
