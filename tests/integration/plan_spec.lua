@@ -48,8 +48,8 @@ local function compare(what, run)
   assert.are.equal(0, code, what .. ": " .. err)
   code, _, err = run("--log " .. logfile)
   assert.are.equal(0, code, what .. ": " .. err)
-  local planned = steps(slurp(plan) or "", "from", function(l) return expand(field(l, "uids") or "") end)
-  local done = steps(slurp(logfile) or "", "mailbox", function(l) return { tonumber(field(l, "uid")) } end)
+  local planned = steps(slurp(plan), "from", function(l) return expand(field(l, "uids") or "") end)
+  local done = steps(slurp(logfile), "mailbox", function(l) return { tonumber(field(l, "uid")) } end)
   assert.are.same(planned, done, what)
   return planned
 end

@@ -86,15 +86,6 @@ function M.run_example(example, args, opts, env_vars)
   return code, slurp(out), slurp(err)
 end
 
---- The content of a file, or nil when it cannot be read.
-function M.slurp(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
 --- Writes a script file holding `body` after a prelude that defines `acct` on the test bed
 --- (over: settings to change; false drops one).
 function M.script(body, over)
