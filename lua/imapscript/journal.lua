@@ -17,8 +17,12 @@ local KEEP_DAYS = 90     -- runs older than this are pruned from the database
 local run                -- this run: {id=, entries={}, by_id={}}
 local registered = {}    -- account keys whose settings this run has recorded
 
---- The key naming an account across runs: "user@host" (whichever port reaches it).
+--- The key naming an account across runs: "user@host" (whichever port reaches it); for a
+--- tunnel without a host, "user@tunnel COMMAND" (a tunnel logged in by PREAUTH has no user).
 function M.key(cfg)
+  if not cfg.host and cfg.tunnel then
+    return string.format("%s@tunnel %s", cfg.user or "", cfg.tunnel)
+  end
   return string.format("%s@%s", cfg.user or "", tostring(cfg.host or ""):lower())
 end
 
@@ -41,7 +45,8 @@ function M.settings_of(text)
 end
 
 local SAFE = { "host", "port", "user", "tls", "ca_file", "fingerprint", "insecure", "auth",
-  "timeout", "compress", "label", "create", "expunge", "subscribe", "missing", "allow_plaintext" }
+  "timeout", "compress", "label", "create", "expunge", "subscribe", "missing", "allow_plaintext",
+  "tunnel" }
 
 --- Records an account's settings without its secret: for a password from imap.env or
 --- imap.command, where it comes from (the variable's name, the command); a literal password

@@ -82,10 +82,14 @@ end
 --- True when a journal is kept (the database is open).
 function M.on() return M.db() ~= nil end
 
--- The lock file of an account: its key with anything but [%w.@_-] as %XX.
+-- The lock file of an account: its key with anything but [%w.@_-] as %XX; a key too long for
+-- a file name (a tunnel's command) by the start of its SHA-256 instead.
 local function lock_path(dir, key)
-  return string.format("%s/locks/%s.lock", dir,
-    key:gsub("[^%w%.@_%-]", function(c) return string.format("%%%02X", c:byte()) end))
+  local name = key:gsub("[^%w%.@_%-]", function(c) return string.format("%%%02X", c:byte()) end)
+  if #name > 200 then
+    name = "h-" .. core.sha256(key):gsub(".", function(c) return string.format("%02x", c:byte()) end):sub(1, 32)
+  end
+  return string.format("%s/locks/%s.lock", dir, name)
 end
 
 --- Takes the run lock of account key (label names it in messages), waiting up to

@@ -141,6 +141,33 @@ describe("the journal", function()
     assert.are.equal(0, code, err)
     assert.are.same(before, placement { "alice/U3" })
   end)
+
+  it("keys a tunnel account by its command: its history, and undo through the same tunnel", function()
+    S.seed("T4", 20, 208)
+    local before = placement { "alice/T4" }
+    local tunnel = string.format("doveadm -c %s exec imap -u alice", S.shquote(S.env("TESTBED_CONF")))
+    local script = os.tmpname() .. ".lua"
+    local f = io.open(script, "w")
+    f:write(string.format([[
+      local acct = imap.account { tunnel = %q, create = true }
+      acct.T4:search(imap.query.seen):move_to(acct["T4/x"])
+    ]], tunnel))
+    f:close()
+    local code, _, err = S.run(script)
+    assert.are.equal(0, code, err)
+    assert.are_not.same(before, placement { "alice/T4" })
+    local out
+    code, out, err = S.run("--history")
+    assert.are.equal(0, code, err)
+    local id = out:match("\n%s*(%d+)%s")
+    code, out = S.run("--history " .. id)
+    assert.truthy(out:find("T4 -> T4/x", 1, true), out)
+    local db = slurp(state_db()) .. slurp(state_db() .. "-wal")
+    assert.truthy(db:find("@tunnel doveadm", 1, true), "the tunnel's command names the account")
+    code, _, err = S.run("--undo")
+    assert.are.equal(0, code, err)
+    assert.are.same(before, placement { "alice/T4" })
+  end)
 end)
 
 describe("without a usable state database", function()
