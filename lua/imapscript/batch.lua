@@ -243,8 +243,14 @@ function Run:plan(op)
     local text
     if op.verb == "move" or op.verb == "copy" then
       step.to = op.dest.name
-      if op.dest.account ~= self.acct then step.to_account = op.dest.account.label end
-      text = string.format("%s %d %s -> %s", op.verb, n, p.box.name, op.dest.name)
+      if op.dest.account ~= self.acct then
+        -- To another account: both sides name their account ("move 4 Work:INBOX -> Home:INBOX").
+        step.to_account = op.dest.account.label
+        text = string.format("%s %d %s:%s -> %s:%s", op.verb, n, self.acct.label, p.box.name,
+          op.dest.account.label, op.dest.name)
+      else
+        text = string.format("%s %d %s -> %s", op.verb, n, p.box.name, op.dest.name)
+      end
     elseif op.verb == "store" then
       step.mode, step.flags = op.mode, op.flags
       text = string.format("store %s %d %s", store_text(op), n, p.box.name)
@@ -266,15 +272,18 @@ local past = { move = "moved", copy = "copied", delete = "deleted" }
 -- the imapfilter layer needs to word the line its own way.
 local function log_done(op, box, n)
   local step = { op = op, box = box, count = n }
+  local msgs = log.count(n, "message")
   if n == 0 then
     log.info(string.format("%s: no messages in %s", op.label, box.name))
   elseif op.verb == "store" then
-    log.action(string.format("%s %d messages in %s", op.label ..
-      (op.label:find("flags$") and " " .. table.concat(op.flags, " ") or ""), n, box.name), step)
+    log.action(string.format("%s %s in %s", op.label ..
+      (op.label:find("flags$") and " " .. table.concat(op.flags, " ") or ""), msgs, box.name), step)
   elseif op.dest then
-    log.action(string.format("%s %d messages %s -> %s", past[op.verb], n, box.name, op.dest.name), step)
+    -- move_to(box, {expunge = false}) leaves the originals: the line says so.
+    log.action(string.format("%s %s %s -> %s%s", past[op.verb], msgs, box.name, op.dest.name,
+      op.keep and " (the originals flagged \\Deleted, not expunged)" or ""), step)
   else
-    log.action(string.format("%s %d messages from %s", past[op.verb], n, box.name), step)
+    log.action(string.format("%s %s from %s", past[op.verb], msgs, box.name), step)
   end
 end
 
@@ -456,8 +465,8 @@ function Run:send_labels(op)
       self:select(p.box, op)
       self:track(self.conn:command("UID STORE", { p.set, core.atom(item), list }), function(ok, err)
         if not ok then return self:record(annotate(err, op)) end
-        log.action(string.format("%s %s on %d messages in %s", op.label,
-          table.concat(op.labels, " "), #p.set, p.box.name))
+        log.action(string.format("%s %s on %s in %s", op.label,
+          table.concat(op.labels, " "), log.count(#p.set, "message"), p.box.name))
       end)
     end
   end
@@ -561,8 +570,9 @@ function Run:send_transfer(op, p)
   local skip = op.skip and op.skip[p.box.name]
   local set = skip and p.set - skip or p.set
   local function done(n)
-    log.action(string.format("%s %d messages %s -> %s (%s)", past[op.verb], n, p.box.name,
-      op.dest.name, op.dest.account.label), { op = op, box = p.box, count = n })
+    log.action(string.format("%s %s %s:%s -> %s:%s", past[op.verb], log.count(n, "message"),
+      self.acct.label, p.box.name, op.dest.account.label, op.dest.name),
+      { op = op, box = p.box, count = n })
   end
   if #set == 0 then return done(0) end
   local e = self:entry(op, p, { method = "APPEND", uids = set, msgs = {} })
@@ -702,7 +712,7 @@ local function summary(ops)
       local s = status(op)
       local n = 0
       for _, e in ipairs(op.entries or {}) do n = n + (e.count or 0) end
-      local detail = s == "done" and n > 0 and string.format(" (%d messages)", n)
+      local detail = s == "done" and n > 0 and " (" .. log.count(n, "message") .. ")"
         or s == "unknown" and " (sent, no answer; the next run resolves it)" or ""
       log.report(string.format("%s: %s: %s%s", op.where or "?", op.label, s, detail))
     end

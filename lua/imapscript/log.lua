@@ -23,6 +23,11 @@ local function emit(priority, msg)
   end
 end
 
+--- "1 message", "37 messages": a count and its noun, singular or plural.
+function M.count(n, noun)
+  return string.format("%d %s%s", n, noun, n == 1 and "" or "s")
+end
+
 --- An action completed: "moved 37 messages INBOX -> Archive". step ({op=, box=, count=}),
 --- given for queued actions, is for a caller that words the line its own way (imapfilter).
 function M.action(msg, step)

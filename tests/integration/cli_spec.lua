@@ -23,6 +23,27 @@ describe("imapscript program", function()
     assert.truthy(err:find("needs an argument", 1, true))
   end)
 
+  it("words log lines for one message, and names both accounts of a cross-account move", function()
+    S.seed("C_one", 1, 63)
+    local bob = S.account_cfg(nil, 2)
+    local script = S.script(string.format([[
+      acct.C_one:all():mark_seen()
+      local bob = imap.account { host = %q, port = %d, ca_file = %q, user = %q, password = %q,
+                                 label = "Bob" }
+      acct.C_one:all():copy_to(bob.INBOX)
+      acct.C_one:all():move_to(acct.C_run, { expunge = false })
+    ]], bob.host, bob.port, bob.ca_file, bob.user, bob.password), { label = "Alice" })
+    local code, out, err = S.run("-n " .. script)
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("copy 1 Alice:C_one -> Bob:INBOX", 1, true), out)
+    code, _, err = S.run(script)
+    assert.are.equal(0, code, err)
+    assert.truthy(err:find("mark_seen 1 message in C_one\n", 1, true), err)
+    assert.truthy(err:find("copied 1 message Alice:C_one -> Bob:INBOX\n", 1, true), err)
+    assert.truthy(err:find("moved 1 message C_one -> C_run (the originals flagged \\Deleted, not expunged)",
+      1, true), err)
+  end)
+
   it("tells what each flush cost under -vv, and not under -v", function()
     local script = S.script([[
       acct.C_run:search(Q.unseen):mark_flagged()
