@@ -102,7 +102,7 @@ describe("the journal", function()
     code, out, err = S.run("-n --undo")
     assert.are.equal(0, code, err)
     assert.truthy(out:find("move %d+ U2/arch %-> U2"), out)
-    assert.truthy(out:find("move %d+ U2%-from%-alice %-> U2"), out)
+    assert.truthy(out:find("move %d+ bob@[%d.]+:U2%-from%-alice %-> alice@[%d.]+:U2 "), out)
     assert.are.same(after, placement(watched))
     -- the undo: every message back where it was, with its flags
     assert.is_true(S.exists("U2ren"))
