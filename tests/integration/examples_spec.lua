@@ -131,6 +131,29 @@ describe("examples", function()
     end
   end)
 
+  it("attachments.lua reports each attachment by name and size, and a total per type", function()
+    -- 30,000 bytes in base64 (40,000 on the server), named the RFC 2231 way.
+    local b64 = string.rep(string.rep("QUJD", 19) .. "\r\n", 526):sub(1, 40000 + 2 * 526)
+    local msg = table.concat({
+      "From: Carla <carla@example.net>", "Subject: report", "Message-ID: <att-1@t>",
+      "MIME-Version: 1.0", 'Content-Type: multipart/mixed; boundary="b"', "",
+      "--b", "Content-Type: text/plain", "", "See attached.", "",
+      "--b", "Content-Type: application/pdf", "Content-Transfer-Encoding: base64",
+      "Content-Disposition: attachment; filename*=UTF-8''%C3%9Cbersicht.pdf", "", b64,
+      "--b--", "" }, "\r\n")
+    local code, _, err = S.run(S.script(string.format("acct:create('Att')\nacct.Att:append(%q)", msg)))
+    assert.are.equal(0, code, err)
+    local out
+    code, out, err = run("attachments.lua", "Att 1")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("carla@example.net%s+\u{dc}bersicht%.pdf %(3%d KB%)"), out)
+    assert.truthy(out:find("1 attachment in 1 message,", 1, true), out)
+    assert.truthy(out:find("application/pdf%s+0%.0 MB"), out)
+    code, out, err = run("attachments.lua", "INBOX 1")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("[1-9]%d* attachments? in [1-9]%d* messages?"), out)
+  end)
+
   it("daemon.lua runs its rules and watches", function()
     local code, _, err = run("daemon.lua")
     assert.are.equal(0, code, err)

@@ -189,6 +189,55 @@ a.INBOX:uids("5"):delete()]])
     assert.falsy(log:find("EXPUNGE", 1, true), log)
   end)
 
+  it("runs examples/gmail-labels.lua: one search and one label STORE per rule", function()
+    local base = os.tmpname()
+    write(base .. ".imap", [[
+S: * OK [CAPABILITY IMAP4rev1 UIDPLUS MOVE X-GM-EXT-1 SPECIAL-USE ESEARCH LITERAL+] Gimap ready
+C: LOGIN alice@gmail.com p
+S: $TAG OK logged in
+C: CAPABILITY
+S: * CAPABILITY IMAP4rev1 UIDPLUS MOVE X-GM-EXT-1 SPECIAL-USE ESEARCH LITERAL+
+S: $TAG OK done
+C: SELECT INBOX
+S: * 6 EXISTS
+S: * OK [UIDVALIDITY 7] ok
+S: * OK [UIDNEXT 20] ok
+S: $TAG OK [READ-WRITE] selected
+C: UID SEARCH RETURN (ALL) HEADER List-Id "lua-l.lists.lua.org"
+S: * ESEARCH (TAG "$TAG") UID ALL 3:4
+S: $TAG OK done
+C: UID STORE 3:4 +X-GM-LABELS.SILENT (Lists/lua-l)
+S: $TAG OK done
+C: UID STORE 3:4 -X-GM-LABELS.SILENT (\Inbox)
+S: $TAG OK done
+C: UID SEARCH RETURN (ALL) HEADER List-Id "debian-devel.lists.debian.org"
+S: * ESEARCH (TAG "$TAG") UID
+S: $TAG OK done
+C: UID SEARCH RETURN (ALL) X-GM-RAW "subject:(receipt OR invoice OR order) -label:Receipts"
+S: * ESEARCH (TAG "$TAG") UID ALL 7,9
+S: $TAG OK done
+C: UID STORE 7,9 +X-GM-LABELS.SILENT (Receipts)
+S: $TAG OK done
+C: UID SEARCH RETURN (ALL) X-GM-RAW "category:promotions older_than:7d"
+S: * ESEARCH (TAG "$TAG") UID ALL 11:12
+S: $TAG OK done
+C: UID STORE 11:12 -X-GM-LABELS.SILENT (\Inbox)
+S: $TAG OK done
+]] .. LOGOUT)
+    local fake = assert(io.popen(FAKE .. " " .. S.shquote(base .. ".imap") .. " 2>" .. S.shquote(base .. ".err")))
+    local port = tonumber((fake:read("l") or ""):match("^PORT (%d+)$"))
+    local patch = string.format("local a = imap.account; imap.account = function(c) c.port = %d; " ..
+      "c.tls = 'none'; return a(c) end", port)
+    local code, _, err = S.run(string.format("--state %s -e %s examples/gmail-labels.lua",
+      S.shquote(base .. ".state"), S.shquote(patch)), nil,
+      "IMAP_HOST=127.0.0.1 IMAP_USER=alice@gmail.com IMAP_PASSWORD=p")
+    local _, _, fake_code = fake:close()
+    local fake_err = slurp(base .. ".err")
+    os.execute("rm -rf " .. S.shquote(base) .. "*")
+    assert.are.equal(0, code, err)
+    assert.are.equal(0, fake_code, fake_err)
+  end)
+
   it("refuses Gmail keys and labels on a server without them", function()
     local code, err, log = against(LOGIN .. LIST .. LOGOUT, [[
 a.INBOX:uids("1"):add_labels { "x" }
