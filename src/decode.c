@@ -23,8 +23,8 @@ static int derr(char *err, size_t errlen, const char *fmt, ...)
 
 static const char *type_name(const struct imap_value *v)
 {
-    static const char *names[] = { "NIL", "atom", "number", "string", "list" };
-    return v && v->type <= IMAP_LIST ? names[v->type] : "nothing";
+    static const char *names[] = { "NIL", "atom", "number", "string", "list", "streamed literal" };
+    return v && v->type <= IMAP_STREAMED ? names[v->type] : "nothing";
 }
 
 static const char *number_text(struct arena *a, uint64_t n)

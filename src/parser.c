@@ -1,5 +1,6 @@
 /* parser.c — incremental parser for IMAP server responses (RFC 3501 §9, RFC 9051).
- * Lines are found once with memchr and parsed once; literals are copied once into the arena. */
+ * Lines are found once with memchr and parsed once; literals are copied once into the arena,
+ * or handed over in parts (big literals, long lines of numbers) when the caller asks. */
 #include "parser.h"
 
 #include "arena.h"
@@ -15,6 +16,8 @@
 #define DEFAULT_MAX_RESPONSE ((size_t)512 << 20)
 #define ARENA_CHUNK          65536
 #define VALS_KEEP            4096      /* value-stack entries kept between responses */
+#define LIST_PIECE_MIN       64        /* stream_list floor: the keyword is always in view */
+#define LIST_TOKEN_MAX       4         /* pieces: a token longer than 4 * stream_list fails */
 
 /* Character classes: 1 = atom char (astring: ']' included, '[' starts a section),
  * 2 = response-code atom char (no '[' or ']'), 4 = digit. */
@@ -35,6 +38,9 @@ enum parse_state {
     PS_START,      /* waiting for the first line of a response */
     PS_LINE,       /* waiting for a line that continues a response after a literal */
     PS_LITERAL,    /* copying literal bytes */
+    PS_LIT_OFFER,  /* a big literal was offered (IMAP_PART_LITERAL): stream or assemble it */
+    PS_LIT_STREAM, /* handing a literal's bytes out as IMAP_PART_DATA */
+    PS_LIST,       /* a long SEARCH/SORT/ESEARCH/THREAD line, parsed and handed out in pieces */
     PS_FAILED,
 };
 
@@ -55,6 +61,13 @@ struct imap_parser {
     unsigned depth, capframes;
     char *lit_dst;
     uint64_t lit_left;
+    uint64_t lit_at, lit_off;  /* stream offsets of the literal's '{' and of its first byte */
+    bool lit_take;             /* parser_stream_literal was called for the offered literal */
+    uint64_t streamed;         /* bytes of the response handed out as IMAP_PART_DATA */
+    bool part_out;             /* a part was handed out; cleared at the next call */
+    const char *list_name;     /* PS_LIST: the keyword (static) */
+    bool list_head;            /* PS_LIST: the head is parsed */
+    size_t list_parts;         /* PS_LIST: IMAP_PART_VALUES handed out */
     char err[200];
 };
 
@@ -97,9 +110,12 @@ struct imap_parser *parser_new(const struct imap_parser_limits *limits)
         p->lim.max_literal = DEFAULT_MAX_LITERAL;
     if (!p->lim.max_response)
         p->lim.max_response = DEFAULT_MAX_RESPONSE;
+    if (p->lim.stream_list && p->lim.stream_list < LIST_PIECE_MIN)
+        p->lim.stream_list = LIST_PIECE_MIN;
     arena_init(&p->arena, ARENA_CHUNK);
     p->resp.text = empty;
     p->resp.name = empty;
+    p->resp.code.text = empty;
     return p;
 }
 
@@ -382,8 +398,11 @@ static char *section_dup(struct arena *a, const char *s, const char *e, size_t *
     return d;
 }
 
+static int literal_assemble(struct imap_parser *p);
+
 /* Literal marker at s ('{' or '~{') that must end the line at e. Pushes the string
- * value and arms the literal state. Returns 1, or -1 on error. */
+ * value and arms the literal state. Returns 1, 2 when the literal is to be offered
+ * (IMAP_PART_LITERAL; an IMAP_STREAMED value is pushed), or -1 on error. */
 static int start_literal(struct imap_parser *p, const char *s, const char *e)
 {
     const char *q = s + (*s == '~' ? 2 : 1);
@@ -401,24 +420,45 @@ static int start_literal(struct imap_parser *p, const char *s, const char *e)
         return fail(p, off_of(p, q), "expected '}' after literal size");
     if (q + 1 != e)
         return fail(p, off_of(p, q + 1), "expected CRLF after literal size");
+    if (n >= SIZE_MAX)
+        return fail(p, off_of(p, s), "literal size too large");
+    p->lit_at = off_of(p, s);
+    p->lit_off = off_of(p, e) + 2;
+    p->lit_left = n;
+    if (p->lim.stream_literal && n >= p->lim.stream_literal) {
+        struct imap_value *v = val_push(p);
+        if (!v)
+            return fail_oom(p, s);
+        v->type = IMAP_STREAMED;
+        v->len = (size_t)n;
+        v->u.str = NULL;
+        return 2;
+    }
+    return literal_assemble(p);
+}
+
+/* The literal just announced (lit_left bytes at lit_off) goes into the arena: its value is the
+ * last one pushed when it was offered, else pushed now. Returns 1, or -1 on error. */
+static int literal_assemble(struct imap_parser *p)
+{
+    uint64_t n = p->lit_left;
     if (n > p->lim.max_literal)
-        return fail(p, off_of(p, s), "literal of %llu bytes exceeds the limit of %llu",
+        return fail(p, p->lit_at, "literal of %llu bytes exceeds the limit of %llu",
                     (unsigned long long)n, (unsigned long long)p->lim.max_literal);
-    uint64_t so_far = off_of(p, e) + 2 - p->resp.offset;
-    if (n > (uint64_t)p->lim.max_response || so_far + n > (uint64_t)p->lim.max_response ||
-        n >= SIZE_MAX)
-        return fail(p, off_of(p, s), "response larger than the limit of %zu bytes",
+    uint64_t so_far = p->lit_off - p->resp.offset - p->streamed;
+    if (n > (uint64_t)p->lim.max_response || so_far + n > (uint64_t)p->lim.max_response)
+        return fail(p, p->lit_at, "response larger than the limit of %zu bytes",
                     p->lim.max_response);
     char *d = arena_alloc(&p->arena, (size_t)n + 1);
-    struct imap_value *v = d ? val_push(p) : NULL;
+    bool offered = p->state == PS_LIT_OFFER;
+    struct imap_value *v = !d ? NULL : offered ? &p->vals[p->nvals - 1] : val_push(p);
     if (!v)
-        return fail_oom(p, s);
+        return fail(p, p->lit_at, "out of memory");
     d[n] = '\0';
     v->type = IMAP_STRING;
     v->len = (size_t)n;
     v->u.str = d;
     p->lit_dst = d;
-    p->lit_left = n;
     return 1;
 }
 
@@ -430,7 +470,7 @@ static int list_error(struct imap_parser *p, const char *at)
 }
 
 /* Values from s up to e (the line's CR). Returns 0 at the end of the line, 1 when a
- * literal follows, -1 on error. */
+ * literal follows, 2 when a literal is offered, -1 on error. */
 static int parse_values(struct imap_parser *p, const char *s, const char *e)
 {
     for (;;) {
@@ -828,6 +868,118 @@ static int parse_first_line(struct imap_parser *p, const char *s, const char *e)
     return parse_values(p, s, e);
 }
 
+/* ---- long lines of numbers ------------------------------------------------------- */
+
+/* The keyword when line s..e (at least LIST_PIECE_MIN bytes) is an untagged SEARCH, SORT,
+ * ESEARCH or THREAD: the responses whose long lines may come in pieces. */
+static const char *list_kind(const char *s, const char *e)
+{
+    static const char *const names[] = { "SEARCH", "SORT", "ESEARCH", "THREAD" };
+    if (e - s < 2 || s[0] != '*' || s[1] != ' ')
+        return NULL;
+    s += 2;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t n = strlen(names[i]);
+        if ((size_t)(e - s) > n && strncasecmp(s, names[i], n) == 0 && s[n] == ' ')
+            return names[i];
+    }
+    return NULL;
+}
+
+/* The next piece of a PS_LIST line: it ends at the first token boundary (SP, '(', ')', or a
+ * ',' inside a sequence set, which is dropped) at least stream_list bytes on, or at the line's
+ * CRLF (*last). Quoted strings are not cut. Pieces depend on the bytes alone, never on how
+ * they arrived. Returns 1 (*cut: the piece's end, *next: where the next one starts), 0 when
+ * more input is needed, -1 on error. */
+static int list_cut(struct imap_parser *p, size_t *cut, size_t *next, bool *last)
+{
+    const char *b = p->buf;
+    size_t want = p->start + p->lim.stream_list;
+    size_t limit = p->start + LIST_TOKEN_MAX * p->lim.stream_list;
+    bool quoted = false;
+    for (size_t i = p->start; i < p->end; i++) {
+        char c = b[i];
+        if (c == '\r') {
+            if (i + 1 == p->end)
+                return 0;
+            if (b[i + 1] != '\n')
+                return fail(p, p->base + i, "CR inside a line");
+            *cut = i;
+            *next = i + 2;
+            *last = true;
+            return 1;
+        }
+        if (c == '\n')
+            return fail(p, p->base + i, "expected CRLF, got a bare LF");
+        if (i >= limit)
+            return fail(p, p->base + i, "token longer than %zu bytes in a %s line",
+                        LIST_TOKEN_MAX * p->lim.stream_list, p->list_name);
+        if (quoted) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                quoted = false;
+            continue;
+        }
+        if (c == '"') {
+            quoted = true;
+        } else if (c == '{') {
+            return fail(p, p->base + i, "unexpected literal in a long %s line", p->list_name);
+        } else if (i >= want && (c == ' ' || c == '(' || c == ')' || c == ',')) {
+            *cut = i;
+            *next = c == ',' ? i + 1 : i;
+            *last = false;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* One step of a PS_LIST line: parses the next piece and hands out what is complete. Returns
+ * 1 with *out, 0 when more input is needed, -1 on error. */
+static int list_step(struct imap_parser *p, struct imap_response **out)
+{
+    for (;;) {
+        size_t cut = 0, next = 0;
+        bool last = false;
+        int r = list_cut(p, &cut, &next, &last);
+        if (r <= 0)
+            return r;
+        char *s = p->buf + p->start, *e = p->buf + cut;
+        if (off_of(p, e) - p->resp.offset > (uint64_t)p->lim.max_response)
+            return fail(p, off_of(p, e), "response larger than the limit of %zu bytes",
+                        p->lim.max_response);
+        r = p->list_head ? parse_values(p, s, e) : parse_first_line(p, s, e);
+        if (r < 0)
+            return -1;
+        p->list_head = true;
+        p->resp.name = p->list_name;        /* outlives the arena's resets between parts */
+        p->start = p->scan = next;
+        if (last) {
+            if (p->depth)
+                return fail(p, off_of(p, e), "expected ')' or value in list");
+            p->resp.args = vals_take(p, 0, &p->resp.nargs);
+            if (p->resp.nargs && !p->resp.args)
+                return fail_oom(p, e);
+            p->resp.tail = p->list_parts > 0;
+            p->state = PS_START;
+            p->returned = true;
+            *out = &p->resp;
+            return 1;
+        }
+        if (p->depth == 0 && p->nvals > 0) {
+            p->resp.args = vals_take(p, 0, &p->resp.nargs);
+            if (!p->resp.args)
+                return fail_oom(p, e);
+            p->resp.part = IMAP_PART_VALUES;
+            p->list_parts++;
+            p->part_out = true;
+            *out = &p->resp;
+            return 1;
+        }
+    }
+}
+
 /* ---- driver ----------------------------------------------------------------- */
 
 static void response_reset(struct imap_parser *p)
@@ -836,6 +988,7 @@ static void response_reset(struct imap_parser *p)
     memset(&p->resp, 0, sizeof p->resp);
     p->resp.text = empty;
     p->resp.name = empty;
+    p->resp.code.text = empty;
     p->nvals = 0;
     p->depth = 0;
     if (p->capvals > VALS_KEEP) {
@@ -844,6 +997,51 @@ static void response_reset(struct imap_parser *p)
         p->capvals = 0;
     }
     p->returned = false;
+    p->streamed = 0;
+}
+
+/* The part handed out last is done with: values of a PART_VALUES are dropped with the arena
+ * (the response's head does not live there); a literal's parts leave the tree in progress. */
+static void part_reset(struct imap_parser *p)
+{
+    if (p->resp.part == IMAP_PART_VALUES)
+        arena_reset(&p->arena);
+    p->resp.part = IMAP_PART_NONE;
+    p->resp.args = NULL;
+    p->resp.nargs = 0;
+    p->resp.data = NULL;
+    p->resp.datalen = 0;
+    p->resp.open = NULL;
+    p->resp.nopen = 0;
+    p->resp.depth = 0;
+    p->part_out = false;
+}
+
+void parser_stream_literal(struct imap_parser *p)
+{
+    if (p->state == PS_LIT_OFFER)
+        p->lit_take = true;
+}
+
+/* Hands out the next bytes of a streamed literal; 0 when none have come. */
+static int literal_part(struct imap_parser *p, struct imap_response **out)
+{
+    size_t avail = p->end - p->start;
+    if (!avail)
+        return 0;
+    size_t n = p->lit_left < avail ? (size_t)p->lit_left : avail;
+    p->resp.part = IMAP_PART_DATA;
+    p->resp.data = p->buf + p->start;
+    p->resp.datalen = n;
+    p->lit_left -= n;
+    p->resp.lit_left = p->lit_left;
+    p->streamed += n;
+    p->start = p->scan = p->start + n;
+    if (!p->lit_left)
+        p->state = PS_LINE;
+    p->part_out = true;
+    *out = &p->resp;
+    return 1;
 }
 
 int parser_next(struct imap_parser *p, struct imap_response **out)
@@ -852,7 +1050,22 @@ int parser_next(struct imap_parser *p, struct imap_response **out)
         return -1;
     if (p->returned)
         response_reset(p);
+    else if (p->part_out)
+        part_reset(p);
     for (;;) {
+        if (p->state == PS_LIT_OFFER) {
+            if (p->lit_take) {
+                p->state = PS_LIT_STREAM;
+            } else {
+                if (literal_assemble(p) < 0)
+                    return -1;
+                p->state = PS_LITERAL;
+            }
+        }
+        if (p->state == PS_LIT_STREAM)
+            return literal_part(p, out);
+        if (p->state == PS_LIST)
+            return list_step(p, out);
         if (p->state == PS_LITERAL) {
             size_t avail = p->end - p->start;
             size_t n = p->lit_left < avail ? (size_t)p->lit_left : avail;
@@ -868,6 +1081,20 @@ int parser_next(struct imap_parser *p, struct imap_response **out)
         if (p->scan < p->start)
             p->scan = p->start;
         char *lf = p->end > p->scan ? memchr(p->buf + p->scan, '\n', p->end - p->scan) : NULL;
+        if (p->state == PS_START && p->lim.stream_list) {
+            /* The same decision whether the line came whole or is still arriving. */
+            size_t have = lf ? (size_t)(lf - (p->buf + p->start)) + 1 : p->end - p->start;
+            const char *kind = have > p->lim.stream_list
+                             ? list_kind(p->buf + p->start, p->buf + p->end) : NULL;
+            if (kind) {
+                p->state = PS_LIST;
+                p->list_name = kind;
+                p->list_head = false;
+                p->list_parts = 0;
+                p->resp.offset = p->base + p->start;
+                return list_step(p, out);
+            }
+        }
         if (!lf) {
             p->scan = p->end;
             if (p->end - p->start > p->lim.max_line)
@@ -885,7 +1112,7 @@ int parser_next(struct imap_parser *p, struct imap_response **out)
             return fail(p, off_of(p, bad), "CR inside a line");
         if (p->state == PS_START)
             p->resp.offset = p->base + p->start;
-        if (off_of(p, lf) + 1 - p->resp.offset > (uint64_t)p->lim.max_response) {
+        if (off_of(p, lf) + 1 - p->resp.offset - p->streamed > (uint64_t)p->lim.max_response) {
             return fail(p, off_of(p, lf), "response larger than the limit of %zu bytes",
                         p->lim.max_response);
         }
@@ -893,6 +1120,19 @@ int parser_next(struct imap_parser *p, struct imap_response **out)
         if (r < 0)
             return -1;
         p->start = p->scan = (size_t)(lf - p->buf) + 1;
+        if (r == 2) {
+            size_t from = p->depth ? p->frames[p->depth - 1] : 0;
+            p->state = PS_LIT_OFFER;
+            p->lit_take = false;
+            p->resp.part = IMAP_PART_LITERAL;
+            p->resp.lit_size = p->resp.lit_left = p->lit_left;
+            p->resp.open = p->vals + from;
+            p->resp.nopen = p->nvals - from;
+            p->resp.depth = p->depth;
+            p->part_out = true;
+            *out = &p->resp;
+            return 1;
+        }
         if (r == 1) {
             p->state = PS_LITERAL;
             continue;
@@ -904,8 +1144,6 @@ int parser_next(struct imap_parser *p, struct imap_response **out)
             if (p->resp.nargs && !p->resp.args)
                 return fail_oom(p, cr);
         }
-        if (!p->resp.code.text)
-            p->resp.code.text = empty;
         p->state = PS_START;
         p->returned = true;
         *out = &p->resp;

@@ -13,6 +13,7 @@ enum imap_type {
     IMAP_NUMBER,  /* num: 0 .. 2^63-1 and beyond up to UINT64_MAX */
     IMAP_STRING,  /* str/len: quoted (unescaped) or literal; NUL-terminated, may hold NULs (literal8) */
     IMAP_LIST,    /* items/len */
+    IMAP_STREAMED,/* a literal of len bytes handed over in IMAP_PART_DATA parts (str is NULL) */
 };
 
 struct imap_value {
@@ -30,6 +31,19 @@ enum imap_kind { IMAP_UNTAGGED, IMAP_TAGGED, IMAP_CONTINUE };
 enum imap_status {
     IMAP_ST_NONE,                  /* a data response: "* 3 EXISTS", "* LIST ..." */
     IMAP_ST_OK, IMAP_ST_NO, IMAP_ST_BAD, IMAP_ST_PREAUTH, IMAP_ST_BYE,
+};
+
+/* Parts of a response still arriving (only with the stream_* limits set): */
+enum imap_part {
+    IMAP_PART_NONE,     /* a whole response, or the last part of one that came in parts */
+    IMAP_PART_LITERAL,  /* a literal of lit_size bytes starts (lit_size >= stream_literal):
+                         * parser_stream_literal before the next parser_next has its bytes come
+                         * as IMAP_PART_DATA (and its value be IMAP_STREAMED), else it is
+                         * assembled as usual. open/nopen: the items of the innermost open list
+                         * so far, the literal's own value last (a FETCH's "UID 5 BODY[] {n}") */
+    IMAP_PART_DATA,     /* data/datalen: the literal's next bytes; lit_left bytes follow */
+    IMAP_PART_VALUES,   /* args/nargs: the next top-level values of a SEARCH, SORT, ESEARCH or
+                         * THREAD line longer than stream_list; more parts follow */
 };
 
 enum imap_code_kind {
@@ -70,6 +84,16 @@ struct imap_response {
     struct imap_value *args;       /* what follows the keyword, as values */
     size_t nargs;
     size_t offset;                 /* stream offset of the response's first byte */
+    /* Parts (see enum imap_part). kind, tag, name and number are set in every part. */
+    enum imap_part part;
+    bool tail;                     /* PART_NONE ending a response that came as PART_VALUES:
+                                    * args holds only the values after those parts */
+    uint64_t lit_size, lit_left;   /* PART_LITERAL, PART_DATA */
+    const char *data;              /* PART_DATA: points into the parser's input buffer */
+    size_t datalen;
+    const struct imap_value *open; /* PART_LITERAL */
+    size_t nopen;
+    unsigned depth;                /* PART_LITERAL: lists open around it (1: a FETCH's own) */
 };
 /* Filled as follows: name is never NULL (the data keyword, the upper-cased status word
  * "OK"/"BYE"/... for status responses, "" for continuations); text and code.text are never
@@ -81,6 +105,14 @@ struct imap_parser_limits {
     unsigned max_depth;            /* list nesting (default 64) */
     uint64_t max_literal;          /* bytes of one literal (default 256 MiB) */
     size_t max_response;           /* bytes of one whole response (default 512 MiB) */
+    /* Streaming, off when 0 (unlike the fields above, 0 takes no default):
+     * literals of at least stream_literal bytes are offered as IMAP_PART_LITERAL (when taken,
+     * neither max_literal nor max_response bound them: they are not held); untagged SEARCH,
+     * SORT, ESEARCH and THREAD lines longer than stream_list come as IMAP_PART_VALUES parts
+     * cut every stream_list bytes at a token boundary (a long sequence set at a ',', each
+     * piece then its own atom) instead of being held whole: max_line does not bound them. */
+    uint64_t stream_literal;
+    size_t stream_list;
 };
 
 struct imap_parser;
@@ -98,11 +130,14 @@ int parser_feed(struct imap_parser *p, const char *data, size_t len);
 char *parser_space(struct imap_parser *p, size_t want, size_t *avail);
 void parser_commit(struct imap_parser *p, size_t n);
 
-/* Returns 1 and sets *out to the next whole response, 0 when more input is needed,
- * -1 on malformed input or a broken limit (then parser_error says where and why;
- * the parser stays in error until parser_free).
- * *out and everything it points to stay valid until the next parser_next call. */
+/* Returns 1 and sets *out to the next whole response (or part of one, with streaming on),
+ * 0 when more input is needed, -1 on malformed input or a broken limit (then parser_error
+ * says where and why; the parser stays in error until parser_free).
+ * *out and everything it points to stay valid until the next call of any parser function. */
 int parser_next(struct imap_parser *p, struct imap_response **out);
+
+/* After an IMAP_PART_LITERAL: its bytes are to come as IMAP_PART_DATA parts. */
+void parser_stream_literal(struct imap_parser *p);
 
 /* "offset 1234: expected ')' after list item" — valid while the parser lives. */
 const char *parser_error(const struct imap_parser *p);

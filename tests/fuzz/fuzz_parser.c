@@ -1,5 +1,7 @@
 /* fuzz_parser.c — libFuzzer target: the parser fed in several splits must give the same
- * responses (hashed) as a one-shot feed, and every decoder runs on every response. */
+ * responses (hashed) as a one-shot feed, and every decoder runs on every response. With
+ * streaming on, odd-sized big literals are taken in parts (their bytes hashed as they come)
+ * and long lines of numbers come in parts (their values hashed one after the other). */
 #include "decode.h"
 #include "parser.h"
 
@@ -26,6 +28,8 @@ static uint64_t hash_value(uint64_t h, const struct imap_value *v)
         break;
     case IMAP_NUMBER:
         h = mix(h, &v->u.num, sizeof v->u.num);
+        break;
+    case IMAP_STREAMED:
         break;
     case IMAP_LIST:
         for (size_t i = 0; i < v->len; i++)
@@ -111,6 +115,27 @@ static void decode_all(const struct imap_response *r, struct arena *a)
     arena_reset(a);
 }
 
+/* A part: hashed so that how the input was split does not show. */
+static uint64_t hash_part(uint64_t h, struct imap_parser *p, const struct imap_response *r)
+{
+    if (r->part == IMAP_PART_DATA)      /* how many parts depends on the split: not hashed */
+        return mix(h, r->data, r->datalen);
+    h = mix(h, &r->part, sizeof r->part);
+    switch (r->part) {
+    case IMAP_PART_LITERAL:
+        h = mix(h, &r->lit_size, sizeof r->lit_size);
+        for (size_t i = 0; i < r->nopen; i++)
+            h = hash_value(h, &r->open[i]);
+        if (r->lit_size % 2)
+            parser_stream_literal(p);
+        return h;
+    default:
+        for (size_t i = 0; i < r->nargs; i++)
+            h = hash_value(h, &r->args[i]);
+        return h;
+    }
+}
+
 /* Feeds data in pieces of `step` bytes (0 = varying, from the data itself); returns a hash
  * of every response and the final error. */
 static uint64_t run(const uint8_t *data, size_t size, size_t step,
@@ -127,7 +152,12 @@ static uint64_t run(const uint8_t *data, size_t size, size_t step,
     for (;;) {
         struct imap_response *r;
         while ((rc = parser_next(p, &r)) == 1) {
+            if (r->part != IMAP_PART_NONE) {
+                h = hash_part(h, p, r);
+                continue;
+            }
             h = hash_response(h, r);
+            h = mix(h, &r->tail, sizeof r->tail);
             if (decode)
                 decode_all(r, &a);
         }
@@ -163,6 +193,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         lim.max_depth = 1 + (lim_sel >> 4);
         lim.max_literal = (lim_sel >> 2) * 16;
         lim.max_response = 64 + (size_t)lim_sel * 4;
+    }
+    if (mode & 0x80) {
+        lim.stream_literal = 1 + (mode & 0x1f);
+        lim.stream_list = 64;
     }
     static const size_t steps[] = { 1, 2, 3, 7, 64, 0 };
     size_t step = steps[mode % (sizeof steps / sizeof steps[0])];

@@ -69,6 +69,9 @@ static void dump_value(struct sb *b, const struct imap_value *v)
     case IMAP_STRING:
         dump_bytes(b, v->u.str, v->len);
         break;
+    case IMAP_STREAMED:
+        sb_printf(b, "<streamed %zu>", v->len);
+        break;
     case IMAP_LIST:
         sb_add(b, "(", 1);
         for (size_t i = 0; i < v->len; i++) {
@@ -116,21 +119,70 @@ static void dump_response(struct sb *b, const struct imap_response *r)
     sb_add(b, "\n", 1);
 }
 
+/* With streaming limits: literals whose size is odd are taken (their bytes come as parts),
+ * even ones left to be assembled. */
+static bool take_odd_literals = true;
+
+/* Dumps a part so that the dump does not depend on how the input was split: a literal's data
+ * is gathered in *data and written when the literal is complete. */
+static void dump_part(struct imap_parser *p, struct sb *b, struct sb *data,
+                      const struct imap_response *r)
+{
+    switch (r->part) {
+    case IMAP_PART_LITERAL:
+        sb_printf(b, "LITERAL %" PRIu64 " #%" PRIu64 " in", r->lit_size, r->number);
+        for (size_t i = 0; i < r->nopen; i++) {
+            sb_add(b, " ", 1);
+            dump_value(b, &r->open[i]);
+        }
+        sb_add(b, "\n", 1);
+        if (take_odd_literals && r->lit_size % 2)
+            parser_stream_literal(p);
+        break;
+    case IMAP_PART_DATA:
+        sb_add(data, r->data, r->datalen);
+        if (r->lit_left == 0) {
+            sb_add(b, "DATA ", 5);
+            dump_bytes(b, data->s, data->len);
+            sb_add(b, "\n", 1);
+            data->len = 0;
+        }
+        break;
+    case IMAP_PART_VALUES:
+        sb_printf(b, "VALUES %s", r->name);
+        for (size_t i = 0; i < r->nargs; i++) {
+            sb_add(b, " ", 1);
+            dump_value(b, &r->args[i]);
+        }
+        sb_add(b, "\n", 1);
+        break;
+    default:
+        break;
+    }
+}
+
 /* Feeds `in` in pieces of the sizes `split` gives (0 = all at once) and dumps every
  * response; an error is dumped as "ERR <message>". Returns a malloc'd string. */
 static char *parse_all(const char *in, size_t len, size_t (*split)(size_t), int *nresp,
                        const struct imap_parser_limits *lim)
 {
     struct imap_parser *p = parser_new(lim);
-    struct sb b = { 0 };
+    struct sb b = { 0 }, data = { 0 };
     size_t pos = 0;
     int n = 0;
     int failed = 0;
     sb_add(&b, "", 0);
+    sb_add(&data, "", 0);
     while (!failed) {
         struct imap_response *r;
         int rc;
         while ((rc = parser_next(p, &r)) == 1) {
+            if (r->part != IMAP_PART_NONE) {
+                dump_part(p, &b, &data, r);
+                continue;
+            }
+            if (r->tail)
+                sb_add(&b, "TAIL ", 5);
             dump_response(&b, r);
             n++;
         }
@@ -152,6 +204,7 @@ static char *parse_all(const char *in, size_t len, size_t (*split)(size_t), int 
     if (!failed && parser_offset(p) != len)
         sb_printf(&b, "PARTIAL at %" PRIu64 "\n", parser_offset(p));
     parser_free(p);
+    free(data.s);
     if (nresp)
         *nresp = n;
     return b.s;
@@ -803,6 +856,151 @@ static void test_long_run(void)
     parser_free(p);
 }
 
+/* ---- streaming: big literals and long lines of numbers --------------------------- */
+
+/* Every split of in gives the dump of the whole. Returns the dump (malloc'd). */
+static char *dump_any_split(const char *in, size_t len, const struct imap_parser_limits *lim)
+{
+    char *whole = parse_all(in, len, NULL, NULL, lim);
+    char *d = parse_all(in, len, split_one, NULL, lim);
+    CHECK_STR(d, whole);
+    free(d);
+    for (int i = 0; i < 20; i++) {
+        d = parse_all(in, len, i % 2 ? split_random : split_bigrandom, NULL, lim);
+        CHECK_STR(d, whole);
+        free(d);
+    }
+    return whole;
+}
+
+static void test_stream_literals(void)
+{
+    struct imap_parser_limits lim = { .stream_literal = 5, .max_literal = 6 };
+    static const char in[] =
+        "* 1 FETCH (UID 5 FLAGS (\\Seen) BODY[] {11}\r\nhello world INTERNALDATE \"x\")\r\n"
+        "* 2 FETCH (UID 6 BODY[] {4}\r\nabcd BODY[1] {6}\r\nabcdef)\r\n"
+        "* 3 FETCH (BODY[] ~{7}\r\nb\0nary\n)\r\n"
+        "A1 OK done\r\n";
+    char *d = dump_any_split(in, sizeof in - 1, &lim);
+    /* 11 and 7 bytes: streamed past max_literal; 6: offered, assembled; 4: under the threshold */
+    CHECK_STR(d,
+        "LITERAL 11 #1 in UID 5 FLAGS (\\Seen) BODY[] <streamed 11>\n"
+        "DATA \"hello world\"\n"
+        "@0 * #1 FETCH (UID 5 FLAGS (\\Seen) BODY[] <streamed 11> INTERNALDATE \"x\")\n"
+        "LITERAL 6 #2 in UID 6 BODY[] \"abcd\" BODY[1] <streamed 6>\n"
+        "@75 * #2 FETCH (UID 6 BODY[] \"abcd\" BODY[1] \"abcdef\")\n"
+        "LITERAL 7 #3 in BODY[] <streamed 7>\n"
+        "DATA \"b\\x00nary\\x0a\"\n"
+        "@131 * #3 FETCH (BODY[] <streamed 7>)\n"
+        "@165 T tag=A1 OK OK text=done\n");
+    free(d);
+    /* Left to be assembled, a literal over max_literal still fails. */
+    take_odd_literals = false;
+    d = dump1("");
+    free(d);
+    d = parse_all(in, sizeof in - 1, NULL, NULL, &lim);
+    CHECK(strstr(d, "ERR offset 38: literal of 11 bytes exceeds the limit of 6\n"));
+    free(d);
+    take_odd_literals = true;
+    /* A streamed literal does not count towards max_response. */
+    struct imap_parser_limits small = { .stream_literal = 5, .max_response = 60 };
+    static const char big[] = "* 1 FETCH (BODY[] {101}\r\n"
+        "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+        " UID 1)\r\n";
+    d = dump_any_split(big, sizeof big - 1, &small);
+    CHECK(strstr(d, "@0 * #1 FETCH (BODY[] <streamed 101> UID 1)\n"));
+    CHECK(!strstr(d, "ERR"));
+    free(d);
+}
+
+/* Appends "* SEARCH 1 3 5 ... (MODSEQ 9)" with n odd numbers. */
+static void search_line(struct sb *b, int n, const char *prefix, char sep, const char *suffix)
+{
+    sb_add(b, prefix, strlen(prefix));
+    for (int i = 0; i < n; i++) {
+        if (i)
+            sb_add(b, &sep, 1);
+        sb_printf(b, "%d", 2 * i + 1);
+    }
+    sb_add(b, suffix, strlen(suffix));
+}
+
+static void test_stream_lists(void)
+{
+    struct imap_parser_limits lim = { .stream_list = 64, .max_line = 100 };
+    struct sb in = { 0 };
+    search_line(&in, 3000, "* SEARCH ", ' ', " (MODSEQ 917)\r\n");
+    search_line(&in, 3000, "* ESEARCH (TAG \"A 2\") UID ALL ", ',', " COUNT 3000\r\n");
+    sb_add(&in, "* THREAD ", 9);
+    for (int i = 0; i < 300; i++)
+        sb_printf(&in, "(%d (%d)(%d %d))", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4);
+    sb_add(&in, "\r\n* SORT 3 2 1\r\n* SEARCH\r\nA2 OK done\r\n", 38);
+    char *d = dump_any_split(in.s, in.len, &lim);
+    CHECK(!strstr(d, "ERR"));
+    /* The pieces put back together give every number once, in order. */
+    const char *q;
+    int next = 1, searches = 0, parts = 0;
+    for (const char *line = d; *line; line = strchr(line, '\n') + 1) {
+        if (strncmp(line, "VALUES SEARCH ", 14) == 0)
+            q = line + 14;
+        else if (strncmp(line, "TAIL @0 * SEARCH ", 17) == 0)
+            q = line + 17;
+        else
+            continue;
+        for (;;) {
+            while (*q == ' ')
+                q++;
+            if (*q < '0' || *q > '9')
+                break;
+            int v = atoi(q);
+            CHECK_INT(v, next);
+            next = v + 2;
+            while (*q >= '0' && *q <= '9')
+                q++;
+        }
+        searches++;
+    }
+    CHECK_INT(next, 6001);
+    CHECK(searches > 10);
+    CHECK(strstr(d, "TAIL @0 * SEARCH ") != NULL);
+    CHECK(strstr(d, " (MODSEQ 917)\n"));
+    /* ESEARCH: the set comes in pieces, each a set text of its own. */
+    CHECK(strstr(d, "VALUES ESEARCH (TAG \"A 2\") UID ALL 1,3,5,") != NULL);
+    for (q = d; (q = strstr(q, "VALUES ESEARCH")) != NULL; q++)
+        parts++;
+    CHECK(parts > 10);
+    CHECK(strstr(d, " COUNT 3000\n"));
+    /* THREAD: whole threads per part. */
+    CHECK(strstr(d, "VALUES THREAD (1 (2) (3 4)) (5 (6) (7 8))"));
+    CHECK(strstr(d, " * SORT 3 2 1\n"));
+    CHECK(strstr(d, " * SEARCH\n"));
+    CHECK(strstr(d, "T tag=A2 OK OK text=done\n"));
+    free(d);
+    free(in.s);
+
+    /* The line limit still holds for every other response, and for a literal in a long line. */
+    static const char list[] = "* LIST () \"/\" "
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    d = parse_all(list, sizeof list - 1, NULL, NULL, &lim);
+    CHECK(strstr(d, "ERR offset 0: line longer than 100 bytes\n"));
+    free(d);
+    struct sb lit = { 0 };
+    search_line(&lit, 40, "* SEARCH ", ' ', " {3}\r\nabc\r\n");
+    d = parse_all(lit.s, lit.len, NULL, NULL, &lim);
+    CHECK(strstr(d, "ERR offset 124: unexpected literal in a long SEARCH line\n"));
+    free(d);
+    free(lit.s);
+    /* A token without an end in sight. */
+    struct sb tok = { 0 };
+    sb_add(&tok, "* SEARCH ", 9);
+    for (int i = 0; i < 400; i++)
+        sb_add(&tok, "7", 1);
+    d = parse_all(tok.s, tok.len, NULL, NULL, &lim);
+    CHECK(strstr(d, "ERR offset 256: token longer than 256 bytes in a SEARCH line\n"));
+    free(d);
+    free(tok.s);
+}
+
 int main(void)
 {
     RUN(test_rfc3501_session);
@@ -817,6 +1015,8 @@ int main(void)
     RUN(test_splits);
     RUN(test_space_commit);
     RUN(test_long_run);
+    RUN(test_stream_literals);
+    RUN(test_stream_lists);
     one(NULL, 0);
     return CHECK_DONE();
 }
