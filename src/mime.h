@@ -49,6 +49,21 @@ bool mime_header_find(const char *hdr, size_t len, size_t *pos, const char *name
  * *out is malloc'd, NUL-terminated, freed by the caller. Returns 0 or -ENOMEM (*out NULL). */
 int mime_body_text(const char *msg, size_t len, size_t max, char **out, size_t *outlen);
 
+/* The same text from a message given in pieces of any size, in bounded memory. out(ud, html,
+ * text, len) gets the text of the text/plain parts (html false) and of the text/html ones
+ * (html true) as it is decoded, each kind joined with line breaks as above; the message's text
+ * is the plain one when it has a text/plain part (mime_text_plain, known at the end), else the
+ * HTML one. out returns false when it wants no more of that kind (no more plain text: nothing
+ * more is decoded). first: the first text part alone, as a preview takes it (always as plain).
+ * mime_text_new returns NULL when out of memory; feed and end return 0 or -ENOMEM. */
+struct mime_text;
+typedef bool (*mime_text_fn)(void *ud, bool html, const char *text, size_t len);
+struct mime_text *mime_text_new(bool first, mime_text_fn out, void *ud);
+int mime_text_feed(struct mime_text *t, const char *data, size_t len);
+int mime_text_end(struct mime_text *t);
+bool mime_text_plain(const struct mime_text *t);
+void mime_text_free(struct mime_text *t);
+
 /* The longest preview mime_preview makes, in characters (RFC 8970 allows 256; Dovecot makes 200). */
 #define MIME_PREVIEW_MAX_CHARS 200
 

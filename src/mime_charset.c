@@ -103,8 +103,10 @@ static enum charset_kind charset_open(const char *name, iconv_t *cd)
     return *cd == (iconv_t)-1 ? CS_UNKNOWN : CS_ICONV;
 }
 
-/* Converts s[0..n) with cd into b; undecodable bytes become U+FFFD. */
-static void add_iconv(struct buf *b, iconv_t cd, const char *s, size_t n)
+/* Converts s[0..n) with cd into b; undecodable bytes become U+FFFD. Without final, stops
+ * before a character the input ends inside and returns how much was taken; with final, such a
+ * character becomes U+FFFD and the state is written out. */
+static size_t iconv_run(struct buf *b, iconv_t cd, const char *s, size_t n, bool final)
 {
     char chunk[4096];
     char *in = (char *)s;
@@ -118,7 +120,7 @@ static void add_iconv(struct buf *b, iconv_t cd, const char *s, size_t n)
         int e = errno;
         buf_add(b, chunk, (size_t)(outp - chunk));
         if (rc != (size_t)-1) {
-            if (flushing)
+            if (flushing || !final)
                 break;
             flushing = true;   /* all input taken: write any shift sequence out */
             continue;
@@ -127,6 +129,8 @@ static void add_iconv(struct buf *b, iconv_t cd, const char *s, size_t n)
             continue;
         if (flushing)
             break;
+        if (e == EINVAL && !final)
+            return n - inleft;          /* the rest begins a character: the next piece ends it */
         /* EILSEQ: skip one bad byte; EINVAL: the input ends inside a character. */
         buf_add_cp(b, 0xfffd);
         if (e == EILSEQ && inleft > 0) {
@@ -139,6 +143,89 @@ static void add_iconv(struct buf *b, iconv_t cd, const char *s, size_t n)
         else
             break;
     }
+    return n;
+}
+
+/* Bytes at the end of s[0..n) that begin a UTF-8 sequence the input ends inside. */
+static size_t utf8_tail(const char *s, size_t n)
+{
+    for (size_t back = 1; back <= 3 && back <= n; back++) {
+        unsigned char c = (unsigned char)s[n - back];
+        if (c < 0x80)
+            return 0;
+        if (c >= 0xc0) {
+            size_t want = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+            return want > back ? back : 0;
+        }
+    }
+    return 0;
+}
+
+/* Converts as much of s[0..n) as is decided; returns how much was taken. */
+static size_t conv_run(struct conv *cv, struct buf *b, const char *s, size_t n, bool final)
+{
+    size_t keep;
+    switch (cv->kind) {
+    case CS_UTF8:
+    case CS_ASCII:
+        keep = final ? 0 : utf8_tail(s, n);
+        add_utf8(b, s, n - keep, cv->kind == CS_ASCII);
+        return n - keep;
+    case CS_CP1252:
+        add_cp1252(b, s, n);
+        return n;
+    default:
+        return iconv_run(b, (iconv_t)cv->cd, s, n, final);
+    }
+}
+
+void conv_open(struct conv *cv, const char *cs, size_t cslen)
+{
+    char name[64];
+    iconv_t cd;
+    memset(cv, 0, sizeof *cv);
+    cv->kind = CS_ASCII;            /* none or unknown: UTF-8 where valid, else Windows-1252 */
+    if (!cslen || !charset_name(cs, cslen, name, sizeof name))
+        return;
+    enum charset_kind k = charset_open(name, &cd);
+    if (k == CS_ICONV)
+        cv->cd = cd;
+    if (k != CS_UNKNOWN)
+        cv->kind = (int)k;
+}
+
+void conv_feed(struct conv *cv, struct buf *b, const char *s, size_t n, bool final)
+{
+    if (cv->ncarry) {
+        char tmp[sizeof cv->carry * 2];
+        size_t k = cv->ncarry, take = n < sizeof tmp - k ? n : sizeof tmp - k;
+        memcpy(tmp, cv->carry, k);
+        memcpy(tmp + k, s, take);
+        cv->ncarry = 0;
+        size_t used = conv_run(cv, b, tmp, k + take, final && take == n);
+        if (used < k) {                 /* still inside the carried character */
+            cv->ncarry = k + take - used;
+            memcpy(cv->carry, tmp + used, cv->ncarry);
+            return;
+        }
+        s += used - k;
+        n -= used - k;
+    }
+    size_t used = conv_run(cv, b, s, n, final);
+    if (used < n && n - used <= sizeof cv->carry) {
+        cv->ncarry = n - used;
+        memcpy(cv->carry, s + used, cv->ncarry);
+    } else if (used < n) {              /* cannot happen: a character is never that long */
+        add_sanitized(b, s + used, n - used);
+    }
+}
+
+void conv_close(struct conv *cv)
+{
+    if (cv->kind == CS_ICONV)
+        iconv_close((iconv_t)cv->cd);
+    cv->kind = CS_ASCII;
+    cv->ncarry = 0;
 }
 
 /* Appends s[0..n) in charset cs[0..cslen) as UTF-8. Returns false (appending nothing) when the
@@ -149,22 +236,11 @@ bool add_charset(struct buf *b, const char *cs, size_t cslen, const char *s, siz
     iconv_t cd;
     if (!charset_name(cs, cslen, name, sizeof name))
         return false;
-    switch (charset_open(name, &cd)) {
-    case CS_UTF8:
-        add_utf8(b, s, n, false);
-        return true;
-    case CS_ASCII:
-        add_sanitized(b, s, n);
-        return true;
-    case CS_CP1252:
-        add_cp1252(b, s, n);
-        return true;
-    case CS_ICONV:
-        add_iconv(b, cd, s, n);
-        iconv_close(cd);
-        return true;
-    case CS_UNKNOWN:
-        break;
-    }
-    return false;
+    enum charset_kind k = charset_open(name, &cd);
+    if (k == CS_UNKNOWN)
+        return false;
+    struct conv cv = { .kind = (int)k, .cd = k == CS_ICONV ? cd : NULL };
+    conv_feed(&cv, b, s, n, true);
+    conv_close(&cv);
+    return true;
 }

@@ -1,5 +1,7 @@
-/* mime_int.h — private to the mime_*.c files: the output buffer (mime_buf.c), charset
- * conversion (mime_charset.c), HTML to text (mime_html.c), and small character helpers. */
+/* mime_int.h — private to the mime_*.c files: the output buffer (mime_buf.c), transfer
+ * encodings (mime_cte.c), charset conversion (mime_charset.c), HTML to text (mime_html.c), and
+ * small character helpers. Each converter takes its input in pieces and keeps what a piece
+ * leaves undecided for the next. */
 #ifndef IMAPSCRIPT_MIME_INT_H
 #define IMAPSCRIPT_MIME_INT_H
 
@@ -32,6 +34,25 @@ void buf_add_cp(struct buf *b, uint32_t cp);
  * the error). */
 int buf_finish(struct buf *b, char **out, size_t *outlen);
 
+/* ---- transfer encodings (mime_cte.c) ------------------------------------------------------ */
+
+enum cte_kind { CTE_IDENTITY, CTE_QP, CTE_BASE64 };
+
+/* The encoding named name[0..len) ("base64", "quoted-printable"; anything else: none). */
+enum cte_kind cte_kind_of(const char *name, size_t len);
+
+struct cte {
+    enum cte_kind kind;
+    uint32_t acc;                   /* base64 bits not yet a byte */
+    int bits;
+    char held[1032];                /* quoted-printable: a "=" the next piece decides on */
+    size_t nheld;
+};
+
+void cte_init(struct cte *d, enum cte_kind kind);
+/* Appends the decoding of s[0..n) to b; final: no more input follows. */
+void cte_feed(struct cte *d, struct buf *b, const char *s, size_t n, bool final);
+
 /* ---- charset conversion (mime_charset.c) -------------------------------------------------- */
 
 /* Text of unknown or undeclared charset: UTF-8 where valid, else Windows-1252. */
@@ -40,11 +61,43 @@ void add_sanitized(struct buf *b, const char *str, size_t n);
  * charset is unknown. */
 bool add_charset(struct buf *b, const char *cs, size_t cslen, const char *s, size_t n);
 
+/* A conversion to UTF-8 fed in pieces: a character split between two keeps its first bytes. */
+struct conv {
+    int kind;
+    void *cd;                       /* iconv_t, for charsets iconv knows */
+    char carry[16];
+    size_t ncarry;
+};
+/* For charset cs[0..cslen) ("" or unknown: UTF-8 where valid, else Windows-1252). */
+void conv_open(struct conv *cv, const char *cs, size_t cslen);
+/* Appends s[0..n) as UTF-8; final: no more input follows. */
+void conv_feed(struct conv *cv, struct buf *b, const char *s, size_t n, bool final);
+void conv_close(struct conv *cv);
+
 /* ---- HTML (mime_html.c) ------------------------------------------------------------------- */
 
-/* Appends HTML text h[0..n) (UTF-8) as plain text: tags dropped (block tags become line
- * breaks), script/style/comments dropped, entities decoded, blanks collapsed; with
- * skip_quotes, what <blockquote> holds dropped too. */
+/* HTML to plain text, fed in pieces: tags dropped (block tags become line breaks),
+ * script/style/comments dropped, entities decoded, blanks collapsed; with skip_quotes, what
+ * <blockquote> holds dropped too. Blanks and line breaks at the end of the text are held
+ * until more text comes, and dropped at the end. */
+struct html {
+    int state;
+    bool skip_quotes, space, closing, any;
+    int quotes;
+    char name[16];                  /* the tag's name, lower-cased ("" when longer) */
+    size_t namelen;
+    char quote;
+    size_t match;                   /* bytes of "<!--", "-->", "</script" matched so far */
+    bool script;                    /* raw text: script (else style) */
+    char ent[16];                   /* an entity's name so far */
+    size_t nent;
+    char pend[72];                  /* trailing blanks and line breaks not written yet */
+    size_t npend;
+};
+void html_init(struct html *h, bool skip_quotes);
+/* Appends the text of h[0..n) to b; final: no more input follows. */
+void html_feed(struct html *h, struct buf *b, const char *s, size_t n, bool final);
+/* The whole of h[0..n) at once. */
 void strip_html(struct buf *b, const char *h, size_t n, bool skip_quotes);
 
 /* ---- the first text part (mime_body.c) ---------------------------------------------------- */

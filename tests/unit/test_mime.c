@@ -377,6 +377,120 @@ static void test_mutations(void)
     free(m);
 }
 
+/* ---- the same text from pieces of any size ------------------------------------------------ */
+
+struct pieces { char *out[2]; size_t len[2]; };
+
+static bool collect(void *ud, bool html, const char *text, size_t len)
+{
+    struct pieces *p = ud;
+    p->out[html] = realloc(p->out[html], p->len[html] + len + 1);
+    memcpy(p->out[html] + p->len[html], text, len);
+    p->len[html] += len;
+    p->out[html][p->len[html]] = '\0';
+    return true;
+}
+
+static unsigned long split_rng = 99;
+
+/* mime_text fed msg in pieces of 1 byte (step 1), random sizes (step 0) or step bytes. */
+static char *streamed(const char *msg, size_t len, size_t step, bool first)
+{
+    struct pieces p = { { NULL, NULL }, { 0, 0 } };
+    struct mime_text *t = mime_text_new(first, collect, &p);
+    size_t pos = 0;
+    while (pos < len) {
+        split_rng = split_rng * 6364136223846793005UL + 1442695040888963407UL;
+        size_t k = step ? step : 1 + (split_rng >> 33) % 300;
+        if (k > len - pos)
+            k = len - pos;
+        CHECK_INT(mime_text_feed(t, msg + pos, k), 0);
+        pos += k;
+    }
+    CHECK_INT(mime_text_end(t), 0);
+    int pick = mime_text_plain(t) ? 0 : 1;
+    mime_text_free(t);
+    free(p.out[!pick]);
+    return p.out[pick] ? p.out[pick] : strdup("");
+}
+
+/* Every message of the tests above, and long lines: the text does not depend on how the
+ * message was cut. */
+static void test_body_streamed(void)
+{
+    static const char *const msgs[] = {
+        "Subject: hi\r\n\r\nHello\r\nworld\r\n",
+        "Content-Type: text/plain; charset=iso-8859-1\r\n"
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        "Gr=FC=DFe, a long line that is=\r\n softly broken =3D ok=  \r\nend=\r\n",
+        "Content-Type: multipart/alternative; boundary=\"=_alt_42\"\r\n\r\npre\r\n"
+        "--=_alt_42\r\nContent-Type: text/html; charset=\"utf-8\"\r\n\r\n"
+        "<p>Caf&eacute; <b>au\r\nlait</b></p><!-- c -- > --><blockquote>q</blockquote>"
+        "<script>if (a</b) x = '</scr'</script>&#8364;&amp&lt;x&gt;<br><br><br>t &nbsp; "
+        "&averyveryverylongentity; &#x1F600;<td>a</td><td>b\r\n"
+        "--=_alt_42\r\nContent-Type: text/plain; charset=\"utf-8\"\r\n"
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\nCaf=C3=A9 =E2=82=AC 3\r\n"
+        "--=_alt_42--\r\nepilogue\r\n",
+        "Content-Type: text/html\r\n\r\n<html><head><style>p{}</style></head><body>\r\n"
+        "<p>x</p><div>y</div><!DOCTYPE z><? q ?>< lone &#10;&#10;&#10; end</body>",
+        "Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n--outer\r\n\r\nFwd:\r\n"
+        "--outer\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n"
+        "Content-Type: text/plain; charset=koi8-r\r\n\r\n\xf0\xd2\xc9\xd7\xc5\xd4\r\n"
+        "--outer\r\nContent-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\n"
+        "Content-Type: text/plain; charset=iso-2022-jp\r\n\r\n\x1b$B$3$s$K$A$O\x1b(B\r\n"
+        "--d--\r\n--outer--\r\n",
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        "w6nDqcOpw6nDqcOpw6nDqcOpw6kgw6k=\r\n",
+        "Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n"
+        "\r\nno end\r\n\r\n",
+        "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=\r\n=4=",
+    };
+    for (size_t i = 0; i < sizeof msgs / sizeof *msgs; i++) {
+        for (int first = 0; first < 2; first++) {
+            char *whole = streamed(msgs[i], strlen(msgs[i]), strlen(msgs[i]) + 1, first);
+            if (!first) {           /* the whole at once is what mime_body_text says */
+                char *ref = NULL;
+                size_t rl;
+                CHECK_INT(mime_body_text(msgs[i], strlen(msgs[i]), 1 << 20, &ref, &rl), 0);
+                CHECK_STR(whole, ref);
+                free(ref);
+            }
+            for (size_t step = 0; step < 8; step++) {
+                char *d = streamed(msgs[i], strlen(msgs[i]), step, first);
+                if (strcmp(d, whole) != 0)
+                    fprintf(stderr, "message %zu first %d step %zu: \"%s\" vs \"%s\"\n", i, first,
+                            step, d, whole);
+                CHECK_STR(d, whole);
+                free(d);
+            }
+            free(whole);
+        }
+    }
+    /* Lines far longer than a delimiter can be: a base64 body without line breaks, a text line
+     * of 100000 bytes, a CR at the end of a piece. */
+    size_t n = 300000;
+    char *m = malloc(n + 200);
+    size_t len = (size_t)sprintf(m, "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+                                 "Content-Transfer-Encoding: base64\r\n\r\n");
+    for (size_t k = 0; k < 40000; k++)
+        memcpy(m + len + 4 * k, "YWJj", 4);
+    len += 160000;
+    len += (size_t)sprintf(m + len, "\r\n--b\r\n\r\n");
+    memset(m + len, 'z', 100000);
+    len += 100000;
+    len += (size_t)sprintf(m + len, "\r\n--b--\r\n");
+    char *whole = streamed(m, len, len, false);
+    CHECK_INT(strlen(whole), 120000 + 1 + 100000);
+    CHECK(whole[119999] == 'c' && whole[120000] == '\n' && whole[120001] == 'z');
+    for (size_t step = 0; step < 3; step++) {
+        char *d = streamed(m, len, step ? 4096 * step + 1 : 0, false);
+        CHECK_STR(d, whole);
+        free(d);
+    }
+    free(whole);
+    free(m);
+}
+
 /* mime_param_get on pairs; "(absent)" or the value, into a static buffer. */
 static const char *param(const char *const *pairs, size_t n, const char *name)
 {
@@ -483,6 +597,7 @@ int main(void)
     RUN(test_body_bounded);
     RUN(test_body_hostile);
     RUN(test_mutations);
+    RUN(test_body_streamed);
     RUN(test_preview);
     return CHECK_DONE();
 }
