@@ -1,11 +1,14 @@
 /* regex.c — PCRE2 (8-bit) compiled once, JIT when it can, matched with one reusable match data.
- * Subjects that are not valid UTF-8 fall back to a byte-mode compilation instead of failing. */
+ * Subjects that are not valid UTF-8 fall back to a byte-mode compilation instead of failing.
+ * A text too big to hold is searched piece by piece with partial matching (PCRE2_PARTIAL_HARD):
+ * only the start of a match that may go on, and the look-behind before it, are kept. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "regex.h"
 
 #include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "utf8.h"
 
@@ -26,6 +29,7 @@ struct regex {
     uint32_t options;             /* without UTF/UCP */
     unsigned groups;
     bool utf, jit;
+    bool jit_partial;             /* JIT code for partial matching made (regex_stream) */
 };
 
 static bool jit_compile(pcre2_code *code)
@@ -183,4 +187,210 @@ void regex_error_text(int rc, char *buf, size_t buflen)
     if (pcre2_get_error_message(rc, (PCRE2_UCHAR *)msg, sizeof msg) < 0)
         snprintf(msg, sizeof msg, "error %d", rc);
     snprintf(buf, buflen, "regex: %s", msg);
+}
+
+/* ---- a text in pieces -------------------------------------------------------------------- */
+
+struct regex_stream {
+    struct regex *re;
+    pcre2_code *code;             /* re->code, or its byte-mode twin once a piece was not UTF-8 */
+    char *buf;                    /* kept text, then the new piece */
+    size_t len, cap;
+    size_t from;                  /* where the next search starts in buf */
+    bool at_start;                /* buf[0] is the text's first byte */
+    bool partial;                 /* the last search ended in a partial match */
+    bool cut;                     /* a partial match outgrew the window and was let go */
+    bool hopeless;                /* the text is not UTF-8 and the pattern has no byte form */
+    int matched;                  /* 1 once matched, < 0 after an error */
+    size_t lookbehind;            /* characters kept before the search start */
+    char tail[4];                 /* a character split between pieces */
+    size_t ntail;
+};
+
+struct regex_stream *regex_stream_new(struct regex *re)
+{
+    struct regex_stream *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    st->re = re;
+    st->code = re->code;
+    st->at_start = true;
+    uint32_t lb = 0;
+    pcre2_pattern_info(re->code, PCRE2_INFO_MAXLOOKBEHIND, &lb);
+    st->lookbehind = lb ? lb : 1;   /* one at least: \b, and ^ or $ under "m", look at it */
+    if (re->jit && !re->jit_partial)
+        re->jit_partial = pcre2_jit_compile(re->code, PCRE2_JIT_PARTIAL_HARD) == 0;
+    return st;
+}
+
+void regex_stream_free(struct regex_stream *st)
+{
+    if (!st)
+        return;
+    free(st->buf);
+    free(st);
+}
+
+bool regex_stream_cut(const struct regex_stream *st)
+{
+    return st->cut;
+}
+
+/* Start of the n-th character before byte i of buf (UTF-8 aware in UTF mode). */
+static size_t back_chars(const struct regex_stream *st, size_t i, size_t n)
+{
+    bool utf = st->code == st->re->code && st->re->utf;
+    while (n-- > 0 && i > 0) {
+        i--;
+        while (utf && i > 0 && ((unsigned char)st->buf[i] & 0xc0) == 0x80)
+            i--;
+    }
+    return i;
+}
+
+/* One search of buf from st->from: 1 matched, 0 none (or partial: st->partial), < 0 error. */
+static int stream_search(struct regex_stream *st, bool final)
+{
+    struct regex *re = st->re;
+    uint32_t opts = (st->at_start ? 0 : PCRE2_NOTBOL) | (final ? 0 : PCRE2_PARTIAL_HARD);
+    if (st->code == re->code && re->utf)
+        opts |= PCRE2_NO_UTF_CHECK;
+    PCRE2_SPTR subject = (PCRE2_SPTR)(st->buf ? st->buf : "");
+    for (;;) {
+        int rc = pcre2_match(st->code, subject, st->len, st->from, opts, re->md, re->mctx);
+        if (rc == PCRE2_ERROR_JIT_STACKLIMIT && !re->jstack) {
+            re->jstack = pcre2_jit_stack_create(REGEX_JIT_STACK_MIN, REGEX_JIT_STACK_MAX, NULL);
+            if (re->jstack) {
+                pcre2_jit_stack_assign(re->mctx, NULL, re->jstack);
+                continue;
+            }
+        }
+        if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
+            rc = pcre2_match(st->code, subject, st->len, st->from, opts | PCRE2_NO_JIT,
+                             re->md, re->mctx);
+        st->partial = rc == PCRE2_ERROR_PARTIAL;
+        if (rc >= 0)
+            return 1;
+        if (rc == PCRE2_ERROR_NOMATCH)
+            return 0;
+        if (!st->partial)
+            return rc;
+        size_t start = (size_t)pcre2_get_ovector_pointer(re->md)[0];
+        if (st->len - start <= REGEX_STREAM_WINDOW)
+            return 0;
+        /* A possible match longer than the window: let it go, look for one starting in the
+         * window's second half (which the next pieces may still complete). */
+        st->cut = true;
+        st->from = st->len - REGEX_STREAM_WINDOW / 2;
+        if (st->from <= start)
+            st->from = start + 1;
+        while (st->from < st->len && st->code == re->code && re->utf &&
+               ((unsigned char)st->buf[st->from] & 0xc0) == 0x80)
+            st->from++;
+    }
+}
+
+/* Keeps what the next search needs: from a partial match's start, else the end, with the
+ * look-behind before it. */
+static void stream_keep(struct regex_stream *st)
+{
+    size_t start = st->partial ? (size_t)pcre2_get_ovector_pointer(st->re->md)[0] : st->len;
+    size_t keep = back_chars(st, start, st->lookbehind);
+    if (keep > 0) {
+        memmove(st->buf, st->buf + keep, st->len - keep);
+        st->len -= keep;
+        st->at_start = false;
+    }
+    st->from = start - keep;
+}
+
+/* Bytes at the end of s[0..n) that begin a UTF-8 character the piece ends inside. */
+static size_t utf8_split(const char *s, size_t n)
+{
+    for (size_t back = 1; back <= 3 && back <= n; back++) {
+        unsigned char c = (unsigned char)s[n - back];
+        if (c < 0x80)
+            return 0;
+        if (c >= 0xc0)
+            return (c >= 0xf0 ? 4u : c >= 0xe0 ? 3u : 2u) > back ? back : 0;
+    }
+    return 0;
+}
+
+/* Appends p[0..n) to the kept text. */
+static int stream_add(struct regex_stream *st, const char *p, size_t n)
+{
+    if (st->len + n > st->cap) {
+        size_t cap = st->cap ? st->cap : 65536;
+        while (cap < st->len + n)
+            cap *= 2;
+        char *nb = realloc(st->buf, cap);
+        if (!nb)
+            return PCRE2_ERROR_NOMEMORY;
+        st->buf = nb;
+        st->cap = cap;
+    }
+    if (n)
+        memcpy(st->buf + st->len, p, n);
+    st->len += n;
+    return 0;
+}
+
+/* New text that is not UTF-8 (mail is not always) switches a UTF-mode stream to bytes, as
+ * regex_match does. False when that failed (st->matched says why; hopeless when the pattern
+ * has no byte form: nothing matches then). */
+static bool stream_utf8_ok(struct regex_stream *st, const char *p, size_t n)
+{
+    if (st->code != st->re->code || !st->re->utf || utf8_valid(p, n))
+        return true;
+    st->code = bytes_code(st->re);
+    if (st->code)
+        return true;
+    st->code = st->re->code;
+    st->hopeless = st->re->bytes_failed;
+    st->matched = st->hopeless ? 0 : PCRE2_ERROR_NOMEMORY;
+    return st->hopeless;
+}
+
+int regex_stream_feed(struct regex_stream *st, const char *s, size_t n)
+{
+    if (st->matched)
+        return st->matched;
+    size_t before = st->len;
+    int rc = stream_add(st, st->tail, st->ntail);
+    st->ntail = 0;
+    if (!rc)
+        rc = stream_add(st, s, n);
+    if (!rc && st->re->utf && st->len > before) {  /* a character cut at the end waits */
+        st->ntail = utf8_split(st->buf + before, st->len - before);
+        st->len -= st->ntail;
+        if (st->ntail)
+            memcpy(st->tail, st->buf + st->len, st->ntail);
+    }
+    if (!rc && st->len > before && !stream_utf8_ok(st, st->buf + before, st->len - before))
+        return st->matched;
+    if (st->hopeless)
+        return 0;
+    if (!rc)
+        rc = stream_search(st, false);
+    if (rc)
+        return st->matched = rc;
+    stream_keep(st);
+    return 0;
+}
+
+int regex_stream_end(struct regex_stream *st)
+{
+    if (st->matched)
+        return st->matched;
+    int rc = stream_add(st, st->tail, st->ntail);
+    st->ntail = 0;
+    if (!rc && st->len && !stream_utf8_ok(st, st->buf, st->len))
+        return st->matched;
+    if (st->hopeless)
+        return 0;
+    if (!rc)
+        rc = stream_search(st, true);
+    st->matched = rc;
+    return rc;
 }

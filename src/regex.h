@@ -46,6 +46,20 @@ bool regex_jit(const struct regex *re);
  * match data (the byte-mode twin and the JIT stack are made once, on first need). */
 int regex_match(struct regex *re, const char *subject, size_t len, size_t *ov, size_t ovpairs);
 
+/* A search in a text that comes in pieces (of any size, cut anywhere): what regex_match would
+ * say of the whole text, holding only the start of a match that may go on into the next piece
+ * (and the look-behind before it). A possible match longer than REGEX_STREAM_WINDOW bytes is
+ * given up (regex_stream_cut tells) and the search goes on after its start. feed returns 1 once
+ * it matched (no need to feed more), 0 so far none, < 0 an error; end says for the whole text.
+ * Uses re's match data (not reentrant for one regex, but streams of one regex may interleave). */
+#define REGEX_STREAM_WINDOW (1024 * 1024)
+struct regex_stream;
+struct regex_stream *regex_stream_new(struct regex *re);     /* NULL when out of memory */
+int regex_stream_feed(struct regex_stream *st, const char *s, size_t n);
+int regex_stream_end(struct regex_stream *st);
+bool regex_stream_cut(const struct regex_stream *st);
+void regex_stream_free(struct regex_stream *st);              /* NULL-safe */
+
 /* Writes a message for a negative regex_match result into buf ("regex: match limit exceeded"). */
 void regex_error_text(int rc, char *buf, size_t buflen);
 

@@ -1,5 +1,6 @@
 /* test_regex.c — regex.c: compile flags, captures, UTF-8 caseless matching, errors with offsets,
- * subjects that are not UTF-8, and a 10 MB subject. */
+ * subjects that are not UTF-8, a 10 MB subject, and texts searched in pieces: a needle cut at
+ * every position gives what the whole text gives. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -222,6 +223,114 @@ static void test_deep_jit_stack(void)
     free(s);
 }
 
+/* The text in the pieces cuts[] gives (ascending offsets): what the stream says. */
+static int stream(struct regex *re, const char *t, size_t len, const size_t *cuts, size_t n)
+{
+    struct regex_stream *st = regex_stream_new(re);
+    size_t at = 0;
+    int rc = 0;
+    for (size_t i = 0; i <= n && rc == 0; i++) {
+        size_t end = i < n ? cuts[i] : len;
+        rc = regex_stream_feed(st, t + at, end - at);
+        at = end;
+    }
+    if (rc == 0)
+        rc = regex_stream_end(st);
+    regex_stream_free(st);
+    return rc;
+}
+
+/* Every cut into two pieces, and every cut of the needle's neighbourhood into three, says
+ * what regex_match says of the whole. */
+static void every_cut(const char *pattern, unsigned flags, const char *text)
+{
+    struct regex *re = compile(pattern, flags);
+    CHECK(re != NULL);
+    if (!re)
+        return;
+    size_t len = strlen(text);
+    int want = regex_match(re, text, len, NULL, 0);
+    for (size_t a = 0; a <= len; a++) {
+        int got = stream(re, text, len, &a, 1);
+        if (got != want)
+            fprintf(stderr, "/%s/ on \"%s\" cut at %zu: %d, want %d\n", pattern, text, a, got,
+                    want);
+        CHECK_INT(got, want);
+        for (size_t b = a; b <= len && b < a + 12; b++) {
+            size_t cuts[2] = { a, b };
+            int got2 = stream(re, text, len, cuts, 2);
+            if (got2 != want)
+                fprintf(stderr, "/%s/ on \"%s\" cut at %zu, %zu: %d, want %d\n", pattern, text,
+                        a, b, got2, want);
+            CHECK_INT(got2, want);
+        }
+    }
+    size_t ones[256];
+    for (size_t i = 0; i < len && i < 256; i++)
+        ones[i] = i;
+    CHECK_INT(stream(re, text, len, ones, len < 256 ? len : 256), want);
+    regex_free(re);
+}
+
+static void test_stream_cuts(void)
+{
+    every_cut("NEEDLE", 0, "hay hay hay NEEDLE hay");
+    every_cut("NEEDLE", 0, "hay hay NEEDL hay EEDLE");
+    every_cut("NEE.*DLE", 0, "hay NEE and more and more DLE hay");
+    every_cut("NEE.*DLE", 0, "hay NEE and more\nDLE hay");          /* no DOTALL: none */
+    every_cut("NEE.*DLE", REGEX_DOTALL, "hay NEE and more\nDLE hay");
+    every_cut("(?<=xx)NEEDLE", 0, "hay xxNEEDLE hay");
+    every_cut("(?<=xx)NEEDLE", 0, "hay x NEEDLE hay");
+    every_cut("\\bNEEDLE\\b", 0, "hayNEEDLE NEEDLEhay NEEDLE");
+    every_cut("\\bNEEDLE\\b", 0, "hayNEEDLE NEEDLEhay");
+    every_cut("^NEEDLE", REGEX_MULTILINE, "hay\nNEEDLE");
+    every_cut("^NEEDLE", 0, "hay\nNEEDLE");
+    every_cut("^hay", 0, "hay\nNEEDLE");
+    every_cut("NEEDLE$", 0, "hay NEEDLE");
+    every_cut("NEEDLE$", 0, "hay NEEDLE hay");
+    every_cut("NEEDLE\\z", 0, "NEEDLE\n");
+    every_cut("\\d+ EUR", 0, "costs 12345 EUR today");
+    every_cut("ärger", REGEX_CASELESS, "viel \xc3\x84RGER hier");     /* cut inside the Ä too */
+    every_cut("\xc3\xa9t\xc3\xa9", 0, "un \xc3\xa9t\xc3\xa9 chaud");
+    every_cut("caf.", 0, "un caf\xe9 noir");                        /* not UTF-8: bytes */
+    every_cut("", 0, "anything");
+    every_cut("x*$", 0, "abc");
+}
+
+/* A possible match longer than the window is given up, and a later one still found. */
+static void test_stream_window(void)
+{
+    struct regex *re = compile("a.*z", REGEX_DOTALL);
+    size_t n = 3 * REGEX_STREAM_WINDOW;
+    char *t = malloc(n + 1);
+    memset(t, 'a', n);
+    struct regex_stream *st = regex_stream_new(re);
+    for (size_t at = 0; at < n; at += 65536)
+        CHECK_INT(regex_stream_feed(st, t + at, 65536), 0);
+    CHECK_INT(regex_stream_end(st), 0);
+    CHECK(regex_stream_cut(st));
+    regex_stream_free(st);
+    t[n - 1] = 'z';
+    st = regex_stream_new(re);
+    for (size_t at = 0; at < n; at += 65536)    /* ".*" may go on: known only at the end */
+        CHECK_INT(regex_stream_feed(st, t + at, 65536), 0);
+    CHECK_INT(regex_stream_end(st), 1);
+    regex_stream_free(st);
+    /* An ordinary needle after 10 MB: the stream holds little. */
+    regex_free(re);
+    re = compile("NEEDLE", 0);
+    st = regex_stream_new(re);
+    memset(t, 'a', n);
+    for (size_t at = 0; at < n; at += 4096)
+        CHECK_INT(regex_stream_feed(st, t + at, 4096), 0);
+    CHECK_INT(regex_stream_feed(st, "NEED", 4), 0);
+    CHECK_INT(regex_stream_feed(st, "LE", 2), 1);
+    CHECK(!regex_stream_cut(st));
+    regex_stream_free(st);
+    regex_free(re);
+    free(t);
+}
+
 int main(void)
 {
     RUN(test_jit_on);
@@ -234,5 +343,7 @@ int main(void)
     RUN(test_big_subject);
     RUN(test_match_limit);
     RUN(test_deep_jit_stack);
+    RUN(test_stream_cuts);
+    RUN(test_stream_window);
     return CHECK_DONE();
 }
