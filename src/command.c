@@ -195,19 +195,15 @@ static void put_quoted(struct command *c, const char *s, size_t len)
     put(c, "\"", 1);
 }
 
-void command_literal(struct command *c, const char *s, size_t len, bool binary)
+/* The header "{n}\r\n" (a wait point when synchronising) or "{n+}\r\n"; its offset. */
+static size_t literal_header(struct command *c, uint64_t len, bool binary)
 {
-    if (c->err)
-        return;
-    if (!binary && memchr(s, '\0', len)) {
-        c->err = -EINVAL;
-        return;
-    }
     space(c);
     bool sync = !(c->lit == LITERAL_PLUS ||
                   (c->lit == LITERAL_MINUS && len <= COMMAND_LITERAL_MINUS_MAX));
     char hdr[40];
-    snprintf(hdr, sizeof hdr, "%s{%zu%s}\r\n", binary ? "~" : "", len, sync ? "" : "+");
+    snprintf(hdr, sizeof hdr, "%s{%llu%s}\r\n", binary ? "~" : "", (unsigned long long)len,
+             sync ? "" : "+");
     size_t start = c->len;
     put_str(c, hdr);
     if (sync && !c->err) {
@@ -216,9 +212,27 @@ void command_literal(struct command *c, const char *s, size_t len, bool binary)
         else
             c->waits[c->nwaits++] = c->len;
     }
+    c->need_space = true;
+    return start;
+}
+
+void command_literal(struct command *c, const char *s, size_t len, bool binary)
+{
+    if (c->err)
+        return;
+    if (!binary && memchr(s, '\0', len)) {
+        c->err = -EINVAL;
+        return;
+    }
+    size_t start = literal_header(c, len, binary);
     put(c, s, len);
     span_add(c, &c->lits, &c->nlits, &c->caplits, start, c->len - start);
-    c->need_space = true;
+}
+
+void command_literal_header(struct command *c, uint64_t len)
+{
+    if (!c->err)
+        literal_header(c, len, false);
 }
 
 static void put_string(struct command *c, const char *s, size_t len, bool allow_atom)

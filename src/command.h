@@ -72,6 +72,9 @@ void command_string(struct command *c, const char *s, size_t len);
 /* Always a literal: "{n}" (synchronising, recorded in waits) or "{n+}" per c->lit; binary gives
  * literal8 "~{n}" / "~{n+}" (RFC 3516, may hold NUL). A NUL in a non-binary literal sets -EINVAL. */
 void command_literal(struct command *c, const char *s, size_t len, bool binary);
+/* Only the header of a literal of len bytes ("{n}" with its wait point, or "{n+}"), for a
+ * writer that sends the bytes themselves as they come (session_stream.c). */
+void command_literal_header(struct command *c, uint64_t len);
 /* An astring (as command_astring) whose encoding command_trace replaces by "***". */
 void command_secret(struct command *c, const char *s, size_t len);
 /* A mailbox name given in UTF-8: "INBOX" in any case is sent as INBOX; otherwise modified UTF-7

@@ -359,7 +359,35 @@ static const char *const month_names[12] = {
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 };
 
-static void emit(const struct query *q, struct command *c, bool top)
+/* UID sets cut to the UIDs lo..hi (query_emit_within); hi == 0: whole. */
+struct within { uint32_t lo, hi; };
+
+/* "UID set" with set cut to w: a set with nothing left matches nothing there ("NOT ALL"). */
+static void emit_uid(const struct query *q, struct command *c, const struct within *w)
+{
+    if (!w->hi) {
+        command_atom(c, "UID");
+        command_msgset(c, &q->set);
+        return;
+    }
+    struct msgset range, cut;
+    msgset_init(&range);
+    msgset_init(&cut);
+    if (msgset_add(&range, w->lo, w->hi) < 0 || msgset_intersect(&cut, &q->set, &range) < 0) {
+        if (!c->err)
+            c->err = -ENOMEM;
+    } else if (cut.n == 0) {
+        command_atom(c, "NOT");
+        command_atom(c, "ALL");
+    } else {
+        command_atom(c, "UID");
+        command_msgset(c, &cut);
+    }
+    msgset_free(&range);
+    msgset_free(&cut);
+}
+
+static void emit(const struct query *q, struct command *c, bool top, const struct within *w)
 {
     char buf[32];
     switch (q->op) {
@@ -367,7 +395,7 @@ static void emit(const struct query *q, struct command *c, bool top)
         if (!top)
             command_open(c);
         for (size_t i = 0; i < q->nkids; i++)
-            emit(q->kids[i], c, false);
+            emit(q->kids[i], c, false, w);
         if (!top)
             command_close(c);
         break;
@@ -375,13 +403,13 @@ static void emit(const struct query *q, struct command *c, bool top)
         /* OR a OR b c: right-nested, written iteratively */
         for (size_t i = 0; i + 1 < q->nkids; i++) {
             command_atom(c, "OR");
-            emit(q->kids[i], c, false);
+            emit(q->kids[i], c, false, w);
         }
-        emit(q->kids[q->nkids - 1], c, false);
+        emit(q->kids[q->nkids - 1], c, false, w);
         break;
     case QUERY_NOT:
         command_atom(c, "NOT");
-        emit(q->kids[0], c, false);
+        emit(q->kids[0], c, false, w);
         break;
     case QUERY_BCC: case QUERY_BODY: case QUERY_CC: case QUERY_FROM: case QUERY_SUBJECT:
     case QUERY_TEXT: case QUERY_TO: case QUERY_GMRAW:
@@ -410,8 +438,7 @@ static void emit(const struct query *q, struct command *c, bool top)
         command_atom(c, buf);
         break;
     case QUERY_UID:
-        command_atom(c, "UID");
-        command_msgset(c, &q->set);
+        emit_uid(q, c, w);
         break;
     case QUERY_SEQ:
         command_msgset(c, &q->set);
@@ -429,8 +456,107 @@ int query_emit(const struct query *q, struct command *c)
             c->err = -EINVAL;
         return c->err;
     }
-    emit(q, c, true);
+    static const struct within whole = { 0, 0 };
+    emit(q, c, true, &whole);
     return c->err;
+}
+
+int query_emit_within(const struct query *q, struct command *c, uint32_t lo, uint32_t hi)
+{
+    if (!q || lo == 0 || hi < lo) {
+        if (!c->err)
+            c->err = -EINVAL;
+        return c->err;
+    }
+    const struct within w = { lo, hi };
+    command_open(c);
+    command_atom(c, "UID");
+    char range[24];
+    snprintf(range, sizeof range, "%u:%u", lo, hi);
+    command_atom(c, range);
+    emit(q, c, true, &w);
+    command_close(c);
+    return c->err;
+}
+
+/* Collects the ranges of every UID set of q (a set once per place it is emitted); *sets counts
+ * the sets. */
+static int uid_ranges(const struct query *q, struct msgset_range **v, size_t *n, size_t *cap,
+                      size_t *sets)
+{
+    if (q->op == QUERY_UID) {
+        (*sets)++;
+        if (*n + q->set.n > *cap) {
+            size_t nc = *cap ? *cap : 64;
+            while (nc < *n + q->set.n)
+                nc *= 2;
+            struct msgset_range *nv = realloc(*v, nc * sizeof *nv);
+            if (!nv)
+                return -ENOMEM;
+            *v = nv;
+            *cap = nc;
+        }
+        memcpy(*v + *n, q->set.r, q->set.n * sizeof **v);
+        *n += q->set.n;
+    }
+    for (size_t i = 0; i < q->nkids; i++)
+        if (uid_ranges(q->kids[i], v, n, cap, sets) < 0)
+            return -ENOMEM;
+    return 0;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+    const struct msgset_range *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static size_t range_text(const struct msgset_range *r)
+{
+    char t[24];
+    return (size_t)(r->lo == r->hi ? snprintf(t, sizeof t, "%u", r->lo)
+                                   : snprintf(t, sizeof t, "%u:%u", r->lo, r->hi));
+}
+
+int query_split_uids(const struct query *q, size_t budget, uint32_t **cuts, size_t *ncuts)
+{
+    struct msgset_range *v = NULL;
+    size_t n = 0, cap = 0, k = 0, kcap = 0, total = 0, sets = 0;
+    uint32_t *out = NULL;
+    *cuts = NULL;
+    *ncuts = 0;
+    if (!q || uid_ranges(q, &v, &n, &cap, &sets) < 0) {
+        free(v);
+        return q ? -ENOMEM : -EINVAL;
+    }
+    qsort(v, n, sizeof *v, range_cmp);
+    /* Each set may have one range straddling a cut, which then counts in the next piece too. */
+    size_t slack = sets * (MSGSET_RANGE_MAX_TEXT + 1);
+    if (budget < 2 * slack + 2 * MSGSET_RANGE_MAX_TEXT)
+        budget = 2 * slack + 2 * MSGSET_RANGE_MAX_TEXT;
+    for (size_t i = 0; i < n; i++) {
+        size_t t = range_text(&v[i]) + 1;
+        if (total + t > budget - slack && total > 0 && v[i].lo > 1 &&
+            (k == 0 || v[i].lo > out[k - 1])) {
+            if (k == kcap) {
+                kcap = kcap ? 2 * kcap : 16;
+                uint32_t *no = realloc(out, kcap * sizeof *no);
+                if (!no) {
+                    free(out);
+                    free(v);
+                    return -ENOMEM;
+                }
+                out = no;
+            }
+            out[k++] = v[i].lo;
+            total = 0;
+        }
+        total += t;
+    }
+    free(v);
+    *cuts = out;
+    *ncuts = k;
+    return 0;
 }
 
 static bool has_8bit(const char *s, size_t len)
@@ -464,7 +590,7 @@ char *query_to_string(const struct query *q)
     command_start(&c, NULL, NULL);
     if (query_needs_utf8(q))
         command_raw(&c, "CHARSET UTF-8", 13);
-    emit(q, &c, true);
+    query_emit(q, &c);
     char *out = NULL;
     if (!c.err && (out = malloc(c.len + 1))) {
         memcpy(out, c.buf, c.len);

@@ -92,6 +92,14 @@ void query_view(const struct query *q, struct query_view *out);
  * AND is a plain key list; an AND inside OR/NOT is parenthesised; OR of n is nested binary ORs
  * "OR a OR b c". Returns 0 or the command's sticky error. */
 int query_emit(const struct query *q, struct command *c);
+/* The same for the messages with UIDs lo..hi only: "(UID lo:hi keys)" with every UID set of
+ * q cut to lo..hi (one with nothing left there as "NOT ALL"). Returns 0 or the sticky error. */
+int query_emit_within(const struct query *q, struct command *c, uint32_t lo, uint32_t hi);
+/* Where to cut the UID space so that q's UID sets, cut there, each take at most about budget
+ * bytes of text (query_emit_within per piece): *cuts (malloc'd, ascending, *ncuts of them,
+ * none when q fits) are the first UIDs of the second, third, ... piece; the first piece starts
+ * at 1, the last ends at 4294967295. Returns 0, -ENOMEM or -EINVAL. */
+int query_split_uids(const struct query *q, size_t budget, uint32_t **cuts, size_t *ncuts);
 /* True when some string holds 8-bit bytes: the caller then sends "CHARSET UTF-8" before the
  * keys — unless UTF8=ACCEPT is enabled (RFC 6855 forbids CHARSET then). */
 bool query_needs_utf8(const struct query *q);

@@ -275,6 +275,8 @@ void session_cmd_free(struct session_cmd *c)
             if (!c->own_hooks) {    /* the owner's output structs may be gone */
                 c->h = NULL;
                 c->on_done = NULL;
+                c->on_part = NULL;
+                c->on_drain = NULL;
             }
         } else
             cmd_destroy(c);
@@ -298,7 +300,12 @@ void cmd_complete_now(struct session *s, struct session_cmd *c)
     c->qnext = NULL;
     c->in_flight = false;
     c->await_cont = false;
+    c->open = false;
     c->woff = c->len;
+    if (s->part_cmd == c) {
+        s->part_cmd = NULL;
+        s->part_drop = true;    /* the rest of what it took goes nowhere */
+    }
     s->unacked -= c->unacked < s->unacked ? c->unacked : s->unacked;
     c->unacked = 0;
     if (c->buf && c->has_secret) {
@@ -385,7 +392,7 @@ void session_break(struct session *s, int code, const char *why)
 
 /* ---- sending ----------------------------------------------------------------------- */
 
-void session_command_start(struct session *s, struct command *c, const char *verb)
+void session_command_init(struct session *s, struct command *c)
 {
     enum literal_mode lit = LITERAL_SYNC;
     if (!s->cfg.no_literal_plus) {
@@ -397,6 +404,11 @@ void session_command_start(struct session *s, struct command *c, const char *ver
     command_init(c, lit);
     c->utf8 = session_enabled(s, "UTF8=ACCEPT");
     c->binary = session_has_cap(s, "BINARY");
+}
+
+void session_command_start(struct session *s, struct command *c, const char *verb)
+{
+    session_command_init(s, c);
     char tag[16];
     snprintf(tag, sizeof tag, "A%lu", ++s->tagn);
     command_start(c, tag, verb);
@@ -426,8 +438,9 @@ static void verb_of(const struct command *c, char *out, size_t outlen)
     out[n] = '\0';
 }
 
-struct session_cmd *cmd_send(struct session *s, struct command *c, const char *what,
-                             session_handler h, void *ud)
+/* cmd_send, or with open the start of a command whose bytes follow (session_stream.c). */
+static struct session_cmd *cmd_queue(struct session *s, struct command *c, const char *what,
+                                     session_handler h, void *ud, bool open)
 {
     char verb[64];
     if (c->buf)
@@ -440,7 +453,7 @@ struct session_cmd *cmd_send(struct session *s, struct command *c, const char *w
         return cmd_failed(s, what, s->errcode, "%s: session unusable: %s", what, s->err);
     if (s->state == SESSION_LOGOUT)
         return cmd_failed(s, what, SESSION_ERR_CLOSED, "%s: session logged out", what);
-    if (c->err || c->len < 2 || memcmp(c->buf + c->len - 2, "\r\n", 2) != 0)
+    if (c->err || c->len < 2 || (!open && memcmp(c->buf + c->len - 2, "\r\n", 2) != 0))
         return cmd_failed(s, what, c->err == -ENOMEM ? SESSION_ERR_NOMEM : SESSION_ERR_USAGE,
                           "%s: %s", what, c->err == -ENOMEM ? "out of memory"
                           : c->err ? "invalid argument for the command"
@@ -458,6 +471,7 @@ struct session_cmd *cmd_send(struct session *s, struct command *c, const char *w
     snprintf(sc->tag, sizeof sc->tag, "%s", c->tag);
     sc->buf = c->buf;
     sc->len = c->len;
+    sc->cap = c->cap;
     sc->waits = c->waits;
     sc->nwaits = c->nwaits;
     sc->has_secret = c->nsecrets > 0;
@@ -468,12 +482,24 @@ struct session_cmd *cmd_send(struct session *s, struct command *c, const char *w
     sc->h = h;
     sc->ud = ud;
     sc->in_flight = true;
+    sc->open = open;
     if (s->qtail)
         s->qtail->qnext = sc;
     else
         s->qhead = sc;
     s->qtail = sc;
     return sc;
+}
+
+struct session_cmd *cmd_send(struct session *s, struct command *c, const char *what,
+                             session_handler h, void *ud)
+{
+    return cmd_queue(s, c, what, h, ud, false);
+}
+
+struct session_cmd *cmd_send_open(struct session *s, struct command *c, const char *what)
+{
+    return cmd_queue(s, c, what, NULL, NULL, true);
 }
 
 struct session_cmd *session_send(struct session *s, struct command *c, session_handler h, void *ud)
@@ -577,8 +603,74 @@ static void dispatch_untagged(struct session *s, const struct imap_response *r)
         s->ev(s->ev_ud, r);
 }
 
+/* Calls the hook of the command taking the parts of the response arriving now. */
+static void part_to(struct session *s, struct session_cmd *c, const struct imap_response *r)
+{
+    int rc = c->on_part ? c->on_part(c, r) : 0;
+    if (rc < 0) {
+        session_cmd_fail(c, rc, "%s: failed while reading the reply", c->what);
+        s->part_cmd = NULL;
+        s->part_drop = true;
+    }
+}
+
+/* A part of a response still arriving (a big literal, a long line of numbers): the first is
+ * offered to the written commands that take parts, the rest go to the one that took it. A big
+ * literal nobody takes is assembled; a long line nobody takes is dropped with a warning. */
+static void dispatch_part(struct session *s, const struct imap_response *r)
+{
+    bool first = r->part == IMAP_PART_LITERAL ||
+                 (r->part == IMAP_PART_VALUES && !s->part_cmd && !s->part_drop);
+    if (first) {
+        s->part_cmd = NULL;
+        s->part_drop = false;
+        for (struct session_cmd *c = s->qhead; c; c = c->qnext) {
+            if (!c->on_part || c->woff == 0)
+                continue;
+            int rc = c->on_part(c, r);
+            if (rc == 0)
+                continue;
+            if (rc < 0) {
+                session_cmd_fail(c, rc, "%s: failed while reading the reply", c->what);
+                s->part_drop = true;
+            } else {
+                s->part_cmd = c;
+            }
+            break;
+        }
+        if (r->part == IMAP_PART_LITERAL) {
+            if (s->part_cmd || s->part_drop)
+                parser_stream_literal(s->p);
+            return;
+        }
+        if (!s->part_cmd && !s->part_drop) {
+            warnf(s, "%s: ignoring an unrequested %s response of more than %zu bytes", s->label,
+                  r->name, (size_t)SESSION_STREAM_LIST);
+            s->part_drop = true;
+        }
+        return;
+    }
+    if (s->part_cmd)
+        part_to(s, s->part_cmd, r);
+    if (r->part == IMAP_PART_DATA && r->lit_left == 0) {
+        s->part_cmd = NULL;     /* the literal is complete: the response goes on as usual */
+        s->part_drop = false;
+    }
+}
+
 void session_dispatch(struct session *s, const struct imap_response *r)
 {
+    if (r->part != IMAP_PART_NONE) {
+        dispatch_part(s, r);
+        return;
+    }
+    if (r->tail) {              /* the end of a long line: for whoever took its parts */
+        if (s->part_cmd)
+            part_to(s, s->part_cmd, r);
+        s->part_cmd = NULL;
+        s->part_drop = false;
+        return;
+    }
     if (r->kind == IMAP_TAGGED) {
         struct session_cmd *c = find_tag(s, r->tag ? r->tag : "");
         if (!c) {
@@ -820,7 +912,11 @@ int session_connect(const struct session_config *cfg, struct session **out, char
     s->cfg.token = NULL;
     s->cfg.label = s->label;
     arena_init(&s->scratch, 16384);
-    s->p = parser_new(NULL);
+    struct imap_parser_limits lim = {
+        .max_line = cfg->max_line, .stream_literal = SESSION_STREAM_LITERAL,
+        .stream_list = SESSION_STREAM_LIST,
+    };
+    s->p = parser_new(&lim);
     if ((!s->host && !s->tunnel) || !s->label || !s->p || (cfg->user && !s->user) ||
         (cfg->password && !s->password) || (cfg->token && !s->token) ||
         (cfg->verify_name && !s->verify_name) || (cfg->ca_file && !s->ca_file) ||

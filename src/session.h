@@ -109,6 +109,8 @@ struct session_config {
     bool no_literal_plus;           /* ignore LITERAL+/LITERAL- (tests the synchronising path) */
     bool no_sasl_ir;                /* ignore SASL-IR (tests the continuation path) */
     bool compress;                  /* COMPRESS=DEFLATE after login when offered */
+    size_t max_line;                /* longest reply line taken (0: 1 MiB); long SEARCH, SORT,
+                                     * ESEARCH and THREAD lines are read in parts instead */
     struct loop *loop;              /* NULL: loop_default() */
 };
 
@@ -178,6 +180,16 @@ struct session_counters {
     bool tls, compressed;
 };
 void session_counters(const struct session *s, struct session_counters *out);
+
+/* Replies are read in parts, not held whole: literals from this size on (FETCH hands them to
+ * a session_literal_fn, else they are assembled), and SEARCH/SORT/ESEARCH/THREAD lines past
+ * this length (searches and raw commands take their parts). */
+#define SESSION_STREAM_LITERAL (1024 * 1024)
+#define SESSION_STREAM_LIST (64 * 1024)
+
+/* Stops reading s's replies (their consumer cannot take more now), or goes on. While paused
+ * they wait in the socket, and s's I/O timeout does not run. */
+void session_pause(struct session *s, bool pause);
 
 /* ---- the pipelining core -------------------------------------------------------------- */
 
@@ -352,6 +364,22 @@ int session_search(struct session *s, const struct query *q, bool save, struct m
 struct session_cmd *session_search_start(struct session *s, const struct query *q, bool save,
                                          struct msgset *out);
 
+/* A big literal of a FETCH reply as it arrives (SESSION_STREAM_LITERAL bytes or more). */
+struct session_literal {
+    bool begin;                     /* first call: nothing of it has come yet (data NULL) */
+    uint64_t seq, uid;              /* uid 0 when the reply had not said it before the literal */
+    const char *item;               /* the item as sent, upper-cased: "BODY[]", "BINARY[2]" */
+    const struct imap_value *items; /* begin: the FETCH list so far (FLAGS, INTERNALDATE, ...) */
+    size_t nitems;
+    uint64_t size, left;            /* its size; bytes still to come after these */
+    const char *data;               /* the next bytes */
+    size_t len;
+};
+/* At begin, returns 1 to take the literal's bytes (then called for each piece; its value in
+ * the decoded FETCH is IMAP_STREAMED), 0 to have it assembled as usual. For a piece, 0, or
+ * non-zero to fail the command (SESSION_ERR_CALLBACK; the rest of the literal is dropped). */
+typedef int (*session_literal_fn)(void *ud, const struct session_literal *lit);
+
 /* UID FETCH set items: items is the parenthesised-or-single item text, e.g.
  * "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT FROM)])". cb gets each message as it arrives, decoded
  * (valid only during the call); returning non-zero stops delivery and fails the command with
@@ -361,6 +389,10 @@ int session_fetch(struct session *s, const struct msgset *set, const char *items
                   session_fetch_fn cb, void *ud, char *err, size_t errlen);
 struct session_cmd *session_fetch_start(struct session *s, const struct msgset *set,
                                         const char *items, session_fetch_fn cb, void *ud);
+/* The same, with lit offered every big literal of the replies (session_literal_fn). */
+struct session_cmd *session_fetch_stream_start(struct session *s, const struct msgset *set,
+                                               const char *items, session_fetch_fn cb,
+                                               session_literal_fn lit, void *ud);
 
 /* UID STORE set {+,-,}FLAGS.SILENT (flags). Split like FETCH. */
 enum session_store_op { SESSION_STORE_ADD, SESSION_STORE_REMOVE, SESSION_STORE_REPLACE };
@@ -403,6 +435,28 @@ int session_append(struct session *s, const char *mailbox, const char *const *fl
 struct session_cmd *session_append_start(struct session *s, const char *mailbox,
                                          const char *const *flags, size_t nflags,
                                          const char *date, const char *msg, size_t len);
+
+/* A streamed APPEND (session_stream.c): its messages are written as their bytes come, so one
+ * can be copied from another connection's FETCH while it arrives. session_append_open queues
+ * "APPEND mailbox" (releasing what is queued before it); each message is announced with
+ * session_append_message (flags, date, exact size) and its bytes given with
+ * session_append_data; several messages make one MULTIAPPEND (RFC 3502; the caller checks the
+ * capability). session_append_close ends the command, which then completes as any other
+ * (APPENDUID: code_kind IMAP_CODE_APPENDUID, set1 the new UIDs in order). Nothing queued after
+ * it is written before it is closed. These return 0, or the command's error code once it
+ * failed (a NO to a synchronising literal, the session broke): the caller stops feeding it. */
+struct session_cmd *session_append_open(struct session *s, const char *mailbox);
+int session_append_message(struct session_cmd *c, const char *const *flags, size_t nflags,
+                           const char *date, uint64_t size);
+int session_append_data(struct session_cmd *c, const char *data, size_t len);
+int session_append_close(struct session_cmd *c);
+/* The bytes of a message cannot all come (its source failed): c fails with why; if any of it
+ * was written, the connection is closed, so that the server never completes the APPEND. */
+void session_append_abort(struct session_cmd *c, const char *why);
+/* Bytes given to c and not yet taken by the transport. drain(c, ud) is called whenever some
+ * were written: the caller resumes a paused source once the backlog is low again. */
+size_t session_append_backlog(const struct session_cmd *c);
+void session_append_on_drain(struct session_cmd *c, void (*drain)(void *ud), void *ud);
 
 /* NOTIFY SET (mailboxes (boxes...) (MessageNew MessageExpunge [FlagChange])) (RFC 5465; needs
  * NOTIFY): the server then reports changes to those mailboxes, unselected, as untagged STATUS

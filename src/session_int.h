@@ -24,10 +24,13 @@ struct session_cmd {
     bool switches_stream;           /* STARTTLS, COMPRESS: the session reads nothing after the
                                      * reply until the stream changed (session_resume) */
     bool own_hooks;                 /* on_done/h use only the command's own data (SELECT) */
+    bool open;                      /* still being filled (session_stream.c): nothing after it
+                                     * is written, and it is not late while it waits for bytes */
     char tag[16];
     char what[200];                 /* "UID MOVE", "SELECT Archive" for messages */
-    char *buf;                      /* the encoded command */
-    size_t len, woff;
+    char *buf;                      /* the encoded command; buf[0] is byte `drop` of it */
+    size_t len, woff;               /* len: bytes so far, woff: written (both from its start) */
+    size_t drop, cap;               /* written bytes let go of (an open command's) ; buf's size */
     size_t *waits;
     size_t nwaits, wi;
     size_t unacked;                 /* bytes of it written (window accounting) */
@@ -38,6 +41,12 @@ struct session_cmd {
     int (*on_cont)(struct session_cmd *c, const struct imap_response *r);   /* "+" not for a literal */
     void (*on_free)(struct session_cmd *c);
     void (*on_orphan)(struct session_cmd *c);   /* owner freed it in flight (own_hooks only) */
+    /* A part of a response still arriving (parser.h: a big literal, a long line of numbers):
+     * offered to written commands that have this hook; 1 takes it (a literal's bytes then
+     * come as IMAP_PART_DATA, a line's next parts and its tail too), 0 passes, < 0 takes it
+     * and fails the command (set a message first): the rest is dropped. */
+    int (*on_part)(struct session_cmd *c, const struct imap_response *r);
+    void (*on_drain)(struct session_cmd *c);    /* an open command's backlog ran low */
     void *priv;
     struct session_result res;
     char *strs[6];                  /* owned copies behind res's strings */
@@ -64,6 +73,9 @@ struct session {
     enum session_state state;
     bool got_greeting, preauth, bye_seen;
     int in_dispatch;                /* its loop callback is running (handlers, callbacks) */
+    bool paused;                    /* session_pause: nothing is read */
+    struct session_cmd *part_cmd;   /* took the parts of the response arriving now */
+    bool part_drop;                 /* that response's parts go nowhere */
     char bye_text[200];
 
     char **caps;
@@ -103,6 +115,12 @@ struct session_cmd *cmd_failed(struct session *s, const char *what, int code, co
     __attribute__((format(printf, 4, 5)));
 struct session_cmd *cmd_send(struct session *s, struct command *c, const char *what,
                              session_handler h, void *ud);
+/* Queues c's bytes (no CRLF yet) as an open command whose bytes follow (session_stream.c). */
+struct session_cmd *cmd_send_open(struct session *s, struct command *c, const char *what);
+/* command_init with the session's literal mode, UTF-8 and BINARY (session_command_start's). */
+void session_command_init(struct session *s, struct command *c);
+/* session_ops.c: a flag (or keyword) a command may carry. */
+bool flag_ok(const char *f);
 int cmd_finish(struct session *s, struct session_cmd *c, char *err, size_t errlen);
 void session_trace_out(struct session *s, const char *text, size_t len);
 void view_clear(struct session_view *v);

@@ -27,11 +27,15 @@ static int io_timeout(const struct session *s)
     return s->cfg.io_timeout_ms ? s->cfg.io_timeout_ms : 30000;
 }
 
-/* A reply is due: a written command is incomplete (an IDLE the server accepted waits by design). */
+/* A reply is due: a written command is incomplete (an IDLE the server accepted waits by design,
+ * an open command written as far as it goes waits for its next bytes, and nothing is due from
+ * a paused session). */
 static bool expecting(const struct session *s)
 {
+    if (s->paused)
+        return false;
     for (const struct session_cmd *c = s->qhead; c; c = c->qnext)
-        if (c->woff > 0 && !(c == s->idle && c->priv))
+        if (c->woff > 0 && !(c == s->idle && c->priv) && !(c->open && c->woff == c->len))
             return true;
     return false;
 }
@@ -86,7 +90,7 @@ static int push_pass(struct session *s, bool *full)
     *full = false;
     for (struct session_cmd *c = s->qhead; c; c = c->qnext) {
         if (c->woff >= c->len) {
-            if (c->barrier)
+            if (c->barrier || c->open)
                 break;
             continue;
         }
@@ -110,7 +114,7 @@ static int push_pass(struct session *s, bool *full)
             if (olen && out_write(s, s->out, olen) < 0)
                 return s->errcode;
             olen = 0;
-            if (out_write(s, c->buf + c->woff, seg) < 0)
+            if (out_write(s, c->buf + (c->woff - c->drop), seg) < 0)
                 return s->errcode;
             queued = transport_queued(s->t);
         } else {
@@ -126,13 +130,15 @@ static int push_pass(struct session *s, bool *full)
                 s->out = o;
                 s->outcap = cap;
             }
-            memcpy(s->out + olen, c->buf + c->woff, seg);
+            memcpy(s->out + olen, c->buf + (c->woff - c->drop), seg);
             olen += seg;
         }
         c->woff += seg;
         c->unacked += seg;
         s->unacked += seg;
         wrote = true;
+        if (c->on_drain)
+            c->on_drain(c);
         if (c->woff < end) {
             *full = true;   /* the rest once the socket took some */
             break;
@@ -142,7 +148,7 @@ static int push_pass(struct session *s, bool *full)
             c->await_cont = true;
             break;
         }
-        if (c->barrier)
+        if (c->barrier || c->open)
             break;
     }
     if (olen && out_write(s, s->out, olen) < 0)
@@ -219,7 +225,7 @@ static void read_failed(struct session *s, ssize_t n)
 
 static bool stopped(const struct session *s)
 {
-    return s->doomed || s->hold || s->state == SESSION_BROKEN || !s->t;
+    return s->doomed || s->hold || s->paused || s->state == SESSION_BROKEN || !s->t;
 }
 
 /* Dispatches every complete response the parser holds. */
@@ -292,6 +298,21 @@ void session_attach(struct session *s)
     s->last_io = loop_now_ms();
     transport_set_ready(s->t, on_ready, s);
     transport_kick(s->t);   /* the greeting's read may have brought more */
+}
+
+void session_pause(struct session *s, bool pause)
+{
+    if (s->paused == pause)
+        return;
+    s->paused = pause;
+    if (s->t && s->state != SESSION_BROKEN) {
+        /* Not watched for reading while paused: what the server sends waits in the socket. */
+        transport_set_ready(s->t, pause ? NULL : on_ready, s);
+        if (!pause)
+            transport_kick(s->t);
+    }
+    if (!s->doomed)
+        timer_update(s);
 }
 
 void session_resume(struct session *s)

@@ -56,7 +56,7 @@ char *name_from_wire(struct session *s, const char *wire)
     return strdup(wire);
 }
 
-static bool flag_ok(const char *f)
+bool flag_ok(const char *f)
 {
     const unsigned char *p = (const unsigned char *)f;
     if (*p == '\\')
@@ -644,58 +644,6 @@ int session_rename(struct session *s, const char *from, const char *to, char *er
     return cmd_finish(s, session_rename_start(s, from, to), err, errlen);
 }
 
-/* ---- UID SEARCH -------------------------------------------------------------------- */
-
-static int search_handler(struct session_cmd *c, const struct imap_response *r, void *ud)
-{
-    struct msgset *out = ud;
-    if (r->status != IMAP_ST_NONE || !r->name)
-        return 0;
-    bool es = strcmp(r->name, "ESEARCH") == 0;
-    if (!es && strcmp(r->name, "SEARCH") != 0)
-        return 0;
-    struct imap_search sr;
-    char msg[200];
-    if (decode_search(r, &c->s->scratch, &sr, msg, sizeof msg) < 0) {
-        session_cmd_fail(c, SESSION_ERR_PROTOCOL, "%s: bad reply: %s", c->what, msg);
-        return SESSION_ERR_PROTOCOL;
-    }
-    if (es && sr.tag && strcmp(sr.tag, c->tag) != 0)
-        return 0;   /* another command's ESEARCH */
-    set_add_text(out, sr.all);
-    return 1;
-}
-
-struct session_cmd *session_search_start(struct session *s, const struct query *q, bool save,
-                                         struct msgset *out)
-{
-    const char *what = "UID SEARCH";
-    if (save) {
-        struct session_cmd *f = need_cap(s, what, "SEARCHRES");
-        if (f)
-            return f;
-    }
-    struct command c;
-    session_command_start(s, &c, "UID SEARCH");
-    if (save)
-        command_raw(&c, "RETURN (SAVE ALL)", 17);
-    else if (session_has_cap(s, "ESEARCH"))
-        command_raw(&c, "RETURN (ALL)", 12);
-    if (query_needs_utf8(q) && !session_enabled(s, "UTF8=ACCEPT"))
-        command_raw(&c, "CHARSET UTF-8", 13);
-    query_emit(q, &c);
-    command_end(&c);
-    struct session_cmd *sc = cmd_send(s, &c, what, search_handler, out);
-    command_free(&c);
-    return sc;
-}
-
-int session_search(struct session *s, const struct query *q, bool save, struct msgset *out,
-                   char *err, size_t errlen)
-{
-    return cmd_finish(s, session_search_start(s, q, save, out), err, errlen);
-}
-
 /* ---- split set commands (FETCH STORE COPY MOVE EXPUNGE) ----------------------------- */
 
 typedef session_tail_fn tail_fn;
@@ -766,8 +714,11 @@ struct session_cmd *session_send_split(struct session *s, const char *verb,
 
 struct fetch_priv {
     session_fetch_fn cb;
+    session_literal_fn lit;         /* offered big literals, or NULL */
     void *ud;
     bool stopped;
+    struct session_literal cur;     /* the literal being taken (item in cur_item) */
+    char cur_item[128];
     char names[32][24];             /* item names the command asked for, upper-cased, no section */
     size_t nnames;
     int refs;                       /* parts sharing it */
@@ -833,6 +784,18 @@ static void fetch_names(struct fetch_priv *fp, const char *items)
     }
 }
 
+/* An item name as sent ("body[1]<0>") is one the command asked for. */
+static bool fetch_asked(const struct fetch_priv *fp, const char *name, size_t len)
+{
+    size_t l = 0;
+    while (l < len && name[l] != '[' && name[l] != '<')
+        l++;
+    for (size_t k = 0; k < fp->nnames; k++)
+        if (strlen(fp->names[k]) == l && strncasecmp(fp->names[k], name, l) == 0)
+            return true;
+    return false;
+}
+
 static bool fetch_claims(const struct fetch_priv *fp, const struct imap_response *r)
 {
     if (r->nargs < 1 || r->args[0].type != IMAP_LIST)
@@ -852,9 +815,8 @@ static bool fetch_claims(const struct fetch_priv *fp, const struct imap_response
             l++;
         if (l == 3 && strncasecmp(it[i].u.str, "UID", 3) == 0)
             has_uid = true;
-        for (size_t k = 0; k < fp->nnames; k++)
-            if (strlen(fp->names[k]) == l && strncasecmp(fp->names[k], it[i].u.str, l) == 0)
-                return true;
+        if (fetch_asked(fp, it[i].u.str, it[i].len))
+            return true;
     }
     return fp->nnames == 0 && has_uid;
 }
@@ -886,6 +848,58 @@ static int fetch_handler(struct session_cmd *c, const struct imap_response *r, v
     return 1;
 }
 
+/* A big literal of one of our FETCH replies (one directly in the list, of an item we asked
+ * for), and then its bytes: offered to the caller's literal function. */
+static int fetch_part(struct session_cmd *c, const struct imap_response *r)
+{
+    struct fetch_priv *fp = c->ud;
+    struct session_literal *l = &fp->cur;
+    if (r->part == IMAP_PART_LITERAL) {
+        if (!r->name || strcmp(r->name, "FETCH") != 0 || r->depth != 1 || r->nopen < 2 ||
+            r->nopen % 2 || r->open[r->nopen - 2].type != IMAP_ATOM)
+            return 0;
+        const struct imap_value *name = &r->open[r->nopen - 2];
+        if (!fetch_asked(fp, name->u.str, name->len))
+            return 0;
+        if (fp->stopped)
+            return 1;           /* dropped, not assembled */
+        if (!fp->lit)
+            return 0;
+        size_t n = name->len < sizeof fp->cur_item - 1 ? name->len : sizeof fp->cur_item - 1;
+        for (size_t i = 0; i < n; i++) {
+            char ch = name->u.str[i];
+            fp->cur_item[i] = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
+        }
+        fp->cur_item[n] = '\0';
+        memset(l, 0, sizeof *l);
+        l->begin = true;
+        l->seq = r->number;
+        for (size_t i = 0; i + 2 < r->nopen; i += 2)
+            if (imap_value_is(&r->open[i], "UID") && r->open[i + 1].type == IMAP_NUMBER)
+                l->uid = r->open[i + 1].u.num;
+        l->item = fp->cur_item;
+        l->items = r->open;
+        l->nitems = r->nopen - 2;
+        l->size = l->left = r->lit_size;
+        return fp->lit(fp->ud, l) ? 1 : 0;
+    }
+    if (r->part != IMAP_PART_DATA)
+        return 0;
+    if (fp->stopped)
+        return 1;
+    l->begin = false;
+    l->items = NULL;
+    l->nitems = 0;
+    l->data = r->data;
+    l->len = r->datalen;
+    l->left = r->lit_left;
+    if (fp->lit(fp->ud, l) != 0) {
+        fp->stopped = true;
+        session_cmd_fail(c, SESSION_ERR_CALLBACK, "%s: stopped by the callback", c->what);
+    }
+    return 1;
+}
+
 static void fetch_free(struct session_cmd *c)
 {
     struct fetch_priv *fp = c->ud;
@@ -903,8 +917,9 @@ static void fetch_tail(struct session *s, struct command *c, const void *arg)
     command_raw(c, items, strlen(items));
 }
 
-struct session_cmd *session_fetch_start(struct session *s, const struct msgset *set,
-                                        const char *items, session_fetch_fn cb, void *ud)
+struct session_cmd *session_fetch_stream_start(struct session *s, const struct msgset *set,
+                                               const char *items, session_fetch_fn cb,
+                                               session_literal_fn lit, void *ud)
 {
     if (!items || !items[0])
         return cmd_failed(s, "UID FETCH", SESSION_ERR_USAGE, "UID FETCH: no items given");
@@ -912,6 +927,7 @@ struct session_cmd *session_fetch_start(struct session *s, const struct msgset *
     if (!fp)
         return oom(s, "UID FETCH");
     fp->cb = cb;
+    fp->lit = lit;
     fp->ud = ud;
     msgset_init(&fp->want);
     msgset_init(&fp->got);
@@ -929,6 +945,7 @@ struct session_cmd *session_fetch_start(struct session *s, const struct msgset *
         if (p->ud == fp) {
             fp->refs++;
             p->on_free = fetch_free;
+            p->on_part = fetch_part;
         }
     }
     if (fp->refs == 0) {
@@ -936,6 +953,12 @@ struct session_cmd *session_fetch_start(struct session *s, const struct msgset *
         free(fp);
     }
     return head;
+}
+
+struct session_cmd *session_fetch_start(struct session *s, const struct msgset *set,
+                                        const char *items, session_fetch_fn cb, void *ud)
+{
+    return session_fetch_stream_start(s, set, items, cb, NULL, ud);
 }
 
 static int wait_group(struct session *s, struct session_cmd *c, char *err, size_t errlen)
