@@ -7,14 +7,17 @@
 #include "lua_conn.h"
 #include "lua_message.h"
 
-/* Protected part of the fetch callback: (fn, f, lc) -> fn(message table). */
+/* Protected part of the fetch callback: (fn, f, h) -> fn(message table). */
 static int fetch_call(lua_State *L)
 {
     const struct imap_fetch *f = lua_touserdata(L, 2);
-    struct lconn *lc = lua_touserdata(L, 3);
+    struct lhandle *h = lua_touserdata(L, 3);
+    struct lconn *lc = h->lc;
     lua_settop(L, 1);
     lua_message_push(L, f, &lc->scratch);
     arena_reset(&lc->scratch);
+    if (h->fx)
+        lfetch_complete(L, h, f);
     lua_call(L, 1, 0);
     return 0;
 }
@@ -27,14 +30,17 @@ static int fetch_cb(void *ud, const struct imap_fetch *f)
     struct lhandle *h = ud;
     struct lconn *lc = h->lc;
     lua_State *L = conn_driver();
-    if (h->dead || h->released || lc->closing || !L || h->fnref == LUA_NOREF || !f->uid)
+    if (h->dead || h->released || lc->closing || !L || h->fnref == LUA_NOREF || !f->uid) {
+        if (h->fx && !h->released && !lc->closing)
+            lfetch_reset(L, h->fx);     /* what this message's literals made goes nowhere */
         return 0;
+    }
     if (!lua_checkstack(L, 8))
         return 1;
     lua_pushcfunction(L, fetch_call);
     lua_rawgeti(L, LUA_REGISTRYINDEX, h->fnref);
     lua_pushlightuserdata(L, (void *)f);
-    lua_pushlightuserdata(L, lc);
+    lua_pushlightuserdata(L, h);
     if (lua_pcall(L, 3, 0, 0) == LUA_OK)
         return 0;
     arena_reset(&lc->scratch);
@@ -107,8 +113,11 @@ static int conn_search(lua_State *L)
 }
 
 /* Appends the wire text of item i of the array at items (" FLAGS", " BODY.PEEK[...]") to the
- * parts table at parts; usage error on a bad item. Pops nothing, pushes nothing. */
-static void add_fetch_item(lua_State *L, int parts, int items, lua_Integer i, bool *modseq)
+ * parts table at parts, BODY.PEEK[] once however many items want it; what items ask of bodies
+ * goes into fx (its userdata at fxidx). Usage error on a bad item. Pops nothing, pushes
+ * nothing. */
+static void add_fetch_item(lua_State *L, int parts, int items, lua_Integer i, bool *modseq,
+                           struct lfetch *fx, int fxidx, bool *whole)
 {
     static const struct { const char *name, *wire; } simple[] = {
         { "uid", NULL }, { "flags", " FLAGS" }, { "size", " RFC822.SIZE" },
@@ -148,6 +157,14 @@ static void add_fetch_item(lua_State *L, int parts, int items, lua_Integer i, bo
                             "modseq, header, body, raw, bodystructure, part:N, binary:N, labels, "
                             "gm_msgid, gm_thrid, preview, preview_fuzzy, snippet, preview_source "
                             "or {\"fields\", ...})", n);
+        if (!strcmp(n, "raw")) {
+            lfetch_set_raw(fx);
+            if (*whole) {
+                lua_pop(L, 1);
+                return;
+            }
+            *whole = true;
+        }
         if (simple[k].wire) {
             lua_pushstring(L, simple[k].wire);
             lua_rawseti(L, parts, ++np);
@@ -156,10 +173,21 @@ static void add_fetch_item(lua_State *L, int parts, int items, lua_Integer i, bo
             *modseq = true;
     } else if (t == LUA_TTABLE) {
         int ft = lua_gettop(L);
+        if (lfetch_item(L, fx, ft, fxidx)) {
+            bool dup = !strcmp(lua_tostring(L, -1), " BODY.PEEK[]");
+            if (dup && *whole)
+                lua_pop(L, 1);
+            else
+                lua_rawseti(L, parts, ++np);
+            *whole = *whole || dup;
+            lua_pop(L, 1);
+            return;
+        }
         lua_rawgeti(L, ft, 1);
         if (lua_type(L, -1) != LUA_TSTRING || strcmp(lua_tostring(L, -1), "fields") != 0)
-            lua_error_usage(L, "fetch: item %d: a table item must be {\"fields\", name, ...}",
-                            (int)i);
+            lua_error_usage(L, "fetch: item %d: a table item must be {\"fields\", name, ...}, "
+                            "{\"text\" [, max]}, {\"match\", regex [, max]} or {\"save\", "
+                            "path [, part [, encoding]]}", (int)i);
         lua_pop(L, 1);
         lua_Integer n = (lua_Integer)lua_rawlen(L, ft);
         if (n < 2)
@@ -198,7 +226,9 @@ static void add_fetch_item(lua_State *L, int parts, int items, lua_Integer i, bo
 }
 
 /* conn:fetch(set, items, fn): pushes 1, a handle (result true); fn(msg) is called for each
- * message as it arrives during a read. */
+ * message as it arrives during a read. A big literal (SESSION_STREAM_LITERAL bytes or more) is
+ * not held twice: its string is made once and filled as it arrives. {"text"}, {"match"} and
+ * {"save"} items read BODY.PEEK[] (or a part) in bounded memory (lua_fetch.c). */
 static int conn_fetch(lua_State *L)
 {
     struct lconn *lc = conn_check(L, 1);
@@ -207,14 +237,16 @@ static int conn_fetch(lua_State *L)
     if (!lua_isnoneornil(L, 4))
         luaL_checktype(L, 4, LUA_TFUNCTION);
     lua_settop(L, 4);
+    struct lfetch *fx = lfetch_new(L);
+    int fxidx = lua_gettop(L);
     lua_newtable(L);
     int parts = lua_gettop(L);
     lua_pushliteral(L, "(UID");
     lua_rawseti(L, parts, 1);
-    bool modseq = false;
+    bool modseq = false, whole = false;
     lua_Integer n = (lua_Integer)lua_rawlen(L, 3);
     for (lua_Integer i = 1; i <= n; i++)
-        add_fetch_item(L, parts, 3, i, &modseq);
+        add_fetch_item(L, parts, 3, i, &modseq, fx, fxidx, &whole);
     lua_pushliteral(L, ")");
     lua_rawseti(L, parts, (lua_Integer)lua_rawlen(L, parts) + 1);
     luaL_Buffer b;
@@ -239,7 +271,11 @@ static int conn_fetch(lua_State *L)
         lua_pushvalue(L, 4);
         h->fnref = luaL_ref(L, LUA_REGISTRYINDEX);
     }
-    handle_attach(L, h, session_fetch_start(s, set, lua_tostring(L, items), fetch_cb, h));
+    lua_pushvalue(L, fxidx);
+    h->fxref = luaL_ref(L, LUA_REGISTRYINDEX);
+    h->fx = fx;
+    handle_attach(L, h, session_fetch_stream_start(s, set, lua_tostring(L, items), fetch_cb,
+                                                   lfetch_literal, h));
     return 1;
 }
 
@@ -369,6 +405,48 @@ static int conn_append(lua_State *L)
     return 1;
 }
 
+/* conn:transfer(set, dest_conn, mailbox [, {multiappend = bool}]): copies the messages to
+ * mailbox on dest_conn as they arrive (transfer.h), with their flags and internal dates, in
+ * MULTIAPPEND batches when multiappend. Pushes 1, a handle of this connection whose wait also
+ * waits for the APPENDs; its result is {copied=, uids=, uidvalidity=, messages=, bytes=,
+ * trycreate=, error=}: only copied (source UIDs) were confirmed by the target. */
+static int conn_transfer(lua_State *L)
+{
+    struct lconn *lc = conn_check(L, 1);
+    const struct msgset *set = lua_msgset_coerce(L, 2);
+    struct lconn *dc = conn_check(L, 3);
+    const char *mailbox = luaL_checkstring(L, 4);
+    struct transfer_opts o = { 0 };
+    if (!lua_isnoneornil(L, 5)) {
+        luaL_checktype(L, 5, LUA_TTABLE);
+        lua_getfield(L, 5, "multiappend");
+        o.multiappend = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    if (dc == lc)
+        return lua_error_usage(L, "transfer: the target is the same connection (use copy)");
+    struct lhandle *h = handle_new(L, H_TRANSFER, "UID FETCH", conn_mailbox(lc), NULL);
+    struct session *s = handle_session(L, h);
+    if (!s)
+        return 1;
+    if (!dc->s) {
+        handle_finish(L, h, SESSION_ERR_CLOSED, "APPEND: the target connection is logged out");
+        return 1;
+    }
+    h->tr = transfer_start(s, set, dc->s, mailbox, &o);
+    if (!h->tr)
+        return luaL_error(L, "transfer: out of memory");
+    lua_pushvalue(L, 3);                /* the target lives as long as the handle */
+    lua_setiuservalue(L, -2, H_UV_TARGET);
+    h->confirmed = false;
+    lua_getiuservalue(L, 1, CONN_UV_PENDING);
+    lua_pushvalue(L, -2);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    return 1;
+}
+
 /* conn:list(ref, pattern [, status]) / conn:lsub(ref, pattern): pushes 1, a handle (result:
  * array of {name=, delimiter=, flags={...}}; with status (LIST-STATUS) also status={...} as
  * conn:status gives it, for each selectable mailbox). */
@@ -455,6 +533,6 @@ const luaL_Reg conn_command_methods[] = {
     { "unselect", conn_unselect }, { "append", conn_append }, { "list", conn_list },
     { "lsub", conn_lsub }, { "status", conn_status }, { "create", conn_create },
     { "delete", conn_delete }, { "rename", conn_rename }, { "subscribe", conn_subscribe },
-    { "unsubscribe", conn_unsubscribe }, { "noop", conn_noop },
+    { "unsubscribe", conn_unsubscribe }, { "noop", conn_noop }, { "transfer", conn_transfer },
     { NULL, NULL },
 };

@@ -16,6 +16,7 @@
 #include "lua_bind.h"
 #include "msgset.h"
 #include "session.h"
+#include "transfer.h"
 
 /* Connection uservalue 1: the table of pending handles (handle -> true): keeps every handle
  * whose command may still be written to alive until the session is done with it. */
@@ -48,11 +49,13 @@ struct lconn {
     char label[256];
 };
 
-enum hkind { H_SIMPLE, H_SELECT, H_SEARCH, H_FETCH, H_COPY, H_APPEND, H_LIST, H_STATUS, H_RAW };
+enum hkind { H_SIMPLE, H_SELECT, H_SEARCH, H_FETCH, H_COPY, H_APPEND, H_LIST, H_STATUS, H_RAW,
+             H_TRANSFER };
 
 /* Handle uservalues: the connection (keeps it alive), the converted result (value or error
- * object), the mailbox the command names, the mailbox it comes from (copy/move/rename). */
-enum { H_UV_CONN = 1, H_UV_RESULT, H_UV_MAILBOX, H_UV_FROM, H_NUV = 4 };
+ * object), the mailbox the command names, the mailbox it comes from (copy/move/rename), the
+ * connection a transfer appends to. */
+enum { H_UV_CONN = 1, H_UV_RESULT, H_UV_MAILBOX, H_UV_FROM, H_UV_TARGET, H_NUV = 5 };
 
 struct lhandle {
     struct lconn *lc;
@@ -67,6 +70,10 @@ struct lhandle {
     char *sync_msg;                 /* cmd == NULL: malloc'd message for sync_code */
     uint64_t seq;
     int fnref;                      /* fetch callback, or a raw command's untagged list: registry ref */
+    struct lfetch *fx;              /* H_FETCH: what its items make of bodies (lua_fetch.c) */
+    struct transfer *tr;            /* H_TRANSFER: owns its FETCH (cmd stays NULL) and APPENDs */
+    int fxref;                      /* registry ref keeping fx alive */
+    bool raw_part;                  /* H_RAW: the untagged reply arriving in parts is its */
     union {
         struct msgset set;
         struct { struct session_copyuid cu; struct msgset src, dst; } copy;
@@ -122,6 +129,20 @@ bool conn_in_task(lua_State *L);
  * mailbox, for messages; NULL when none. */
 extern const luaL_Reg conn_command_methods[];
 const char *conn_mailbox(struct lconn *lc);
+
+/* lua_fetch.c: big literals and bodies of conn:fetch. lfetch_new pushes a new state (its
+ * uservalue 1 keeps a {"match"} regex alive); lfetch_item reads a table item {"text", max},
+ * {"match", re, max} or {"save", path, part, encoding} at fidx into it and pushes its wire text
+ * (false, nothing pushed, for another table); lfetch_literal is the session_literal_fn;
+ * lfetch_complete adds to the message table on top what the message's literals made, and
+ * lfetch_reset lets go of what a message holds. */
+struct lfetch;
+struct lfetch *lfetch_new(lua_State *L);
+void lfetch_set_raw(struct lfetch *fx);
+bool lfetch_item(lua_State *L, struct lfetch *fx, int fidx, int uv);
+int lfetch_literal(void *ud, const struct session_literal *l);
+void lfetch_complete(lua_State *L, struct lhandle *h, const struct imap_fetch *f);
+void lfetch_reset(lua_State *L, struct lfetch *fx);
 
 /* lua_raw.c: conn:command, and the value of a raw command's handle (pushes 1). */
 extern const luaL_Reg raw_command_methods[];

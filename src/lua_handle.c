@@ -22,6 +22,8 @@ static void handle_release(lua_State *L, struct lhandle *h)
     h->released = true;
     session_cmd_free(h->cmd);
     h->cmd = NULL;
+    transfer_free(h->tr);
+    h->tr = NULL;
     switch (h->kind) {
     case H_SEARCH: msgset_free(&h->out.set); break;
     case H_COPY: msgset_free(&h->out.copy.src); msgset_free(&h->out.copy.dst); break;
@@ -32,6 +34,9 @@ static void handle_release(lua_State *L, struct lhandle *h)
     h->sync_msg = NULL;
     luaL_unref(L, LUA_REGISTRYINDEX, h->fnref);
     h->fnref = LUA_NOREF;
+    luaL_unref(L, LUA_REGISTRYINDEX, h->fxref);     /* its state's __gc frees the rest */
+    h->fxref = LUA_NOREF;
+    h->fx = NULL;
 }
 
 /* The command's current result, or NULL for a handle without a command. */
@@ -42,6 +47,8 @@ static const struct session_result *handle_res(const struct lhandle *h)
 
 bool handle_done(const struct lhandle *h)
 {
+    if (h->tr)
+        return transfer_done(h->tr);
     if (h->confirmed || !h->cmd)
         return true;
     return session_cmd_result(h->cmd)->status != SESSION_PENDING;
@@ -114,6 +121,7 @@ struct lhandle *handle_new(lua_State *L, enum hkind kind, const char *name, cons
     h->lc = lc;
     h->kind = kind;
     h->fnref = LUA_NOREF;
+    h->fxref = LUA_NOREF;
     h->seq = ++lc->seq;
     h->confirmed = true;          /* until a command is queued */
     snprintf(h->name, sizeof h->name, "%s", name);
@@ -255,6 +263,38 @@ static void push_status(lua_State *L, const struct session_status_info *st)
     }
 }
 
+/* Pushes 1: {copied=, uids=, uidvalidity=, messages=, bytes=, trycreate=, error=} of a done
+ * transfer: what the target confirmed, and the first failure (an error object) if any. */
+static void push_transfer(lua_State *L, struct lhandle *h)
+{
+    struct transfer_result r;
+    struct msgset copy;
+    transfer_result(h->tr, &r);
+    lua_createtable(L, 0, 7);
+    msgset_init(&copy);
+    if (msgset_copy(&copy, r.copied) < 0)
+        luaL_error(L, "out of memory");
+    lua_msgset_push(L, &copy);
+    lua_setfield(L, -2, "copied");
+    if (msgset_copy(&copy, r.uids) < 0)
+        luaL_error(L, "out of memory");
+    lua_msgset_push(L, &copy);
+    lua_setfield(L, -2, "uids");
+    lua_pushinteger(L, r.uidvalidity);
+    lua_setfield(L, -2, "uidvalidity");
+    lua_message_pushu64(L, r.messages);
+    lua_setfield(L, -2, "messages");
+    lua_message_pushu64(L, r.bytes);
+    lua_setfield(L, -2, "bytes");
+    lua_pushboolean(L, r.trycreate);
+    lua_setfield(L, -2, "trycreate");
+    if (r.code) {
+        lua_error_push(L, lua_error_kind(r.code), r.error, "APPEND", NULL,
+                       r.trycreate ? "TRYCREATE" : NULL, NULL);
+        lua_setfield(L, -2, "error");
+    }
+}
+
 /* Pushes 1: the value of a successful handle (true when the command has none). */
 static void handle_push_value(lua_State *L, struct lhandle *h)
 {
@@ -327,6 +367,9 @@ static void handle_push_value(lua_State *L, struct lhandle *h)
         break;
     case H_RAW:
         lua_raw_push(L, h);
+        break;
+    case H_TRANSFER:
+        push_transfer(L, h);
         break;
     default:
         lua_pushboolean(L, 1);

@@ -98,15 +98,6 @@ void lua_message_pushenvelope(lua_State *L, const struct imap_envelope *e)
     set_str(L, "message_id", e->message_id);
 }
 
-/* Sets t[field] = the string value of a body section item (nothing for NIL); t is on top. */
-static void set_section(lua_State *L, const char *field, const struct imap_fetch_item *it)
-{
-    if (!it->value || (it->value->type != IMAP_STRING && it->value->type != IMAP_ATOM))
-        return;
-    lua_pushlstring(L, it->value->u.str, it->value->len);
-    lua_setfield(L, -2, field);
-}
-
 /* Pushes t[name], made an empty table first if missing; t on top. Pushes 1. */
 static void get_table(lua_State *L, const char *name)
 {
@@ -118,27 +109,76 @@ static void get_table(lua_State *L, const char *name)
     }
 }
 
-/* Sets t.sections[sec] = the item's string value (a part fetched with BODY[1.2], or with
- * BINARY[1.2], its transfer encoding undone by the server: then t.binary[sec] = true too);
- * t on top. */
-static void set_part(lua_State *L, const char *sec, const struct imap_fetch_item *it)
+/* The field a body section item goes to: raw, header, body, fields, preview_source, or
+ * "sections" (then *part is its section number); NULL for none. */
+static const char *section_field(const char *name, const char *sec, int64_t origin,
+                                 const char **part)
 {
-    if (!it->value || (it->value->type != IMAP_STRING && it->value->type != IMAP_ATOM &&
-                       it->value->type != IMAP_NIL))
-        return;
+    *part = NULL;
+    if (!sec)
+        return NULL;
+    if (strcmp(name, "BODY") != 0 && strcmp(name, "BINARY") != 0)
+        return NULL;
+    if (origin >= 0)
+        return !strcmp(name, "BODY") && !*sec && origin == 0 ? "preview_source" : NULL;
+    if (!*sec)
+        return "raw";
+    if (!strcmp(sec, "HEADER"))
+        return "header";
+    if (!strcmp(sec, "TEXT"))
+        return "body";
+    if (!strncmp(sec, "HEADER.FIELDS", 13))
+        return "fields";
+    if (strspn(sec, "0123456789.") == strlen(sec)) {
+        *part = sec;
+        return "sections";
+    }
+    return NULL;
+}
+
+bool lua_message_setsection(lua_State *L, const char *name, const char *sec, int64_t origin)
+{
+    const char *part;
+    const char *field = section_field(name, sec, origin, &part);
+    if (!field) {
+        lua_pop(L, 1);
+        return false;
+    }
+    if (!part) {
+        lua_setfield(L, -2, field);
+        return true;
+    }
+    /* sections[sec] = value; binary[sec] = true for BINARY[1.2] (decoded by the server) */
+    lua_pushvalue(L, -2);
     get_table(L, "sections");
-    if (it->value->type == IMAP_NIL)
-        lua_pushliteral(L, "");
-    else
-        lua_pushlstring(L, it->value->u.str, it->value->len);
-    lua_setfield(L, -2, sec);
+    lua_remove(L, -2);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, part);
     lua_pop(L, 1);
-    if (strcmp(it->name, "BINARY") == 0) {
+    if (strcmp(name, "BINARY") == 0) {
         get_table(L, "binary");
         lua_pushboolean(L, 1);
-        lua_setfield(L, -2, sec);
+        lua_setfield(L, -2, part);
         lua_pop(L, 1);
     }
+    return true;
+}
+
+/* Sets the field of a body section item to its string value (a part's NIL as ""; nothing for
+ * other NILs, or a literal that came in parts); t on top. */
+static void set_section(lua_State *L, const struct imap_fetch_item *it)
+{
+    const struct imap_value *v = it->value;
+    const char *part;
+    if (!section_field(it->name, it->section, it->origin, &part) || !v)
+        return;
+    if (v->type == IMAP_NIL && part)
+        lua_pushliteral(L, "");
+    else if (v->type == IMAP_STRING || v->type == IMAP_ATOM)
+        lua_pushlstring(L, v->u.str, v->len);
+    else
+        return;
+    lua_message_setsection(L, it->name, it->section, it->origin);
 }
 
 /* Sets t.preview from PREVIEW "text" or PREVIEW/SNIPPET (FUZZY "text") (nothing for NIL);
@@ -185,19 +225,8 @@ void lua_message_push(lua_State *L, const struct imap_fetch *f, struct arena *sc
                 lua_message_pushenvelope(L, &env);
                 lua_setfield(L, -2, "envelope");
             }
-        } else if ((!strcmp(it->name, "BODY") || !strcmp(it->name, "BINARY")) && it->section
-                   && it->origin < 0) {
-            const char *sec = it->section;
-            if (!*sec)
-                set_section(L, "raw", it);
-            else if (!strcmp(sec, "HEADER"))
-                set_section(L, "header", it);
-            else if (!strcmp(sec, "TEXT"))
-                set_section(L, "body", it);
-            else if (!strncmp(sec, "HEADER.FIELDS", 13))
-                set_section(L, "fields", it);
-            else if (strspn(sec, "0123456789.") == strlen(sec))
-                set_part(L, sec, it);
+        } else if ((!strcmp(it->name, "BODY") || !strcmp(it->name, "BINARY")) && it->section) {
+            set_section(L, it);
         } else if ((!strcmp(it->name, "BODYSTRUCTURE") || (!strcmp(it->name, "BODY") &&
                     !it->section)) && it->value) {
             struct imap_body body;
@@ -206,8 +235,6 @@ void lua_message_push(lua_State *L, const struct imap_fetch *f, struct arena *sc
                 lua_message_pushbody(L, &body);
                 lua_setfield(L, -2, "bodystructure");
             }
-        } else if (!strcmp(it->name, "BODY") && it->section && !*it->section && it->origin == 0) {
-            set_section(L, "preview_source", it);       /* BODY[]<0>: the preview's source */
         } else if ((!strcmp(it->name, "PREVIEW") || !strcmp(it->name, "SNIPPET")) && it->value) {
             set_preview(L, it->value);
         } else if (!strcmp(it->name, "X-GM-LABELS") && it->value) {
@@ -217,12 +244,14 @@ void lua_message_push(lua_State *L, const struct imap_fetch *f, struct arena *sc
                    it->value && it->value->type == IMAP_NUMBER) {
             lua_message_pushu64(L, it->value->u.num);
             lua_setfield(L, -2, it->name[5] == 'M' ? "gm_msgid" : "gm_thrid");
-        } else if (!strcmp(it->name, "RFC822") && it->value) {
-            set_section(L, "raw", it);
-        } else if (!strcmp(it->name, "RFC822.HEADER") && it->value) {
-            set_section(L, "header", it);
-        } else if (!strcmp(it->name, "RFC822.TEXT") && it->value) {
-            set_section(L, "body", it);
+        } else if (!strcmp(it->name, "RFC822") || !strcmp(it->name, "RFC822.HEADER") ||
+                   !strcmp(it->name, "RFC822.TEXT")) {
+            const struct imap_value *v = it->value;
+            if (v && (v->type == IMAP_STRING || v->type == IMAP_ATOM)) {
+                lua_pushlstring(L, v->u.str, v->len);
+                lua_setfield(L, -2, it->name[6] == '.' ? (it->name[7] == 'H' ? "header" : "body")
+                                                       : "raw");
+            }
         }
     }
 }

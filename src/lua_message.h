@@ -30,6 +30,12 @@ void lua_message_pushstrv(lua_State *L, char *const *v, size_t n);
  * (the envelope); the caller resets it. A malformed ENVELOPE is left out, not raised. */
 void lua_message_push(lua_State *L, const struct imap_fetch *f, struct arena *scratch);
 
+/* Pops the value on top into the field of the table below it that a body section item goes to
+ * (name "BODY" or "BINARY", section, origin -1 or <n>): raw, header, body, fields,
+ * preview_source, sections[sec] (and binary[sec] = true for BINARY). False (popped all the
+ * same) when the item has no field. */
+bool lua_message_setsection(lua_State *L, const char *name, const char *section, int64_t origin);
+
 /* Pushes {date=, subject=, from={{name=, mailbox=, host=}, ...}, sender=, reply_to=, to=, cc=,
  * bcc=, in_reply_to=, message_id=}; address lists are always arrays (empty for NIL). */
 void lua_message_pushenvelope(lua_State *L, const struct imap_envelope *e);

@@ -1,5 +1,6 @@
 /* lua_mime.c — core.decode_header, core.header_values, core.body_text, core.decode_part,
  * core.preview: fetched mail as UTF-8 text for client-side rules. */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include <lauxlib.h>
@@ -55,22 +56,27 @@ static int lmime_header_values(lua_State *L)
     return 1;
 }
 
-/* core.body_text(raw_message [, max_bytes]): pushes 1, the message's readable text in UTF-8
- * (text/plain parts, else text/html stripped of tags), at most max_bytes (default 1 MiB). */
+/* core.body_text(raw_message [, max_bytes]): pushes 2, the message's readable text in UTF-8
+ * (text/plain parts, else text/html stripped of tags), all of it or at most max_bytes, and
+ * whether max_bytes cut it short. */
 static int lmime_body_text(lua_State *L)
 {
     size_t len, outlen = 0;
     const char *msg = luaL_checklstring(L, 1, &len);
-    lua_Integer max = luaL_optinteger(L, 2, MIME_BODY_TEXT_DEFAULT_MAX);
+    lua_Integer max = luaL_optinteger(L, 2, LUA_MAXINTEGER);
     luaL_argcheck(L, max >= 0, 2, "must be a non-negative byte count");
     if (max == 0) {
         lua_pushliteral(L, "");
-        return 1;
+        lua_pushboolean(L, len > 0);
+        return 2;
     }
     char *out = NULL;
-    int rc = mime_body_text(msg, len, (size_t)max, &out, &outlen);
+    bool cut;
+    int rc = mime_body_text_cut(msg, len, (uint64_t)max > SIZE_MAX ? SIZE_MAX : (size_t)max,
+                                &out, &outlen, &cut);
     push_result(L, rc, out, outlen);
-    return 1;
+    lua_pushboolean(L, cut);
+    return 2;
 }
 
 /* core.decode_part(data, encoding [, charset]): pushes 1, a part's body with its transfer

@@ -9,8 +9,6 @@
 
 /* Multipart nesting deeper than this is not looked into (the top-level message is depth 0). */
 #define MIME_MAX_DEPTH 16
-/* mime_body_text's output limit when the caller gives 0. */
-#define MIME_BODY_TEXT_DEFAULT_MAX (1u << 20)
 
 /* Decodes one header field value value[0..len) (as it stands after the colon, possibly folded)
  * to UTF-8: folds removed (CR and LF dropped), RFC 2047 encoded words (B and Q, any charset
@@ -45,9 +43,12 @@ bool mime_header_find(const char *hdr, size_t len, size_t *pos, const char *name
  * decoded from quoted-printable or base64, converted from their charset to UTF-8 (unknown
  * charsets: UTF-8 if valid, else Windows-1252), joined with newlines; line ends become "\n".
  * Multiparts are walked recursively up to MIME_MAX_DEPTH, message/rfc822 parts included.
- * At most max bytes are produced (0: MIME_BODY_TEXT_DEFAULT_MAX), cut at a character boundary.
+ * At most max bytes are produced (0: no limit), cut at a character boundary.
  * *out is malloc'd, NUL-terminated, freed by the caller. Returns 0 or -ENOMEM (*out NULL). */
 int mime_body_text(const char *msg, size_t len, size_t max, char **out, size_t *outlen);
+/* The same, telling whether max cut the text short. */
+int mime_body_text_cut(const char *msg, size_t len, size_t max, char **out, size_t *outlen,
+                       bool *truncated);
 
 /* The same text from a message given in pieces of any size, in bounded memory. out(ud, html,
  * text, len) gets the text of the text/plain parts (html false) and of the text/html ones
@@ -82,6 +83,16 @@ int mime_preview(const char *msg, size_t len, char **out, size_t *outlen);
  * Windows-1252). *out is malloc'd, NUL-terminated, freed by the caller. 0 or -ENOMEM. */
 int mime_part_decode(const char *data, size_t len, const char *encoding, const char *charset,
                      char **out, size_t *outlen);
+
+/* A part's transfer encoding ("base64", "quoted-printable", anything else: none) undone as its
+ * bytes come, for a part saved as it arrives: *out gets the decoding of in[0..n) (valid until
+ * the next call); final: no more input follows. new returns NULL, feed -ENOMEM, when out of
+ * memory. */
+struct mime_decoder;
+struct mime_decoder *mime_decoder_new(const char *encoding);
+int mime_decoder_feed(struct mime_decoder *d, const char *in, size_t n, bool final,
+                      const char **out, size_t *outlen);
+void mime_decoder_free(struct mime_decoder *d);
 
 /* The value of MIME parameter name (ASCII case-insensitive) among n name/value pairs as a
  * BODYSTRUCTURE lists them: RFC 2231 continuations (name*0, name*1*, ...) joined in order,

@@ -554,11 +554,11 @@ static bool gather(void *ud, bool html, const char *text, size_t len)
 
 /* mime_body_text, or with first the first text part's text alone (HTML quotes left out). */
 static int body_text(const char *msg, size_t len, size_t max, bool first, char **out,
-                     size_t *outlen)
+                     size_t *outlen, bool *truncated)
 {
     struct gather g;
-    buf_init(&g.out[PLAIN], max ? max : MIME_BODY_TEXT_DEFAULT_MAX);
-    buf_init(&g.out[HTML], max ? max : MIME_BODY_TEXT_DEFAULT_MAX);
+    buf_init(&g.out[PLAIN], max ? max : SIZE_MAX);
+    buf_init(&g.out[HTML], max ? max : SIZE_MAX);
     struct mime_text *t = mime_text_new(first, gather, &g);
     int rc = t ? mime_text_feed(t, msg ? msg : "", len) : -ENOMEM;
     if (!rc)
@@ -571,6 +571,8 @@ static int body_text(const char *msg, size_t len, size_t max, bool first, char *
         w->err = rc;
     if (w->err)
         return buf_finish(w, out, outlen);
+    if (truncated)
+        *truncated = w->full;
     if (w->full) {                 /* a cut inside a character loses the partial character */
         size_t i = w->len;
         while (i > 0 && (w->p[i - 1] & 0xc0) == 0x80 && w->len - i < 3)
@@ -585,10 +587,17 @@ static int body_text(const char *msg, size_t len, size_t max, bool first, char *
 
 int mime_body_text(const char *msg, size_t len, size_t max, char **out, size_t *outlen)
 {
-    return body_text(msg, len, max, false, out, outlen);
+    return body_text(msg, len, max, false, out, outlen, NULL);
+}
+
+int mime_body_text_cut(const char *msg, size_t len, size_t max, char **out, size_t *outlen,
+                       bool *truncated)
+{
+    *truncated = false;
+    return body_text(msg, len, max, false, out, outlen, truncated);
 }
 
 int mime_first_text(const char *msg, size_t len, size_t max, char **out, size_t *outlen)
 {
-    return body_text(msg, len, max, true, out, outlen);
+    return body_text(msg, len, max, true, out, outlen, NULL);
 }

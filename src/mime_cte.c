@@ -129,3 +129,38 @@ void cte_feed(struct cte *d, struct buf *b, const char *s, size_t n, bool final)
         break;
     }
 }
+
+/* ---- the public form: one part's bytes (mime.h) -------------------------------------------- */
+
+struct mime_decoder {
+    struct cte cte;
+    struct buf out;
+};
+
+struct mime_decoder *mime_decoder_new(const char *encoding)
+{
+    struct mime_decoder *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    cte_init(&d->cte, cte_kind_of(encoding ? encoding : "", encoding ? strlen(encoding) : 0));
+    buf_init(&d->out, SIZE_MAX);
+    return d;
+}
+
+int mime_decoder_feed(struct mime_decoder *d, const char *in, size_t n, bool final,
+                      const char **out, size_t *outlen)
+{
+    d->out.len = 0;
+    cte_feed(&d->cte, &d->out, in, n, final);
+    *out = d->out.p ? d->out.p : "";
+    *outlen = d->out.len;
+    return d->out.err;
+}
+
+void mime_decoder_free(struct mime_decoder *d)
+{
+    if (d) {
+        free(d->out.p);
+        free(d);
+    }
+}
