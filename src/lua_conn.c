@@ -240,6 +240,15 @@ static int core_connect(lua_State *L)
     cfg.label = f.label;
     lua_getfield(L, 1, "compress");
     cfg.compress = lua_toboolean(L, -1);
+    lua_getfield(L, 1, "max_line");
+    if (!lua_isnil(L, -1)) {
+        int ok;
+        lua_Integer n = lua_tointegerx(L, -1, &ok);
+        if (!ok || n < 1024)
+            lua_error_usage(L, "connect: cfg.max_line must be a byte count of at least 1024");
+        cfg.max_line = (size_t)n;
+    }
+    lua_pop(L, 1);
     lua_pop(L, 1);
 
     /* The userdata first, so that whatever fails below is collected. */
@@ -573,6 +582,16 @@ static int conn_wait_k(lua_State *L, int status, lua_KContext ctx)
     if (must_yield(L, lc, wh))
         return lua_yieldk(L, 0, ctx, conn_wait_k);
     int hidx;
+    if (wh && wh->tr) {             /* a transfer: its FETCH here and APPENDs elsewhere */
+        if (!wh->confirmed) {
+            conn_enter(L, lc);
+            transfer_wait(wh->tr);
+            handle_confirm(L, 1, 2, wh);
+            conn_leave(L, lc);
+        }
+        lua_pushboolean(L, 1);
+        return 1;
+    }
     if (wh) {
         hidx = 2;
         struct lhandle *h = wh;

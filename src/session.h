@@ -231,6 +231,11 @@ struct session_cmd *session_send_split(struct session *s, const char *verb,
                                        const struct msgset *set, size_t tail_len,
                                        session_tail_fn tail, const void *arg,
                                        session_handler h, void *ud);
+/* Has the parts of a long SEARCH, SORT, ESEARCH or THREAD line (read in pieces past
+ * SESSION_STREAM_LIST bytes, parser.h) offered to fn, for c and every part of it: fn(c, r, ud)
+ * gets the first part (r->part IMAP_PART_VALUES; 1 takes them), then each next part and the
+ * tail (r->tail) instead of the whole line, which never comes. */
+void session_cmd_take_lines(struct session_cmd *c, session_handler fn);
 /* Hands everything queued to the loop: writes what the socket takes now, without waiting;
  * whoever runs the loop next writes the rest and reads the replies. 0 or the session's error. */
 int session_flush(struct session *s);
@@ -246,6 +251,10 @@ int session_wait(struct session *s, struct session_cmd *c);
 /* Until nothing is in flight. Returns 0, or the code of the first failure of the session itself
  * (individual NO/BAD are in each command's result). */
 int session_wait_all(struct session *s);
+/* Runs the loop until done(arg) holds (every session of the loop progresses meanwhile): for
+ * what spans sessions, such as a transfer. Returns 1 once done holds, SESSION_ERR_USAGE inside
+ * a loop callback, or s's error code once s broke. */
+int session_wait_for(struct session *s, bool (*done)(void *arg), void *arg);
 
 const struct session_result *session_cmd_result(const struct session_cmd *c);
 const char *session_cmd_tag(const struct session_cmd *c);

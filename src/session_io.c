@@ -418,3 +418,22 @@ int session_wait_all(struct session *s)
         return s->errcode;
     return rc < 0 ? rc : 0;
 }
+
+struct wait_for { bool (*done)(void *arg); void *arg; };
+
+static bool wait_for_cond(const struct session *s, const void *arg)
+{
+    (void)s;
+    const struct wait_for *w = arg;
+    return w->done(w->arg);
+}
+
+int session_wait_for(struct session *s, bool (*done)(void *arg), void *arg)
+{
+    if (done(arg))
+        return 1;
+    if (session_waiting_forbidden(s))
+        return SESSION_ERR_USAGE;
+    struct wait_for w = { done, arg };
+    return session_run(s, wait_for_cond, &w, -1);
+}
