@@ -150,7 +150,7 @@ static void push_value(lua_State *L, const struct imap_value *v)
 {
     luaL_checkstack(L, 4, "command: reply nested too deep");
     switch (v->type) {
-    case IMAP_NIL: lua_pushboolean(L, 0); break;
+    case IMAP_NIL: case IMAP_STREAMED: lua_pushboolean(L, 0); break;   /* raw takes no parts */
     case IMAP_ATOM: case IMAP_STRING: lua_pushlstring(L, v->u.str, v->len); break;
     case IMAP_NUMBER: lua_message_pushu64(L, v->u.num); break;
     case IMAP_LIST:
@@ -197,6 +197,21 @@ static int raw_append(lua_State *L)
     return 0;
 }
 
+/* Protected part of a long line's next part: (t, r) -> its values appended to t's last table. */
+static int raw_extend(lua_State *L)
+{
+    const struct imap_response *r = lua_touserdata(L, 2);
+    lua_settop(L, 1);
+    if (lua_rawgeti(L, 1, (lua_Integer)lua_rawlen(L, 1)) != LUA_TTABLE)
+        return 0;
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
+    for (size_t i = 0; i < r->nargs; i++) {
+        push_value(L, &r->args[i]);
+        lua_rawseti(L, 2, ++n);
+    }
+    return 0;
+}
+
 /* What the session keeps track of itself: recorded for the command, left for the view too. */
 static bool view_wants(const struct imap_response *r)
 {
@@ -235,6 +250,32 @@ static int raw_handler(struct session_cmd *c, const struct imap_response *r, voi
         }
     }
     return view_wants(r) ? 0 : 1;
+}
+
+/* A long SEARCH, SORT, ESEARCH or THREAD line in parts: the first makes the reply's table (an
+ * ESEARCH answering another tag excepted), the next ones and the tail add to it. */
+static int raw_part(struct session_cmd *c, const struct imap_response *r, void *ud)
+{
+    struct lhandle *h = ud;
+    bool first = !h->raw_part;
+    if (first && r->name && strcmp(r->name, "ESEARCH") == 0 && r->nargs &&
+        r->args[0].type == IMAP_LIST && r->args[0].len == 2 &&
+        imap_value_is(&r->args[0].u.items[0], "TAG")) {
+        const char *t = imap_value_str(&r->args[0].u.items[1]);
+        if (t && strcmp(t, session_cmd_tag(c)) != 0)
+            return 0;
+    }
+    h->raw_part = !r->tail;
+    lua_State *L = conn_driver();
+    if (!h->dead && !h->released && !h->lc->closing && L && h->fnref != LUA_NOREF &&
+        lua_checkstack(L, 8)) {
+        lua_pushcfunction(L, first ? raw_append : raw_extend);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, h->fnref);
+        lua_pushlightuserdata(L, (void *)r);
+        if (lua_pcall(L, 2, 0, 0) != LUA_OK)
+            lua_pop(L, 1);
+    }
+    return 1;
 }
 
 /* Whether verb's first argument, a UID set, may be cut into pieces sent as several commands, as
@@ -328,6 +369,7 @@ static int conn_command(lua_State *L)
     command_free(&c);
     lua_settop(L, hidx);
     handle_attach(L, h, sc);
+    session_cmd_take_lines(sc, raw_part);
     return 1;
 }
 

@@ -277,6 +277,7 @@ void session_cmd_free(struct session_cmd *c)
                 c->on_done = NULL;
                 c->on_part = NULL;
                 c->on_drain = NULL;
+                c->part_h = NULL;
             }
         } else
             cmd_destroy(c);
@@ -717,6 +718,23 @@ void session_dispatch(struct session *s, const struct imap_response *r)
         return;
     }
     dispatch_untagged(s, r);
+}
+
+static int line_part(struct session_cmd *c, const struct imap_response *r)
+{
+    if (r->part != IMAP_PART_VALUES && !r->tail)
+        return 0;                   /* a literal: not for a caller of take_lines */
+    return c->part_h ? c->part_h(c, r, c->ud) : 0;
+}
+
+void session_cmd_take_lines(struct session_cmd *c, session_handler fn)
+{
+    for (; c; c = c->part) {
+        if (!c->in_flight)
+            continue;
+        c->part_h = fn;
+        c->on_part = line_part;
+    }
 }
 
 /* Sync wrapper tail: waits, copies the error, frees. */

@@ -47,6 +47,7 @@ struct session_cmd {
      * and fails the command (set a message first): the rest is dropped. */
     int (*on_part)(struct session_cmd *c, const struct imap_response *r);
     void (*on_drain)(struct session_cmd *c);    /* an open command's backlog ran low */
+    session_handler part_h;         /* session_cmd_take_lines: the caller's on_part */
     void *priv;
     struct session_result res;
     char *strs[6];                  /* owned copies behind res's strings */

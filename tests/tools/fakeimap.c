@@ -5,7 +5,9 @@
  *
  * Listens on a free 127.0.0.1 port, prints "PORT n" on stdout, serves one client following
  * SCRIPTFILE, then exits; it also gives up after 20 s without traffic. Script lines:
- *   S: text      sends text + CRLF; "$TAG" becomes the tag of the last command received
+ *   S: text      sends text + CRLF; "$TAG" becomes the tag of the last command received,
+ *                "$NUMS(first,last,step,sep)" the numbers first..last by step (sep "s": spaces,
+ *                "c": commas), for a SEARCH or ESEARCH line of any length
  *   C: pattern   reads one command line and checks it, without its tag, against pattern,
  *                where '*' matches any run of characters ("C: *" accepts anything); on a
  *                mismatch: "fakeimap: expected ... got ..." on stderr, "$TAG BAD unexpected"
@@ -92,21 +94,38 @@ static void send_all(const char *buf, size_t n)
     }
 }
 
-/* Sends text + CRLF with every "$TAG" replaced by the last command's tag. */
+/* Sends text + CRLF with every "$TAG" replaced by the last command's tag and every
+ * "$NUMS(first,last,step,sep)" by the numbers first, first + step, ... up to last, sep between
+ * them ("s" for a space, "c" for a comma): a long SEARCH or ESEARCH line. */
 static void send_text(const char *text)
 {
     static char out[LINE_MAX_LEN + 256];
     size_t o = 0, tl = strlen(tag);
     for (const char *p = text; *p; p++) {
+        if (o + tl + 32 >= sizeof out) {
+            send_all(out, o);
+            o = 0;
+        }
+        unsigned long first, last, step;
+        char sep;
+        int used = 0;
         if (strncmp(p, "$TAG", 4) == 0) {
-            if (o + tl + 2 >= sizeof out)
-                break;
             memcpy(out + o, tag, tl);
             o += tl;
             p += 3;
+        } else if (sscanf(p, "$NUMS(%lu,%lu,%lu,%c)%n", &first, &last, &step, &sep, &used) == 4 &&
+                   used > 0 && step > 0) {
+            for (unsigned long v = first; v <= last; v += step) {
+                if (o + 32 >= sizeof out) {
+                    send_all(out, o);
+                    o = 0;
+                }
+                if (v != first)
+                    out[o++] = sep == 'c' ? ',' : ' ';
+                o += (size_t)snprintf(out + o, 24, "%lu", v);
+            }
+            p += used - 1;
         } else {
-            if (o + 3 >= sizeof out)
-                break;
             out[o++] = *p;
         }
     }
