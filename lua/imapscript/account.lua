@@ -32,6 +32,7 @@ local known_keys = {
   compress = "boolean", oauth2 = "any", allow_plaintext = "boolean", subscribe = "boolean",
   missing = "string", max_connections = "number", tunnel = "string",
   sieve_host = "string", sieve_port = "number",      -- ManageSieve (sieve/install.lua)
+  max_line = "number", max_body = "number",          -- longest reply line; text a match reads
 }
 
 -- A tunnel's stream is the command's: TLS only when asked for (when the command carries TLS).
@@ -41,7 +42,7 @@ end
 
 --- imap.account { host=, port=, user=, password=, oauth2=, tls=, ca_file=, fingerprint=,
 --- insecure=, create=, subscribe=, missing=, expunge=, timeout=, auth=, allow_plaintext=,
---- tunnel= }
+--- tunnel=, max_line=, max_body= }
 function M.new(cfg)
   if type(cfg) ~= "table" then usage("imap.account: want a table of settings") end
   for k, v in pairs(cfg) do
@@ -66,6 +67,11 @@ function M.new(cfg)
   if cfg.oauth2 ~= nil then oauth2.check(cfg.oauth2, cfg.label or cfg.host or "tunnel") end
   if cfg.missing and cfg.missing ~= "error" and cfg.missing ~= "skip" then
     usage("imap.account: missing must be \"error\" or \"skip\"")
+  end
+  for _, k in ipairs { "max_line", "max_body" } do
+    if cfg[k] ~= nil and (math.type(cfg[k]) ~= "integer" or cfg[k] < 1) then
+      usage(string.format("imap.account: %s must be a whole number of bytes", k))
+    end
   end
   local self = setmetatable({
     cfg = cfg,
@@ -145,7 +151,8 @@ function methods._connect(self)
       fingerprint = cfg.fingerprint, insecure = cfg.insecure, user = cfg.user,
       password = secret.reveal(cfg.password, self.label), token = token, auth = cfg.auth,
       allow_plaintext = cfg.allow_plaintext, timeout = cfg.timeout, label = self.label,
-      trace = settings.trace, compress = cfg.compress, warn = function(msg) log.warn(msg) end,
+      trace = settings.trace, compress = cfg.compress, max_line = cfg.max_line,
+      warn = function(msg) log.warn(msg) end,
     }
   end
   local ok, conn = pcall(connect)

@@ -407,7 +407,7 @@ local fetch_names = {
 local function server_items(wire, conn, plain)
   local out = {}
   for i, w in ipairs(wire) do
-    local section = w:match("^part:(.*)")
+    local section = type(w) == "string" and w:match("^part:(.*)")
     if section and not plain and conn:has("BINARY") then
       w = "binary:" .. section
     elseif w == "preview" then
@@ -475,26 +475,84 @@ function Message:part_text(section)
   return core.decode_part(data, encoding, charset)
 end
 
---- msg:save(path [, section]): writes the part fetched with "part:<section>" to the file path,
---- its transfer encoding undone but not converted (an attachment's own bytes); without a
---- section, the whole message fetched with "raw". Returns the number of bytes written, or nil
---- and a message when the file cannot be written.
-function Message:save(path, section)
-  if type(path) ~= "string" then usage("save(): want a file name", 2) end
-  local bytes
-  if section == nil then
-    bytes = rawget(self, "raw")
-    if not bytes then usage("save(path): fetch {\"raw\"} first, or name a part: save(path, \"2\")", 2) end
-  else
-    local data, _, encoding = fetched_part(self, tostring(section), "save()")
-    bytes = core.decode_part(data, encoding)
-  end
+local use_box
+
+-- Writes bytes to the file path: their number, or nil and a message.
+local function write_file(path, bytes)
   local f, err = io.open(path, "wb")
   if not f then return nil, err end
   local ok, werr = f:write(bytes)
   local cok, cerr = f:close()
   if not ok or not cok then return nil, string.format("%s: %s", path, werr or cerr) end
   return #bytes
+end
+
+-- One FETCH of msg's items on its mailbox's connection; the message table, or raises.
+local function fetch_one(msg, items, what)
+  local box = msg.mailbox
+  local conn = box and use_box(box)
+  if not conn then usage(what .. ": the message's mailbox cannot be opened", 3) end
+  local got
+  local h = conn:fetch(core.set { msg.uid }, items, function(m) got = m end)
+  conn:wait(h)
+  local ok, err = h:result()
+  if not ok then return nil, err end
+  if not got then
+    return nil, core.error("no", string.format("%s: message %d of %s is gone", what, msg.uid,
+      box.name), { command = "UID FETCH", mailbox = box.name })
+  end
+  return got
+end
+
+--- msg:save(path [, section]): writes the message (or the part numbered section, its transfer
+--- encoding undone but not converted: an attachment's own bytes) to the file path. What was
+--- fetched ("raw", "part:<section>") is written as it is; anything else is fetched now and
+--- written as it arrives, so a message of any size passes in bounded memory. Returns the
+--- number of bytes written, or nil and a message.
+function Message:save(path, section)
+  if type(path) ~= "string" then usage("save(): want a file name", 2) end
+  if section == nil and rawget(self, "raw") then return write_file(path, self.raw) end
+  if section ~= nil then
+    section = tostring(section)
+    if (rawget(self, "_sections") or {})[section] then
+      local data, _, encoding = fetched_part(self, section, "save()")
+      return write_file(path, core.decode_part(data, encoding))
+    end
+  end
+  if not self.uid then usage("save(): the message has no UID", 2) end
+  local box = self.mailbox
+  local conn = box and use_box(box)
+  if not conn then return nil, string.format("save(): %s cannot be opened", box and box.name or "?") end
+  local encoding
+  if section and not conn:has("BINARY") then
+    -- Decoded here: the part's transfer encoding comes from its structure.
+    if not rawget(self, "bodystructure") then
+      local m, err = fetch_one(self, { "uid", "bodystructure" }, "save()")
+      if not m then return nil, err end
+      self.bodystructure = m.bodystructure
+    end
+    local part
+    for p in self:parts() do if p.part == section then part = p break end end
+    if not part then usage(string.format("save(): the message has no part %s", section), 2) end
+    encoding = part.encoding or "7bit"
+  elseif section then
+    encoding = "binary"     -- BINARY.PEEK: the server undoes the encoding
+  end
+  local m, err = fetch_one(self, { "uid", { "save", path, section, encoding } }, "save()")
+  if not m and encoding == "binary" and err.kind == "no" then
+    -- The server would not decode it ([UNKNOWN-CTE]): the part as it is, decoded here.
+    local st = fetch_one(self, { "uid", "bodystructure" }, "save()")
+    self.bodystructure = st and st.bodystructure or self.bodystructure
+    local part
+    if rawget(self, "bodystructure") then
+      for p in self:parts() do if p.part == section then part = p break end end
+    end
+    m, err = fetch_one(self, { "uid", { "save", path, section, part and part.encoding or "7bit" } },
+      "save()")
+  end
+  if not m then return nil, err end
+  if m.save_error then return nil, m.save_error end
+  return m.saved or 0
 end
 
 -- Envelope strings arrive as the header had them: decode RFC 2047 words for scripts.
@@ -518,7 +576,7 @@ local function decode_labels(labels)
   return labels
 end
 
-local function message_table(m, want_body, want_raw, box)
+local function message_table(m, want_body, want_raw, box, max_body)
   -- A dry run shows the flags its planned actions would have left.
   local flags = settings.dry_run and model.flags(box, m.uid, m.flags) or m.flags
   local msg = {
@@ -537,7 +595,13 @@ local function message_table(m, want_body, want_raw, box)
     end
     walk(msg.bodystructure)
   end
-  if want_body and m.raw then msg.body = core.body_text(m.raw) end
+  if want_body and m.raw then
+    local cut
+    msg.body, cut = core.body_text(m.raw, max_body)
+    msg.body_truncated = cut or nil
+  elseif want_body then
+    msg.body, msg.body_truncated = m.text or "", m.text_truncated
+  end
   if want_raw then msg.raw = m.raw end
   return setmetatable(msg, Message)
 end
@@ -565,7 +629,7 @@ M.chunks = chunks
 --- Selects box on its account's connection unless it is already the mailbox in use.
 --- Returns the connection; nil (after a warning) when the server refuses to open the
 --- mailbox and the account says missing = "skip": the caller takes it as empty.
-local function use_box(box)
+function use_box(box)
   local acct = box.account
   acct:flush()
   local conn = acct:_connection()
@@ -599,8 +663,12 @@ function R:fetch(items)
     if not w then usage(string.format("fetch: unknown item %d %q", i, tostring(it)), 2) end
     if it == "body" then want_body = true end
     if it == "raw" then want_raw = true end
-    if not seen[w] then seen[w] = true; wire[#wire + 1] = w end
+    if not seen[w] and it ~= "body" then seen[w] = true; wire[#wire + 1] = w end
   end
+  -- The text alone: read as it arrives, never held whole (raw and body: from the raw).
+  local max_body = self.box and self.box.account.cfg.max_body
+  if want_body and not want_raw then wire[#wire + 1] = { "text", max_body } end
+  if want_body and want_raw and not seen.raw then wire[#wire + 1] = "raw" end
   -- Whole messages, or their first 32 KiB for a preview made here: smaller chunks.
   local per_chunk = (want_body or want_raw) and 50 or seen.preview and 200 or 500
   local parts = M.resolve(self)
@@ -633,10 +701,12 @@ function R:fetch(items)
     local msgs = {}
     local items = server_items(wire, conn, plain)
     local h = conn:fetch(chunk, items, function(m)
-      if m.uid then msgs[#msgs + 1] = message_table(m, want_body, want_raw, box) end
+      if m.uid then
+        msgs[#msgs + 1] = message_table(m, want_body, want_raw, box, box.account.cfg.max_body)
+      end
     end)
     local binary = false
-    for _, w in ipairs(items) do binary = binary or w:match("^binary:") ~= nil end
+    for _, w in ipairs(items) do binary = binary or (type(w) == "string" and w:match("^binary:") ~= nil) end
     return { handle = h, msgs = msgs, conn = conn, chunk = chunk, box = box, binary = binary }
   end
 
@@ -703,7 +773,7 @@ local function filter(r, items, keep, what)
     local uids = {}
     local conn = #p.set > 0 and use_box(p.box)
     if conn then
-      local h = conn:fetch(p.set, items, function(m)
+      local h = conn:fetch(p.set, type(items) == "function" and items(p.box) or items, function(m)
         done = done + 1
         progress(done)
         if m.uid and keep(m) then uids[#uids + 1] = m.uid end
@@ -748,13 +818,38 @@ function R:match(field, pattern)
   end, "match " .. field)
 end
 
---- r:match_body(pattern): the messages whose text body (decoded from its transfer
---- encoding and charset) matches. One FETCH, each message dropped once tested.
-function R:match_body(pattern)
+--- r:match_body(pattern [, {max_body = n}]): the messages whose text body (decoded from its
+--- transfer encoding and charset) matches. One FETCH; each message is searched as it arrives,
+--- in pieces, so any size works in bounded memory. With max_body (or the account's setting)
+--- only the first n bytes of each text are searched, and a warning says how many were longer.
+function R:match_body(pattern, opts)
   local re = compile(pattern, "match_body")
-  return filter(self, { "uid", "raw" }, function(m)
-    return re:test(core.body_text(m.raw or ""))
+  if opts ~= nil and type(opts) ~= "table" then usage("match_body: options must be a table", 2) end
+  local max = opts and opts.max_body
+  if max ~= nil and (math.type(max) ~= "integer" or max < 1) then
+    usage("match_body: max_body must be a whole number of bytes", 2)
+  end
+  local cut, long, label = 0, 0, nil
+  local res = filter(self, function(box)
+    label = box.account.label
+    return { "uid", { "match", re, max or box.account.cfg.max_body } }
+  end, function(m)
+    if m.match_error then
+      error(core.error("regex", string.format("match_body: message %d: %s", m.uid, m.match_error)), 0)
+    end
+    if m.match_truncated then cut = cut + 1 end
+    if m.match_window then long = long + 1 end
+    return m.match
   end, "match_body")
+  if cut > 0 then
+    log.warn(string.format("%s: match_body: %d messages were searched in their first %d bytes only " ..
+      "(max_body)", label, cut, max or self.box.account.cfg.max_body))
+  end
+  if long > 0 then
+    log.warn(string.format("%s: match_body: in %d messages a possible match longer than 1 MiB " ..
+      "of text was given up", label, long))
+  end
+  return res
 end
 
 return M

@@ -1,7 +1,9 @@
--- transfer.lua — copying messages to another account: FETCH streamed into APPEND, a chunk at
--- a time, keeping flags and internal dates. Each chunk's messages (Message-ID, flags) join
--- the journal entry before they are appended, so that a cut-off transfer is resolved by what
--- the destination holds. Removing the originals of a move is the caller's (batch.lua).
+-- transfer.lua — copying messages to another account: each message's FETCH literal is written
+-- into an APPEND on the other connection as it arrives (several per MULTIAPPEND where offered;
+-- conn:transfer), flags and internal dates kept, in bounded memory whatever the sizes. Each
+-- chunk's messages (Message-ID, flags) join the journal entry before they are appended, so
+-- that a cut-off transfer is resolved by what the destination holds. Only what the destination
+-- confirmed counts as appended; removing the originals of a move is the caller's (batch.lua).
 local core = require "imapscript.core"
 local Result = require "imapscript.result"
 local create = require "imapscript.create"
@@ -10,7 +12,7 @@ log.internal(debug.getinfo(1, "S").source)
 
 local M = {}
 
-local CHUNK = 50        -- messages held in memory at once
+local CHUNK = 50        -- messages per FETCH (and MULTIAPPEND): what a failure costs at most
 
 --- The value of handle h once conn has read its answer; raises its error.
 local function check(conn, h)
@@ -37,12 +39,12 @@ function M.message_id(raw)
 end
 
 --- Appends the messages set of box (on src_acct) to op.dest on its account, recording them in
---- journal entry e first. Returns the set of source UIDs appended, or nil and the error (after
---- an error, what was appended before it is in e).
+--- journal entry e first. Returns the set of source UIDs the destination confirmed, or nil
+--- and the error (after an error, what was appended before it is in e).
 function M.run(src_acct, box, set, op, e)
   local dest = op.dest
   local dest_acct = dest.account
-  local copied = {}
+  local copied, dest_uids = core.set(""), core.set("")
   local ok, err = pcall(function()
     dest_acct:flush()
     local sconn, dconn = src_acct:_connection(), dest_acct:_connection()
@@ -64,36 +66,31 @@ function M.run(src_acct, box, set, op, e)
     dconn:wait(st)
     local info = st:result()
     if info then e:update { dest_uidnext = info.uidnext, dest_uidvalidity = info.uidvalidity } end
-    local dest_uids = {}
+    local multi = dconn:has("MULTIAPPEND")
     for chunk in Result.chunks(set, CHUNK) do
-      local msgs = {}
-      check(sconn, sconn:fetch(chunk, { "uid", "flags", "date", "raw" }, function(m)
-        if m.uid and m.raw then msgs[#msgs + 1] = m end
-      end))
-      table.sort(msgs, function(a, b) return a.uid < b.uid end)
+      -- What the journal needs of each message comes first, without its body.
       local pre = {}
-      for i, m in ipairs(msgs) do
-        pre[i] = { uid = m.uid, flags = keep_flags(m.flags), size = #m.raw,
-                   message_id = M.message_id(m.raw) }
-      end
+      check(sconn, sconn:fetch(chunk, { "uid", "flags", "size", { "fields", "Message-ID" } },
+        function(m)
+          if m.uid then
+            pre[#pre + 1] = { uid = m.uid, flags = keep_flags(m.flags), size = m.size,
+                              message_id = M.message_id(m.fields) }
+          end
+        end))
+      table.sort(pre, function(a, b) return a.uid < b.uid end)
       e:add_messages(pre)
-      local handles = {}
-      for i, m in ipairs(msgs) do
-        handles[i] = dconn:append(dest:_wire(), m.raw, keep_flags(m.flags), m.internaldate)
-        msgs[i].raw = nil
-      end
-      dconn:wait()
-      for i, hd in ipairs(handles) do
-        local v, herr = hd:result()
-        if v == nil then error(herr, 0) end
-        copied[#copied + 1] = msgs[i].uid
-        if type(v) == "table" and v.uid then dest_uids[#dest_uids + 1] = v.uid end
+      local r = check(sconn, sconn:transfer(chunk, dconn, dest:_wire(), { multiappend = multi }))
+      copied = copied + r.copied
+      dest_uids = dest_uids + r.uids
+      if r.error then
+        error(core.error(r.error.kind, string.format("%s: %s", dest_acct.label, r.error.message),
+          r.error), 0)
       end
     end
-    e:update { dest_uids = #dest_uids > 0 and core.set(dest_uids) or nil, count = #copied }
+    e:update { dest_uids = #dest_uids > 0 and dest_uids or nil, count = #copied }
   end)
   if not ok then return nil, err end
-  return core.set(copied)
+  return copied
 end
 
 return M
