@@ -15,6 +15,7 @@
 
 struct search_priv {
     struct msgset *out;
+    bool esearch;                   /* RETURN was sent: the answer is an ESEARCH, not a SEARCH */
     bool taking;                    /* the reply arriving in parts is ours */
     bool in_all;                    /* ESEARCH: inside ALL, whose set may come in pieces */
     bool skip;                      /* ESEARCH: the next value is another return item's */
@@ -101,15 +102,17 @@ bad:
     return -1;
 }
 
-/* A SEARCH or ESEARCH reply that belongs to c (an ESEARCH naming another tag does not). */
+/* A reply that belongs to c: the SEARCH of a search without RETURN, else an ESEARCH (one naming
+ * another tag does not). */
 static bool search_mine(struct session_cmd *c, const struct imap_response *r)
 {
+    const struct search_priv *sp = c->ud;
     if (r->kind != IMAP_UNTAGGED || r->status != IMAP_ST_NONE || !r->name)
         return false;
-    if (strcmp(r->name, "SEARCH") == 0)
-        return true;
-    if (strcmp(r->name, "ESEARCH") != 0)
+    if (strcmp(r->name, sp->esearch ? "ESEARCH" : "SEARCH") != 0)
         return false;
+    if (!sp->esearch)
+        return true;
     if (r->nargs && r->args[0].type == IMAP_LIST && r->args[0].len == 2 &&
         imap_value_is(&r->args[0].u.items[0], "TAG")) {
         const char *t = imap_value_str(&r->args[0].u.items[1]);
@@ -230,6 +233,7 @@ struct session_cmd *session_search_start(struct session *s, const struct query *
     }
     const char *ret = save ? "RETURN (SAVE ALL)"
                     : session_has_cap(s, "ESEARCH") ? "RETURN (ALL)" : NULL;
+    sp->esearch = ret != NULL;
     struct session_cmd *head = NULL, *last = NULL;
     for (size_t k = 0; k <= ncuts; k++) {
         uint32_t lo = ncuts ? (k ? cuts[k - 1] : 1) : 0;

@@ -162,6 +162,8 @@ local function esearch_stats(r)
   -- nothing queued after it (which would run first) can use its UIDs.
   local at = queued(acct, r.op)
   if not at or at ~= #acct.queue or r.query:needs_utf8() then return nil end
+  -- UID sets too long for one line: the queued search cuts them into several.
+  if #tostring(r.query) > 7000 then return nil end
   local conn = acct:_connection()
   if not conn:has("ESEARCH") or (r.query:uses_within() and not conn:has("WITHIN")) or
       (r.query:uses_gmail() and not conn:has("X-GM-EXT-1")) then
@@ -841,13 +843,14 @@ function R:match_body(pattern, opts)
     if m.match_window then long = long + 1 end
     return m.match
   end, "match_body")
+  local function messages(n) return n == 1 and "1 message" or n .. " messages" end
   if cut > 0 then
-    log.warn(string.format("%s: match_body: %d messages were searched in their first %d bytes only " ..
-      "(max_body)", label, cut, max or self.box.account.cfg.max_body))
+    log.warn(string.format("%s: match_body: %s searched in %s first %d bytes only (max_body)",
+      label, messages(cut), cut == 1 and "its" or "their", max or self.box.account.cfg.max_body))
   end
   if long > 0 then
-    log.warn(string.format("%s: match_body: in %d messages a possible match longer than 1 MiB " ..
-      "of text was given up", label, long))
+    log.warn(string.format("%s: match_body: in %s a possible match longer than 1 MiB of text " ..
+      "was given up", label, messages(long)))
   end
   return res
 end

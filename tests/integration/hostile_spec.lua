@@ -302,3 +302,54 @@ io.stderr:write("set: ", e.kind, "\n")]])
     assert.falsy(log:find("METADATA", 1, true), log)
   end)
 end)
+
+describe("against a server with long replies", function()
+  local function login(caps)
+    return string.format([[
+S: * OK [CAPABILITY %s] ready
+C: LOGIN u p
+S: $TAG OK logged in
+C: CAPABILITY
+S: * CAPABILITY %s
+S: $TAG OK done
+C: SELECT INBOX
+S: * 1500000 EXISTS
+S: * OK [UIDVALIDITY 7] ok
+S: * OK [UIDNEXT 3000000] ok
+S: $TAG OK [READ-WRITE] selected
+]], caps, caps)
+  end
+
+  it("reads a 10 MB SEARCH line (no ESEARCH) in parts", function()
+    local code, err, log, fake_code = against(login("IMAP4rev1 UIDPLUS") .. [[
+C: UID SEARCH ALL
+S: * SEARCH $NUMS(1,2999999,2,s)
+S: $TAG OK done
+]] .. LOGOUT, [[
+local set = a.INBOX:all():set()
+assert(#set == 1500000, "got " .. #set)
+assert(set:min() == 1 and set:max() == 2999999 and set:contains(1001) and not set:contains(1002))]])
+    assert.are.equal(0, code, err)
+    assert.are.equal(0, fake_code, err)
+    assert.truthy(log:find("UID SEARCH ALL\n", 1, true), log)
+  end)
+
+  it("reads a 1 MB ESEARCH ALL in parts, and refuses a long unrequested line", function()
+    local code, err, _, fake_code = against(login("IMAP4rev1 UIDPLUS ESEARCH") .. [[
+C: UID SEARCH RETURN (ALL) UNSEEN
+S: * SEARCH $NUMS(1,2000000,1,s)
+S: * ESEARCH (TAG "$TAG") UID ALL $NUMS(1,299999,2,c) COUNT 150000
+S: $TAG OK done
+]] .. LOGOUT, [[
+local n = 0
+for uid in a.INBOX:search(Q.unseen):uids() do
+  assert(uid % 2 == 1)
+  n = n + 1
+end
+assert(n == 150000, "got " .. n)]])
+    assert.are.equal(0, code, err)
+    assert.are.equal(0, fake_code, err)
+    assert.truthy(err:find("ignoring an unrequested SEARCH response of more than 65536 bytes", 1,
+      true), err)
+  end)
+end)
