@@ -1,5 +1,6 @@
 /* test_query.c — search queries: every key's wire text, OR nesting, NOT/AND placement, dates,
- * 8-bit strings as literals, quoting, simplification, sharing, and the WITHIN rewrite. */
+ * 8-bit strings as literals, quoting, simplification, sharing, the WITHIN rewrite, and long
+ * UID sets cut into ranges. */
 #include "check.h"
 #include "command.h"
 #include "msgset.h"
@@ -7,6 +8,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* query_to_string(q) into a static buffer, then drops the caller's reference. */
 static const char *str_of(struct query *q)
@@ -414,6 +416,89 @@ static void test_map_flags(void)
     query_unref(unseen);
 }
 
+/* The keys query_emit_within writes for lo..hi; drops nothing. */
+static const char *within_of(const struct query *q, uint32_t lo, uint32_t hi)
+{
+    static char out[4096];
+    struct command c;
+    command_init(&c, LITERAL_PLUS);
+    command_start(&c, NULL, NULL);
+    int rc = query_emit_within(q, &c, lo, hi);
+    snprintf(out, sizeof out, "%.*s", rc ? 3 : (int)c.len, rc ? "ERR" : c.buf);
+    command_free(&c);
+    return out;
+}
+
+static void test_within_and_split(void)
+{
+    struct msgset a, b;
+    msgset_init(&a);
+    msgset_init(&b);
+    msgset_add(&a, 1, 10);
+    msgset_add(&a, 20, 20);
+    msgset_add(&b, 5, 25);
+    struct query *ua = query_uidset(&a), *ub = query_uidset(&b), *seen = query_key(QUERY_SEEN);
+    struct query *nb = query_not(ub);
+    struct query *kids[] = { ua, seen };
+    struct query *and = query_and(kids, 2);
+    struct query *okids[] = { and, nb };
+    struct query *q = query_or(okids, 2);
+    CHECK_STR(within_of(q, 1, 4), "(UID 1:4 OR (UID 1:4 SEEN) NOT NOT ALL)");
+    CHECK_STR(within_of(q, 11, 19), "(UID 11:19 OR (NOT ALL SEEN) NOT UID 11:19)");
+    CHECK_STR(within_of(q, 20, 4294967295u), "(UID 20:4294967295 OR (UID 20 SEEN) NOT UID 20:25)");
+    CHECK_STR(within_of(q, 0, 4), "ERR");
+
+    /* 100,000 odd UIDs: pieces that fit, cover the UID space in order, and cut nothing out. */
+    struct msgset big;
+    msgset_init(&big);
+    for (uint32_t u = 1; u < 200000; u += 2)
+        msgset_add(&big, u, u);
+    struct query *ubig = query_uidset(&big);
+    uint32_t *cuts;
+    size_t n;
+    CHECK_INT(query_split_uids(ubig, 8000, &cuts, &n), 0);
+    CHECK(n > 50 && n < 200);
+    uint64_t members = 0;
+    for (size_t k = 0; k <= n; k++) {
+        uint32_t lo = k ? cuts[k - 1] : 1, hi = k < n ? cuts[k] - 1 : 4294967295u;
+        CHECK(k == 0 || cuts[k - 1] > (k > 1 ? cuts[k - 2] : 1));
+        struct command c;
+        command_init(&c, LITERAL_PLUS);
+        command_start(&c, NULL, NULL);
+        query_emit_within(ubig, &c, lo, hi);
+        CHECK(c.len <= 8000);
+        /* "(UID lo:hi UID set)": the set's members */
+        const char *t = memchr(c.buf + 5, ' ', c.len - 5);
+        struct msgset piece;
+        msgset_init(&piece);
+        char err[100];
+        CHECK(t && strncmp(t, " UID ", 5) == 0);
+        if (t) {
+            size_t len = (size_t)(c.buf + c.len - 1 - (t + 5));
+            CHECK_INT(msgset_parse(&piece, t + 5, len, 0, err, sizeof err), 0);
+        }
+        members += msgset_count(&piece);
+        msgset_free(&piece);
+        command_free(&c);
+    }
+    CHECK_INT(members, 100000);
+    free(cuts);
+    /* A set that fits needs no cut. */
+    CHECK_INT(query_split_uids(q, 8000, &cuts, &n), 0);
+    CHECK_INT(n, 0);
+    free(cuts);
+    query_unref(ubig);
+    query_unref(q);
+    query_unref(nb);
+    query_unref(and);
+    query_unref(ua);
+    query_unref(ub);
+    query_unref(seen);
+    msgset_free(&a);
+    msgset_free(&b);
+    msgset_free(&big);
+}
+
 int main(void)
 {
     RUN(test_simple_keys);
@@ -427,5 +512,6 @@ int main(void)
     RUN(test_utf8_literals);
     RUN(test_without_within);
     RUN(test_map_flags);
+    RUN(test_within_and_split);
     return CHECK_DONE();
 }
