@@ -33,6 +33,7 @@ struct transfer {
     bool copying;                   /* a literal is being copied into the open batch */
     bool broken;                    /* the target failed: the rest is read and dropped */
     bool paused;
+    struct msgset asked, seen;      /* the UIDs asked for; those already copied from */
     struct msgset copied, uids;
     uint32_t uidvalidity;
     uint64_t messages, bytes;
@@ -173,6 +174,13 @@ static bool message_begin(struct transfer *t, uint32_t uid, const struct imap_va
         fail(t, SESSION_ERR_NO, "APPEND %s: an empty message cannot be appended", t->mailbox);
         return false;
     }
+    /* A message not asked for, or sent twice, is not copied (nor ever removed for it). */
+    if (!msgset_contains(&t->asked, uid) || msgset_contains(&t->seen, uid))
+        return false;
+    if (msgset_add(&t->seen, uid, uid) < 0) {
+        target_failed(t, "out of memory");
+        return false;
+    }
     struct batch *b = batch_for(t, size);
     if (!b)
         return false;
@@ -276,6 +284,12 @@ struct transfer *transfer_start(struct session *src, const struct msgset *set,
         t->o.batch_bytes = 64u << 20;
     msgset_init(&t->copied);
     msgset_init(&t->uids);
+    msgset_init(&t->asked);
+    msgset_init(&t->seen);
+    if (msgset_copy(&t->asked, set) < 0) {
+        transfer_free(t);
+        return NULL;
+    }
     t->fetch = session_fetch_stream_start(src, set, "(UID FLAGS INTERNALDATE BODY.PEEK[])",
                                           on_fetch, on_literal, t);
     if (!t->fetch) {
@@ -328,6 +342,13 @@ static void batch_count(struct transfer *t, struct batch *b)
 
 bool transfer_done(struct transfer *t)
 {
+    /* The open APPEND ended on its own (a NO to a literal, the target's connection lost): the
+     * source, perhaps paused for it, goes on and the rest is dropped. */
+    if (t->open && session_cmd_result(t->open->cmd)->status != SESSION_PENDING) {
+        t->open->closed = true;
+        batch_failed(t, t->open, SESSION_ERR_NET);
+        t->open = NULL;
+    }
     const struct session_result *fr = session_cmd_result(t->fetch);
     if (fr->status == SESSION_PENDING)
         return false;
@@ -404,6 +425,8 @@ void transfer_free(struct transfer *t)
     session_cmd_free(t->fetch);
     msgset_free(&t->copied);
     msgset_free(&t->uids);
+    msgset_free(&t->asked);
+    msgset_free(&t->seen);
     free(t->mailbox);
     free(t);
 }

@@ -353,3 +353,22 @@ assert(n == 150000, "got " .. n)]])
       true), err)
   end)
 end)
+
+describe("a move to another account from a server that stops in the middle of a message", function()
+  it("leaves nothing on the target and removes nothing", function()
+    local before = S.count("INBOX", "bob")
+    local code, err, log = against(LOGIN .. [[
+C: UID FETCH 1 (UID FLAGS INTERNALDATE BODY.PEEK[])
+S: * 1 FETCH (UID 1 FLAGS (\Seen) INTERNALDATE "01-Jan-2020 10:00:00 +0000" BODY[] {3000000}
+S: $NUMS(1,200000,1,s)
+]], string.format([[
+local b = imap.account { host = %q, port = %d, ca_file = %q, user = %q, password = %q }
+a.INBOX:uids({ 1 }):move_to(b.INBOX)]], S.env("TESTBED_HOST"), tonumber(S.env("TESTBED_TLS_PORT")),
+      S.env("TESTBED_CA"), S.env("TESTBED_USER2"), S.env("TESTBED_PASSWORD2")))
+    assert.are_not.equal(0, code, err)
+    assert.truthy(err:find("the source failed in the middle of a message", 1, true), err)
+    assert.are.equal(before, S.count("INBOX", "bob"))
+    assert.falsy(log:find("STORE", 1, true), log)
+    assert.falsy(log:find("EXPUNGE", 1, true), log)
+  end)
+end)
