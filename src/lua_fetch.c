@@ -13,6 +13,7 @@
 #include "mime.h"
 #include "regex.h"
 #include "spool.h"
+#include "utf8.h"
 
 #define LFETCH_TYPE "imapscript.fetchstate"
 #define TEXT_MEM (1024 * 1024)      /* a text's bytes kept in memory before its spool file */
@@ -338,18 +339,8 @@ static void push_text(lua_State *L, struct lbody *b)
     int c = b->plain ? 0 : 1;
     struct spool *sp = &b->sp[c];
     uint64_t n = spool_size(sp);
-    if (b->text_cut[c] && n >= 1) {  /* a cut inside a character loses its first bytes */
-        size_t k = n < 4 ? (size_t)n : 4, i = k;
-        const char *t = b->last[c] + 4 - k;
-        while (i > 0 && ((unsigned char)t[i - 1] & 0xc0) == 0x80 && k - i < 3)
-            i--;
-        if (i > 0 && (unsigned char)t[i - 1] >= 0xc0) {
-            unsigned char lead = (unsigned char)t[i - 1];
-            size_t want = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
-            if (k - i + 1 < want)
-                n -= k - i + 1;
-        }
-    }
+    if (b->text_cut[c])             /* a cut inside a character loses its first bytes */
+        n -= utf8_cut_tail(b->last[c] + 4 - (n < 4 ? n : 4), n < 4 ? (size_t)n : 4);
     char *p = NULL;
     if (n >= BIG_STRING && (p = string_in_place(L, (size_t)n)) != NULL) {
         if (spool_read(sp, p, n) < 0) {

@@ -573,15 +573,8 @@ static int body_text(const char *msg, size_t len, size_t max, bool first, char *
         return buf_finish(w, out, outlen);
     if (truncated)
         *truncated = w->full;
-    if (w->full) {                 /* a cut inside a character loses the partial character */
-        size_t i = w->len;
-        while (i > 0 && (w->p[i - 1] & 0xc0) == 0x80 && w->len - i < 3)
-            i--;
-        uint32_t cp;
-        if (i > 0 && (unsigned char)w->p[i - 1] >= 0xc0
-            && utf8_decode(w->p + i - 1, w->len - i + 1, &cp) < 0)
-            w->len = i - 1;
-    }
+    if (w->full)                   /* a cut inside a character loses the partial character */
+        w->len -= utf8_cut_tail(w->p, w->len);
     return buf_finish(w, out, outlen);
 }
 

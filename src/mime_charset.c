@@ -146,21 +146,6 @@ static size_t iconv_run(struct buf *b, iconv_t cd, const char *s, size_t n, bool
     return n;
 }
 
-/* Bytes at the end of s[0..n) that begin a UTF-8 sequence the input ends inside. */
-static size_t utf8_tail(const char *s, size_t n)
-{
-    for (size_t back = 1; back <= 3 && back <= n; back++) {
-        unsigned char c = (unsigned char)s[n - back];
-        if (c < 0x80)
-            return 0;
-        if (c >= 0xc0) {
-            size_t want = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
-            return want > back ? back : 0;
-        }
-    }
-    return 0;
-}
-
 /* Converts as much of s[0..n) as is decided; returns how much was taken. */
 static size_t conv_run(struct conv *cv, struct buf *b, const char *s, size_t n, bool final)
 {
@@ -168,7 +153,7 @@ static size_t conv_run(struct conv *cv, struct buf *b, const char *s, size_t n, 
     switch (cv->kind) {
     case CS_UTF8:
     case CS_ASCII:
-        keep = final ? 0 : utf8_tail(s, n);
+        keep = final ? 0 : utf8_cut_tail(s, n);
         add_utf8(b, s, n - keep, cv->kind == CS_ASCII);
         return n - keep;
     case CS_CP1252:

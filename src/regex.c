@@ -304,19 +304,6 @@ static void stream_keep(struct regex_stream *st)
     st->from = start - keep;
 }
 
-/* Bytes at the end of s[0..n) that begin a UTF-8 character the piece ends inside. */
-static size_t utf8_split(const char *s, size_t n)
-{
-    for (size_t back = 1; back <= 3 && back <= n; back++) {
-        unsigned char c = (unsigned char)s[n - back];
-        if (c < 0x80)
-            return 0;
-        if (c >= 0xc0)
-            return (c >= 0xf0 ? 4u : c >= 0xe0 ? 3u : 2u) > back ? back : 0;
-    }
-    return 0;
-}
-
 /* Appends p[0..n) to the kept text. */
 static int stream_add(struct regex_stream *st, const char *p, size_t n)
 {
@@ -362,7 +349,7 @@ int regex_stream_feed(struct regex_stream *st, const char *s, size_t n)
     if (!rc)
         rc = stream_add(st, s, n);
     if (!rc && st->re->utf && st->len > before) {  /* a character cut at the end waits */
-        st->ntail = utf8_split(st->buf + before, st->len - before);
+        st->ntail = utf8_cut_tail(st->buf + before, st->len - before);
         st->len -= st->ntail;
         if (st->ntail)
             memcpy(st->tail, st->buf + st->len, st->ntail);

@@ -90,3 +90,15 @@ size_t utf8_encode(uint32_t cp, char *out)
     out[3] = (char)(0x80 | (cp & 0x3f));
     return 4;
 }
+
+size_t utf8_cut_tail(const char *s, size_t n)
+{
+    for (size_t back = 1; back <= 3 && back <= n; back++) {
+        unsigned char c = (unsigned char)s[n - back];
+        if (c < 0x80)
+            return 0;
+        if (c >= 0xc0)
+            return (c >= 0xf0 ? 4u : c >= 0xe0 ? 3u : 2u) > back ? back : 0;
+    }
+    return 0;
+}

@@ -25,6 +25,10 @@ int utf8_decode(const char *s, size_t n, uint32_t *cp);
 /* Whether s[0..n) is all valid UTF-8 (NUL bytes allowed). */
 bool utf8_valid(const char *s, size_t n);
 
+/* How many bytes at the end of s[0..n) begin a character that the text ends inside (0..3): what
+ * a text cut in pieces carries to the next piece, or loses when cut for good. */
+size_t utf8_cut_tail(const char *s, size_t n);
+
 /* Writes the UTF-8 form of cp (at most U+10FFFF, not a surrogate) at out; returns its length,
  * 1..4. */
 size_t utf8_encode(uint32_t cp, char *out);
