@@ -438,12 +438,7 @@ static int conn_transfer(lua_State *L)
         return luaL_error(L, "transfer: out of memory");
     lua_pushvalue(L, 3);                /* the target lives as long as the handle */
     lua_setiuservalue(L, -2, H_UV_TARGET);
-    h->confirmed = false;
-    lua_getiuservalue(L, 1, CONN_UV_PENDING);
-    lua_pushvalue(L, -2);
-    lua_pushboolean(L, 1);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
+    handle_pend(L, h);
     return 1;
 }
 

@@ -170,6 +170,9 @@ struct lhandle *handle_new(lua_State *L, enum hkind kind, const char *name, cons
 /* Gives the handle on top its queued command and puts it in the pending table. A NULL cmd
  * (out of memory) raises. Pushes nothing. */
 void handle_attach(lua_State *L, struct lhandle *h, struct session_cmd *cmd);
+/* Puts the handle on top in the pending table (handle_attach without a command: a transfer's
+ * commands are its own). Pushes nothing. */
+void handle_pend(lua_State *L, struct lhandle *h);
 /* Makes a handle finished without a command: code 0 or SESSION_ERR_*, msg for people.
  * Pushes nothing. */
 void handle_finish(lua_State *L, struct lhandle *h, int code, const char *msg);

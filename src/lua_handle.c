@@ -156,6 +156,13 @@ void handle_attach(lua_State *L, struct lhandle *h, struct session_cmd *cmd)
     if (!cmd)
         luaL_error(L, "%s: out of memory", h->name);
     h->cmd = cmd;
+    handle_pend(L, h);
+}
+
+/* Puts the handle on top in the pending table of the connection at index 1 (its command may
+ * still be written). Pushes nothing. */
+void handle_pend(lua_State *L, struct lhandle *h)
+{
     h->confirmed = false;
     lua_getiuservalue(L, 1, CONN_UV_PENDING);
     lua_pushvalue(L, -2);

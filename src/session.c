@@ -737,6 +737,16 @@ void session_cmd_take_lines(struct session_cmd *c, session_handler fn)
     }
 }
 
+bool cmd_chain(struct session_cmd **head, struct session_cmd **last, struct session_cmd *sc)
+{
+    if (!*head)
+        *head = sc;
+    else
+        (*last)->part = sc;
+    *last = sc;
+    return sc->in_flight;
+}
+
 /* Sync wrapper tail: waits, copies the error, frees. */
 int cmd_finish(struct session *s, struct session_cmd *c, char *err, size_t errlen)
 {

@@ -123,6 +123,9 @@ void session_command_init(struct session *s, struct command *c);
 /* session_ops.c: a flag (or keyword) a command may carry. */
 bool flag_ok(const char *f);
 int cmd_finish(struct session *s, struct session_cmd *c, char *err, size_t errlen);
+/* Appends sc to the parts of a split command (head, last); false when sc failed before it was
+ * sent: the pieces after it are not made. */
+bool cmd_chain(struct session_cmd **head, struct session_cmd **last, struct session_cmd *sc);
 void session_trace_out(struct session *s, const char *text, size_t len);
 void view_clear(struct session_view *v);
 int strv_from_values(const struct imap_value *items, size_t n, char ***out, size_t *nout);

@@ -688,12 +688,7 @@ static struct session_cmd *send_split(struct session *s, const char *verb, const
         }
         if (sc->in_flight)
             sc->on_done = on_done;
-        if (!head)
-            head = sc;
-        else
-            last->part = sc;
-        last = sc;
-        if (!sc->in_flight)
+        if (!cmd_chain(&head, &last, sc))
             break;     /* failed before sending: stop here */
     } while (set && pos < set->n);
     free(piece);

@@ -243,14 +243,7 @@ struct session_cmd *session_search_start(struct session *s, const struct query *
         struct session_cmd *sc = search_one(s, q, r, save && k > 0, lo, hi, sp);
         if (!sc)
             sc = cmd_failed(s, what, SESSION_ERR_NOMEM, "%s: out of memory", what);
-        if (!sc)
-            break;
-        if (!head)
-            head = sc;
-        else
-            last->part = sc;
-        last = sc;
-        if (!sc->in_flight)
+        if (!sc || !cmd_chain(&head, &last, sc))
             break;
     }
     free(cuts);
