@@ -870,20 +870,34 @@ static int parse_first_line(struct imap_parser *p, const char *s, const char *e)
 
 /* ---- long lines of numbers ------------------------------------------------------- */
 
-/* The keyword when line s..e (at least LIST_PIECE_MIN bytes) is an untagged SEARCH, SORT,
- * ESEARCH or THREAD: the responses whose long lines may come in pieces. */
-static const char *list_kind(const char *s, const char *e)
+static const char *const list_names[] = { "SEARCH", "SORT", "ESEARCH", "THREAD" };
+
+/* Whether line s..e (its bytes so far) begins "* NAME " for one of list_names, or could still:
+ * with prefix, when e comes before the space. Returns the name, or NULL. */
+static const char *list_match(const char *s, const char *e, bool prefix)
 {
-    static const char *const names[] = { "SEARCH", "SORT", "ESEARCH", "THREAD" };
-    if (e - s < 2 || s[0] != '*' || s[1] != ' ')
-        return NULL;
-    s += 2;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        size_t n = strlen(names[i]);
-        if ((size_t)(e - s) > n && strncasecmp(s, names[i], n) == 0 && s[n] == ' ')
-            return names[i];
+    size_t have = (size_t)(e - s);
+    for (size_t i = 0; i < sizeof list_names / sizeof list_names[0]; i++) {
+        const char *name = list_names[i];
+        size_t n = strlen(name), k = 0;
+        for (; k < have && k < n + 3; k++) {
+            char want = k < 2 ? "* "[k] : k < n + 2 ? name[k - 2] : ' ', got = s[k];
+            if (k >= 2 && k < n + 2 && got >= 'a' && got <= 'z')
+                got = (char)(got - 32);
+            if (got != want)
+                break;
+        }
+        if (k == n + 3 || (prefix && k == have))
+            return name;
     }
     return NULL;
+}
+
+/* The keyword when line s..e is an untagged SEARCH, SORT, ESEARCH or THREAD: the responses
+ * whose long lines may come in pieces. */
+static const char *list_kind(const char *s, const char *e)
+{
+    return list_match(s, e, false);
 }
 
 /* The next piece of a PS_LIST line: it ends at the first token boundary (SP, '(', ')', or a
@@ -1097,7 +1111,11 @@ int parser_next(struct imap_parser *p, struct imap_response **out)
         }
         if (!lf) {
             p->scan = p->end;
-            if (p->end - p->start > p->lim.max_line)
+            /* A line that may yet be a list to stream waits to be one (the same decision,
+             * however the input was split). */
+            if (p->end - p->start > p->lim.max_line &&
+                !(p->state == PS_START && p->lim.stream_list &&
+                  list_match(p->buf + p->start, p->buf + p->end, true)))
                 return fail(p, p->base + p->start, "line longer than %zu bytes", p->lim.max_line);
             return 0;
         }

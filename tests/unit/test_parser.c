@@ -990,6 +990,20 @@ static void test_stream_lists(void)
     CHECK(strstr(d, "ERR offset 124: unexpected literal in a long SEARCH line\n"));
     free(d);
     free(lit.s);
+    /* A line limit under the streaming length: a list line is not refused before it can be
+     * known to be one, whatever the split (found by the fuzzer). */
+    struct imap_parser_limits tight = { .stream_list = 64, .max_line = 48 };
+    struct sb mid = { 0 };
+    search_line(&mid, 20, "* search ", ' ', "\r\n");
+    search_line(&mid, 10, "* SORT ", ' ', "\r\n");
+    static const char longlist[] = "* LIST () \"/\" aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    sb_add(&mid, longlist, sizeof longlist - 1);
+    d = dump_any_split(mid.s, mid.len, &tight);
+    CHECK(strstr(d, "TAIL @0 * SEARCH 1 3 5") || strstr(d, "@0 * SEARCH 1 3 5"));
+    CHECK(strstr(d, "@65 * SORT 1 3 5 7 9 11 13 15 17 19\n"));
+    CHECK(strstr(d, "ERR offset 98: line longer than 48 bytes\n"));
+    free(d);
+    free(mid.s);
     /* A token without an end in sight. */
     struct sb tok = { 0 };
     sb_add(&tok, "* SEARCH ", 9);
