@@ -15,7 +15,7 @@ local BASE = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UNSELECT CHILDREN
 local KINDS = {
   { name = "with MOVE", caps = nil, refuse = nil,
     cuts = { "after:UID MOVE", "before:UID MOVE:2", "mid:UID FETCH", "after:UID STORE",
-             "after:UID EXPUNGE", "before:UID STORE:2", "mid:APPEND:2", "after:APPEND:3",
+             "after:UID EXPUNGE", "before:UID STORE:2", "mid:APPEND", "after:APPEND",
              "after:SELECT:2" },
     down = "after:UID MOVE:2" },
   { name = "without MOVE", caps = BASE .. " UIDPLUS", refuse = "MOVE,UID MOVE",

@@ -358,6 +358,11 @@ describe("a move to another account from a server that stops in the middle of a 
   it("leaves nothing on the target and removes nothing", function()
     local before = S.count("INBOX", "bob")
     local code, err, log = against(LOGIN .. [[
+C: UID FETCH 1 (UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])
+S: * 1 FETCH (UID 1 FLAGS (\Seen) RFC822.SIZE 3000000 BODY[HEADER.FIELDS (MESSAGE-ID)] {21}
+S: Message-ID: <cut@x>
+S: )
+S: $TAG OK done
 C: UID FETCH 1 (UID FLAGS INTERNALDATE BODY.PEEK[])
 S: * 1 FETCH (UID 1 FLAGS (\Seen) INTERNALDATE "01-Jan-2020 10:00:00 +0000" BODY[] {3000000}
 S: $NUMS(1,200000,1,s)
