@@ -17,8 +17,13 @@
  *   conn:create(name) conn:delete(name) conn:rename(old, new) conn:subscribe(name)
  *   conn:unsubscribe(name)
  *   conn:noop() conn:expunge_all()       -> handle: queued, nothing written yet
+ *   conn:transfer(SET, dest_conn, name [, {multiappend=}])  -> handle: the messages appended
+ *                                        to name on dest_conn as they arrive (lua_commands.c)
  *   (a SELECT's handle gives {uidvalidity=}, a search's a set, a copy's {uidvalidity=, src=,
- *   dst=} with COPYUID, an append's {uidvalidity=, uid=} with APPENDUID; others true)
+ *   dst=} with COPYUID, an append's {uidvalidity=, uid=} with APPENDUID, a transfer's
+ *   {copied=, uids=, uidvalidity=, messages=, bytes=, trycreate=, error=}; others true)
+ *   fetch items beyond the names: {"fields", ...}, {"text" [, max]}, {"match", re [, max]},
+ *   {"save", path [, part [, encoding]]} (lua_fetch.c)
  *   conn:wait([handle]) -> true | false, first error object     (never raises for NO/BAD)
  *   handle:result() -> value | nil, error object; handle:done(); handle:command()
  *   (IDLE, NOTIFY and events: lua_listen.c)
