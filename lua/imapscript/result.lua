@@ -668,8 +668,7 @@ function R:fetch(items)
     if not seen[w] and it ~= "body" then seen[w] = true; wire[#wire + 1] = w end
   end
   -- The text alone: read as it arrives, never held whole (raw and body: from the raw).
-  local max_body = self.box and self.box.account.cfg.max_body
-  if want_body and not want_raw then wire[#wire + 1] = { "text", max_body } end
+  if want_body and not want_raw then wire[#wire + 1] = { "text" } end
   if want_body and want_raw and not seen.raw then wire[#wire + 1] = "raw" end
   -- Whole messages, or their first 32 KiB for a preview made here: smaller chunks.
   local per_chunk = (want_body or want_raw) and 50 or seen.preview and 200 or 500
@@ -702,6 +701,9 @@ function R:fetch(items)
   local function send_chunk(conn, box, chunk, plain)
     local msgs = {}
     local items = server_items(wire, conn, plain)
+    for i, w in ipairs(items) do      -- the text as far as its account's max_body
+      if type(w) == "table" and w[1] == "text" then items[i] = { "text", box.account.cfg.max_body } end
+    end
     local h = conn:fetch(chunk, items, function(m)
       if m.uid then
         msgs[#msgs + 1] = message_table(m, want_body, want_raw, box, box.account.cfg.max_body)
@@ -831,10 +833,10 @@ function R:match_body(pattern, opts)
   if max ~= nil and (math.type(max) ~= "integer" or max < 1) then
     usage("match_body: max_body must be a whole number of bytes", 2)
   end
-  local cut, long, label = 0, 0, nil
+  local cut, long, label, limit = 0, 0, nil, nil
   local res = filter(self, function(box)
-    label = box.account.label
-    return { "uid", { "match", re, max or box.account.cfg.max_body } }
+    label, limit = box.account.label, max or box.account.cfg.max_body
+    return { "uid", { "match", re, limit } }
   end, function(m)
     if m.match_error then
       error(core.error("regex", string.format("match_body: message %d: %s", m.uid, m.match_error)), 0)
@@ -846,7 +848,7 @@ function R:match_body(pattern, opts)
   local function messages(n) return n == 1 and "1 message" or n .. " messages" end
   if cut > 0 then
     log.warn(string.format("%s: match_body: %s searched in %s first %d bytes only (max_body)",
-      label, messages(cut), cut == 1 and "its" or "their", max or self.box.account.cfg.max_body))
+      label, messages(cut), cut == 1 and "its" or "their", limit))
   end
   if long > 0 then
     log.warn(string.format("%s: match_body: in %s a possible match longer than 1 MiB of text " ..
