@@ -112,6 +112,51 @@ int msgset_add(struct msgset *s, uint32_t lo, uint32_t hi)
     return 0;
 }
 
+int msgset_remove(struct msgset *s, uint32_t lo, uint32_t hi)
+{
+    if (lo > hi) {
+        uint32_t t = lo;
+        lo = hi;
+        hi = t;
+    }
+    if (lo == 0)
+        return -EINVAL;
+    /* i = first range ending at or after lo; j = first range starting after hi. */
+    size_t a = 0, b = s->n;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (s->r[m].hi < lo)
+            a = m + 1;
+        else
+            b = m;
+    }
+    size_t i = a;
+    b = s->n;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (s->r[m].lo <= hi)
+            a = m + 1;
+        else
+            b = m;
+    }
+    size_t j = a;
+    if (i == j)
+        return 0;
+    /* What survives of the first and last ranges touched: a head below lo, a tail above hi. */
+    bool head = s->r[i].lo < lo, tail = s->r[j - 1].hi > hi;
+    struct msgset_range h = { s->r[i].lo, lo - 1 }, t = { hi + 1, s->r[j - 1].hi };
+    size_t keep = (size_t)head + (size_t)tail;
+    if (keep > j - i && reserve(s, s->n + 1))
+        return -ENOMEM;
+    memmove(&s->r[i + keep], &s->r[j], (s->n - j) * sizeof *s->r);
+    s->n = s->n - (j - i) + keep;
+    if (head)
+        s->r[i++] = h;
+    if (tail)
+        s->r[i] = t;
+    return 0;
+}
+
 /* Reads one sequence number or '*' at text[*i]; returns 0 and the value, or -EINVAL. */
 static int parse_number(const char *text, size_t len, size_t *i, uint32_t star, uint32_t *out,
                         char *err, size_t errlen)
@@ -425,6 +470,17 @@ uint32_t msgset_min(const struct msgset *s)
 uint32_t msgset_max(const struct msgset *s)
 {
     return s->n ? s->r[s->n - 1].hi : 0;
+}
+
+uint32_t msgset_nth(const struct msgset *s, uint64_t n)
+{
+    for (size_t i = 0; i < s->n && n > 0; i++) {
+        uint64_t len = (uint64_t)s->r[i].hi - s->r[i].lo + 1;
+        if (n <= len)
+            return (uint32_t)(s->r[i].lo + (n - 1));
+        n -= len;
+    }
+    return 0;
 }
 
 void msgset_iter_init(struct msgset_iter *it, const struct msgset *s)

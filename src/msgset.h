@@ -27,6 +27,10 @@ void msgset_clear(struct msgset *s);              /* empties s, keeps the alloca
  * Returns 0, -EINVAL if lo or hi is 0, -ENOMEM. */
 int msgset_add(struct msgset *s, uint32_t lo, uint32_t hi);
 
+/* Removes lo..hi (swapped if lo > hi) from s; members outside the set are ignored. A range split
+ * in two may need one more slot. Returns 0, -EINVAL if lo or hi is 0, -ENOMEM. */
+int msgset_remove(struct msgset *s, uint32_t lo, uint32_t hi);
+
 /* Replaces s with the set parsed from text[0..len): comma-separated "n", "n:m", "*", "n:*", "*:n";
  * reversed ranges ("4:2") and any order or overlap are accepted (O(n log n) worst case). star is the value of '*' (largest UID or sequence number
  * in the mailbox); star == 0 makes '*' an error. No spaces allowed. Returns 0, -EINVAL (with a
@@ -63,6 +67,9 @@ bool msgset_equal(const struct msgset *a, const struct msgset *b);
 /* Smallest and largest member; 0 for the empty set. */
 uint32_t msgset_min(const struct msgset *s);
 uint32_t msgset_max(const struct msgset *s);
+/* The n-th smallest member (n from 1: a message sequence number among UIDs), 0 when the set has
+ * fewer members. Linear in the number of ranges. */
+uint32_t msgset_nth(const struct msgset *s, uint64_t n);
 
 /* Ascending iteration over the members:
  *   struct msgset_iter it; uint32_t uid;

@@ -94,7 +94,7 @@ void query_view(const struct query *q, struct query_view *out)
 {
     *out = (struct query_view){
         .op = q->op, .str = q->str, .len = q->len, .name = q->name, .num = q->num,
-        .y = q->y, .m = q->m, .d = q->d, .kids = q->kids, .nkids = q->nkids,
+        .y = q->y, .m = q->m, .d = q->d, .kids = q->kids, .nkids = q->nkids, .set = &q->set,
     };
 }
 

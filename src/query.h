@@ -84,6 +84,7 @@ struct query_view {
     int y, m, d;                /* date keys */
     struct query *const *kids;  /* AND, OR, NOT */
     size_t nkids;
+    const struct msgset *set;   /* UID and sequence sets */
 };
 void query_view(const struct query *q, struct query_view *out);
 

@@ -238,6 +238,47 @@ static void test_algebra_random(void)
     msgset_free(&tmp);
 }
 
+/* msgset_remove of random ranges and msgset_nth, against the bitmap. */
+static void test_remove_nth_random(void)
+{
+    struct msgset a;
+    struct oracle oa;
+    msgset_init(&a);
+    const uint32_t bases[] = { 1, 1000, UINT32_MAX - U + 1 };
+    int bad = 0;
+    for (int round = 0; round < 3000 && !bad; round++) {
+        uint32_t base = bases[round % 3];
+        random_set(&a, &oa, base);
+        for (int k = 0; k < 4 && !bad; k++) {
+            uint32_t lo = (uint32_t)(rng() % U), hi = (uint32_t)(rng() % U);
+            if (rng() % 3 == 0)
+                hi = lo;
+            if (msgset_remove(&a, base + lo, base + hi) != 0)
+                bad = 1;
+            if (lo > hi) {
+                uint32_t t = lo;
+                lo = hi;
+                hi = t;
+            }
+            for (uint32_t v = lo; v <= hi; v++)
+                oa.bit[v] = 0;
+            if (!matches(&a, oa.bit, base))
+                bad = 2;
+        }
+        uint64_t n = 0;
+        for (uint32_t v = 0; v < U && !bad; v++)
+            if (oa.bit[v] && msgset_nth(&a, ++n) != base + v)
+                bad = 3;
+        if (msgset_nth(&a, n + 1) != 0 || msgset_nth(&a, 0) != 0)
+            bad = 4;
+    }
+    if (bad)
+        fprintf(stderr, "remove/nth mismatch kind %d\n", bad);
+    CHECK_INT(bad, 0);
+    CHECK_INT(msgset_remove(&a, 0, 5), -EINVAL);
+    msgset_free(&a);
+}
+
 static void test_roundtrip_random(void)
 {
     struct msgset a, b;
@@ -453,6 +494,7 @@ int main(void)
     RUN(test_add);
     RUN(test_parse);
     RUN(test_algebra_random);
+    RUN(test_remove_nth_random);
     RUN(test_roundtrip_random);
     RUN(test_parse_any_order);
     RUN(test_parse_descending);
