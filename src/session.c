@@ -70,6 +70,16 @@ void view_clear(struct session_view *v)
     memset(v, 0, sizeof *v);
 }
 
+void session_watch_set(struct session *s, session_watch_fn fn, void *ud)
+{
+    session_watch_fn old = s->watch;
+    void *old_ud = s->watch_ud;
+    s->watch = fn;
+    s->watch_ud = ud;
+    if (old && (old != fn || old_ud != ud))
+        old(old_ud, SESSION_WATCH_END, NULL);
+}
+
 void warnf(struct session *s, const char *fmt, ...)
 {
     if (!s->cfg.warn)
@@ -389,6 +399,7 @@ void session_break(struct session *s, int code, const char *why)
     }
     session_close_transport(s);
     view_clear(&s->view);
+    session_watch_set(s, NULL, NULL);
 }
 
 /* ---- sending ----------------------------------------------------------------------- */
@@ -531,6 +542,7 @@ static void view_codes(struct session *s, const struct imap_response *r)
     case IMAP_CODE_HIGHESTMODSEQ: v->highestmodseq = r->code.num; break;
     case IMAP_CODE_READ_ONLY: v->read_only = true; break;
     case IMAP_CODE_READ_WRITE: v->read_only = false; break;
+    case IMAP_CODE_CLOSED: session_watch_set(s, NULL, NULL); break;
     case IMAP_CODE_PERMANENTFLAGS:
         strv_replace(&v->permanentflags, &v->npermanentflags, r->code.list, r->code.nlist);
         break;
@@ -590,6 +602,10 @@ static void dispatch_untagged(struct session *s, const struct imap_response *r)
     }
     if (s->idle && !cmd_complete(s->idle))
         s->idle_events++;
+    /* While a SELECT is being answered, what comes is the new mailbox's (its handler passes it
+     * on to its own watch). */
+    if (s->watch && !(s->qhead && s->qhead->is_select))
+        s->watch(s->watch_ud, SESSION_WATCH_RESPONSE, r);
     for (struct session_cmd *c = s->qhead; c; c = c->qnext) {
         if (!c->h)
             continue;
@@ -680,6 +696,8 @@ void session_dispatch(struct session *s, const struct imap_response *r)
         }
         if (r->code.kind == IMAP_CODE_CAPABILITY)
             caps_set_from_values(s, r->code.list, r->code.nlist);
+        if (s->watch && !c->is_select)
+            s->watch(s->watch_ud, SESSION_WATCH_RESPONSE, r);
         cmd_record(c, r);
         if (c->on_done)
             c->on_done(c, r);
@@ -787,6 +805,7 @@ void session_free(struct session *s)
 {
     if (!s || s->doomed)
         return;
+    s->watch = NULL;        /* its owner goes too: nothing more to tell */
     while (s->qhead) {
         struct session_cmd *c = s->qhead;
         session_cmd_fail(c, SESSION_ERR_CLOSED, "%s: session closed", c->what);

@@ -306,6 +306,22 @@ int session_select_qresync(struct session *s, const char *mailbox, bool read_onl
                            const struct session_qresync *q, char *err, size_t errlen);
 struct session_cmd *session_select_qresync_start(struct session *s, const char *mailbox,
                                                  bool read_only, const struct session_qresync *q);
+/* Follows one selection of a mailbox, response by response: SELECTING (SELECTING_QRESYNC for a
+ * SELECT with the QRESYNC parameter) when the server starts answering the SELECT (every command
+ * before it is complete), then RESPONSE for each response
+ * that concerns the mailbox — the SELECT's own, and from its OK on every untagged response before
+ * any command claims it and every tagged reply — and END when the selection is over (another
+ * SELECT, CLOSE, UNSELECT, [CLOSED], a broken connection). Runs inside the session's dispatch: it
+ * must not send or wait. r is NULL for SELECTING and END. */
+enum session_watch_ev {
+    SESSION_WATCH_SELECTING, SESSION_WATCH_SELECTING_QRESYNC, SESSION_WATCH_RESPONSE,
+    SESSION_WATCH_END,
+};
+typedef void (*session_watch_fn)(void *ud, enum session_watch_ev ev, const struct imap_response *r);
+/* SELECT/EXAMINE (with QRESYNC when q is not NULL) whose selection fn follows. */
+struct session_cmd *session_select_watch_start(struct session *s, const char *mailbox,
+                                               bool read_only, const struct session_qresync *q,
+                                               session_watch_fn fn, void *ud);
 /* CLOSE (expunges \Deleted) or UNSELECT (does not; needs UNSELECT). */
 int session_close(struct session *s, char *err, size_t errlen);
 int session_unselect(struct session *s, char *err, size_t errlen);
@@ -410,6 +426,11 @@ int session_store(struct session *s, const struct msgset *set, enum session_stor
 struct session_cmd *session_store_start(struct session *s, const struct msgset *set,
                                         enum session_store_op op, const char *const *flags,
                                         size_t nflags);
+/* The same without .SILENT: the server answers with the FLAGS (and, with CONDSTORE, MODSEQ) of
+ * each message it changed, which a mirror of the mailbox (mirror.h) applies. */
+struct session_cmd *session_store_echo_start(struct session *s, const struct msgset *set,
+                                             enum session_store_op op, const char *const *flags,
+                                             size_t nflags);
 
 /* UID COPY / UID MOVE (needs MOVE). When the server sends COPYUID (UIDPLUS), the source and
  * destination UIDs are added to src_out/dst_out (either may be NULL) and *uidvalidity_out set.

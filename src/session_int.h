@@ -26,6 +26,8 @@ struct session_cmd {
     bool own_hooks;                 /* on_done/h use only the command's own data (SELECT) */
     bool open;                      /* still being filled (session_stream.c): nothing after it
                                      * is written, and it is not late while it waits for bytes */
+    bool is_select;                 /* SELECT/EXAMINE: the responses while it is the oldest
+                                     * command are its own */
     char tag[16];
     char what[200];                 /* "UID MOVE", "SELECT Archive" for messages */
     char *buf;                      /* the encoded command; buf[0] is byte `drop` of it */
@@ -86,6 +88,8 @@ struct session {
     size_t nenabled;
 
     struct session_view view;
+    session_watch_fn watch;         /* follows the current selection (session_select_watch_start) */
+    void *watch_ud;
 
     struct session_cmd *qhead, *qtail;
     size_t unacked;                 /* written bytes of incomplete commands */
@@ -128,6 +132,8 @@ int cmd_finish(struct session *s, struct session_cmd *c, char *err, size_t errle
 bool cmd_chain(struct session_cmd **head, struct session_cmd **last, struct session_cmd *sc);
 void session_trace_out(struct session *s, const char *text, size_t len);
 void view_clear(struct session_view *v);
+/* Makes fn the watch of the current selection; the one it replaces (unless the same) hears END. */
+void session_watch_set(struct session *s, session_watch_fn fn, void *ud);
 int strv_from_values(const struct imap_value *items, size_t n, char ***out, size_t *nout);
 void strv_free(char **v, size_t n);
 /* Replaces *v (*n strings) with items' texts as strv_from_values copies them; on failure (out

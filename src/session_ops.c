@@ -125,16 +125,34 @@ int session_id(struct session *s, const char *const *pairs, size_t n, char *err,
 
 struct select_priv {
     struct session_view v;          /* becomes the session's view on OK */
+    session_watch_fn watch;         /* follows this selection (session_select_watch_start) */
+    void *watch_ud;
+    bool began;                     /* the watch heard SELECTING */
     bool qresync;
     struct msgset *vanished;        /* caller's, for VANISHED (EARLIER); NULL once orphaned */
     session_fetch_fn cb;            /* caller's, for the changed messages' FETCH */
     void *cb_ud;
 };
 
+/* The watch hears SELECTING once, when the server starts answering the SELECT. */
+static void select_begin(struct select_priv *sp)
+{
+    if (!sp->began && sp->watch)
+        sp->watch(sp->watch_ud, sp->qresync ? SESSION_WATCH_SELECTING_QRESYNC
+                                            : SESSION_WATCH_SELECTING, NULL);
+    sp->began = true;
+}
+
 static int select_handler(struct session_cmd *c, const struct imap_response *r, void *ud)
 {
     struct select_priv *sp = ud;
     struct session_view *v = &sp->v;
+    /* Until every command before it is done, what comes is theirs (the old mailbox's). */
+    if (c->s->qhead != c)
+        return 0;
+    select_begin(sp);
+    if (sp->watch)
+        sp->watch(sp->watch_ud, SESSION_WATCH_RESPONSE, r);
     if (r->status == IMAP_ST_OK) {
         switch (r->code.kind) {
         case IMAP_CODE_UIDVALIDITY: v->uidvalidity = (uint32_t)r->code.num; return 1;
@@ -194,6 +212,12 @@ static void select_done(struct session_cmd *c, const struct imap_response *r)
     struct session *s = c->s;
     struct select_priv *sp = c->ud;
     view_clear(&s->view);
+    /* The selection before this one is over, whatever the answer; this one's watch hears its
+     * tagged reply, and follows it from its OK on. */
+    select_begin(sp);
+    session_watch_set(s, c->res.status == SESSION_OK ? sp->watch : NULL, sp->watch_ud);
+    if (sp->watch)
+        sp->watch(sp->watch_ud, SESSION_WATCH_RESPONSE, r);
     if (c->res.status == SESSION_OK) {
         if (r->code.kind == IMAP_CODE_READ_ONLY)
             sp->v.read_only = true;
@@ -224,10 +248,12 @@ static void select_orphan(struct session_cmd *c)
     struct select_priv *sp = c->ud;
     sp->vanished = NULL;
     sp->cb = NULL;
+    sp->watch = NULL;
 }
 
 static struct session_cmd *select_send(struct session *s, const char *mailbox, bool read_only,
-                                       const struct session_qresync *q)
+                                       const struct session_qresync *q, session_watch_fn watch,
+                                       void *watch_ud)
 {
     const char *verb = read_only ? "EXAMINE" : "SELECT";
     char what[200];
@@ -241,6 +267,8 @@ static struct session_cmd *select_send(struct session *s, const char *mailbox, b
         return oom(s, what);
     }
     sp->v.read_only = read_only;
+    sp->watch = watch;
+    sp->watch_ud = watch_ud;
     struct command c;
     session_command_start(s, &c, verb);
     command_mailbox(&c, mailbox, strlen(mailbox));
@@ -270,35 +298,44 @@ static struct session_cmd *select_send(struct session *s, const char *mailbox, b
     sc->on_free = select_free;
     sc->on_orphan = select_orphan;
     sc->own_hooks = true;
+    sc->is_select = true;
     return sc;
 }
 
 struct session_cmd *session_select_start(struct session *s, const char *mailbox, bool read_only)
 {
-    return select_send(s, mailbox, read_only, NULL);
+    return select_send(s, mailbox, read_only, NULL, NULL, NULL);
 }
 
 int session_select(struct session *s, const char *mailbox, bool read_only, char *err, size_t errlen)
 {
-    return cmd_finish(s, select_send(s, mailbox, read_only, NULL), err, errlen);
+    return cmd_finish(s, select_send(s, mailbox, read_only, NULL, NULL, NULL), err, errlen);
 }
 
 struct session_cmd *session_select_qresync_start(struct session *s, const char *mailbox,
                                                  bool read_only, const struct session_qresync *q)
 {
-    return select_send(s, mailbox, read_only, q);
+    return select_send(s, mailbox, read_only, q, NULL, NULL);
 }
 
 int session_select_qresync(struct session *s, const char *mailbox, bool read_only,
                            const struct session_qresync *q, char *err, size_t errlen)
 {
-    return cmd_finish(s, select_send(s, mailbox, read_only, q), err, errlen);
+    return cmd_finish(s, select_send(s, mailbox, read_only, q, NULL, NULL), err, errlen);
+}
+
+struct session_cmd *session_select_watch_start(struct session *s, const char *mailbox,
+                                               bool read_only, const struct session_qresync *q,
+                                               session_watch_fn fn, void *ud)
+{
+    return select_send(s, mailbox, read_only, q, fn, ud);
 }
 
 static void deselect_done(struct session_cmd *c, const struct imap_response *r)
 {
     (void)r;
     if (c->res.status == SESSION_OK) {
+        session_watch_set(c->s, NULL, NULL);
         view_clear(&c->s->view);
         c->s->state = SESSION_AUTH;
     }
@@ -716,6 +753,7 @@ struct fetch_priv {
     char cur_item[128];
     char names[32][24];             /* item names the command asked for, upper-cased, no section */
     size_t nnames;
+    bool modseq;                    /* it asked for MODSEQ */
     int refs;                       /* parts sharing it */
     /* Two FETCHes of the same messages may be in flight at once: each claims a UID it asked
      * for once, the next answer for that UID belongs to the next command (or the view). */
@@ -753,18 +791,27 @@ static void fetch_name_add(struct fetch_priv *fp, const char *n, size_t len)
     size_t l = strlen(up);
     if (l > 5 && strcmp(up + l - 5, ".PEEK") == 0)
         up[l - 5] = '\0';
+    if (strcmp(up, "MODSEQ") == 0)
+        fp->modseq = true;
     if (strcmp(up, "UID") == 0 || strcmp(up, "MODSEQ") == 0)
         return;
     memcpy(fp->names[fp->nnames++], up, strlen(up) + 1);
 }
 
-/* Item names from the item text: tokens outside [] and <>, parentheses ignored. */
+/* Item names from the item text: tokens outside [] and <>, up to the end of the item list (a
+ * modifier such as "(CHANGEDSINCE 5)" may follow). */
 static void fetch_names(struct fetch_priv *fp, const char *items)
 {
     const char *p = items;
+    int parens = 0;
     while (*p) {
-        while (*p == ' ' || *p == '(' || *p == ')')
+        while (*p == ' ' || *p == '(' || *p == ')') {
+            if (*p == '(')
+                parens++;
+            else if (*p == ')' && --parens <= 0)
+                return;
             p++;
+        }
         const char *b = p;
         while (*p && *p != ' ' && *p != '(' && *p != ')' && *p != '[' && *p != '<')
             p++;
@@ -791,6 +838,21 @@ static bool fetch_asked(const struct fetch_priv *fp, const char *name, size_t le
     return false;
 }
 
+/* True for a FETCH response of UID, FLAGS and MODSEQ alone, MODSEQ included: how a server with
+ * CONDSTORE on reports a change of flags. */
+static bool change_report(const struct imap_response *r)
+{
+    const struct imap_value *it = r->args[0].u.items;
+    bool modseq = false;
+    for (size_t i = 0; i + 1 < r->args[0].len; i += 2) {
+        if (imap_value_is(&it[i], "MODSEQ"))
+            modseq = true;
+        else if (!imap_value_is(&it[i], "UID") && !imap_value_is(&it[i], "FLAGS"))
+            return false;
+    }
+    return modseq;
+}
+
 static bool fetch_claims(const struct fetch_priv *fp, const struct imap_response *r)
 {
     if (r->nargs < 1 || r->args[0].type != IMAP_LIST)
@@ -802,6 +864,13 @@ static bool fetch_claims(const struct fetch_priv *fp, const struct imap_response
     const struct imap_value *it = r->args[0].u.items;
     size_t n = r->args[0].len;
     bool has_uid = false;
+    if (!fp->modseq && change_report(r)) {
+        /* A flag change (another client's, or a STORE's answer with CONDSTORE on) arriving
+         * meanwhile: not an answer to a FETCH that asked for more than FLAGS. */
+        for (size_t k = 0; k < fp->nnames; k++)
+            if (strcmp(fp->names[k], "FLAGS") != 0)
+                return false;
+    }
     for (size_t i = 0; i + 1 < n; i += 2) {
         if (it[i].type != IMAP_ATOM)
             continue;
@@ -973,6 +1042,7 @@ struct store_arg {
     enum session_store_op op;
     const char *const *flags;
     size_t nflags;
+    bool echo;
 };
 
 static void store_tail(struct session *s, struct command *c, const void *arg)
@@ -980,16 +1050,17 @@ static void store_tail(struct session *s, struct command *c, const void *arg)
     (void)s;
     const struct store_arg *a = arg;
     static const char *const ops[] = { "+FLAGS.SILENT", "-FLAGS.SILENT", "FLAGS.SILENT" };
-    command_atom(c, ops[a->op]);
+    static const char *const echo[] = { "+FLAGS", "-FLAGS", "FLAGS" };
+    command_atom(c, (a->echo ? echo : ops)[a->op]);
     command_open(c);
     for (size_t i = 0; i < a->nflags; i++)
         command_atom(c, a->flags[i]);
     command_close(c);
 }
 
-struct session_cmd *session_store_start(struct session *s, const struct msgset *set,
-                                        enum session_store_op op, const char *const *flags,
-                                        size_t nflags)
+static struct session_cmd *store_send(struct session *s, const struct msgset *set,
+                                      enum session_store_op op, const char *const *flags,
+                                      size_t nflags, bool echo)
 {
     size_t tl = 20;
     for (size_t i = 0; i < nflags; i++) {
@@ -1000,8 +1071,22 @@ struct session_cmd *session_store_start(struct session *s, const struct msgset *
     }
     if ((unsigned)op > SESSION_STORE_REPLACE)
         return cmd_failed(s, "UID STORE", SESSION_ERR_USAGE, "UID STORE: invalid operation");
-    struct store_arg a = { op, flags, nflags };
+    struct store_arg a = { op, flags, nflags, echo };
     return send_split(s, "UID STORE", set, tl, store_tail, &a, NULL, NULL, NULL);
+}
+
+struct session_cmd *session_store_start(struct session *s, const struct msgset *set,
+                                        enum session_store_op op, const char *const *flags,
+                                        size_t nflags)
+{
+    return store_send(s, set, op, flags, nflags, false);
+}
+
+struct session_cmd *session_store_echo_start(struct session *s, const struct msgset *set,
+                                             enum session_store_op op, const char *const *flags,
+                                             size_t nflags)
+{
+    return store_send(s, set, op, flags, nflags, true);
 }
 
 int session_store(struct session *s, const struct msgset *set, enum session_store_op op,
