@@ -12,8 +12,10 @@
 
 #include <sqlite3.h>
 
-/* Migration N (1-based) turns schema N-1 into N, in one transaction. Append, never edit. */
-static const char *const migrations[] = {
+/* Two databases, each with its schema, its migrations and its statements: the journal (state.db:
+ * what must survive a crash) and the cache (cache.db: what can be thrown away and fetched again).
+ * Migration N (1-based) turns schema N-1 into N, in one transaction. Append, never edit. */
+static const char *const journal_migrations[] = {
     /* 1: runs, the accounts they used (settings without secrets), the action journal (one
      * entry per state-changing step, written before it is sent) and the messages an entry
      * touched (their Message-ID and flags before the change). */
@@ -45,11 +47,51 @@ static const char *const migrations[] = {
     "  entry INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,"
     "  uid INTEGER NOT NULL, message_id TEXT, flags TEXT, size INTEGER,"
     "  PRIMARY KEY (entry, uid)) WITHOUT ROWID;",
+    /* 2: where a script's last completed run stopped in a mailbox: box:new_since_last_run()
+     * starts at uidnext (kept here, not in the cache: losing it would make old mail new). */
+    "CREATE TABLE marks ("
+    "  script TEXT NOT NULL, account TEXT NOT NULL, mailbox TEXT NOT NULL,"
+    "  uidvalidity INTEGER NOT NULL, uidnext INTEGER NOT NULL, updated INTEGER NOT NULL,"
+    "  PRIMARY KEY (script, account, mailbox)) WITHOUT ROWID;",
 };
-#define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* The cache of incremental runs (cache.lua): per mailbox its UIDs and the UIDs of each flag as
+ * set text (mirror.c) up to a modseq, the header fields match rules read (a field's lines as
+ * HEADER.FIELDS (field) gives them, "" when absent), and per script what it read and where its
+ * last completed run stopped (box:new_since_last_run()). sum: a checksum of the row, so that a
+ * damaged file is noticed rather than believed. */
+static const char *const cache_migrations[] = {
+    "CREATE TABLE mailboxes ("
+    "  id INTEGER PRIMARY KEY,"
+    "  account TEXT NOT NULL, name TEXT NOT NULL,"
+    "  uidvalidity INTEGER NOT NULL,"
+    "  modseq INTEGER NOT NULL DEFAULT 0,"         /* every change up to it is in uids, flags */
+    "  complete INTEGER NOT NULL DEFAULT 0,"       /* the flags of every UID are known */
+    "  uids TEXT NOT NULL DEFAULT '',"
+    "  wants_flags INTEGER NOT NULL DEFAULT 0,"    /* a search was sent for want of flags */
+    "  synced INTEGER, sum INTEGER,"
+    "  UNIQUE (account, name));"
+    "CREATE TABLE flags ("
+    "  mailbox INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,"
+    "  flag TEXT NOT NULL, uids TEXT NOT NULL,"
+    "  PRIMARY KEY (mailbox, flag)) WITHOUT ROWID;"
+    "CREATE TABLE fields (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE headers ("
+    "  mailbox INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,"
+    "  field INTEGER NOT NULL REFERENCES fields(id),"
+    "  uid INTEGER NOT NULL, value BLOB NOT NULL, sum INTEGER NOT NULL,"
+    "  PRIMARY KEY (mailbox, field, uid)) WITHOUT ROWID;"
+    "CREATE TABLE scripts ("
+    "  script TEXT NOT NULL, account TEXT NOT NULL, mailbox TEXT NOT NULL,"
+    "  fields TEXT NOT NULL,"                      /* header fields its match rules read */
+    "  updated INTEGER NOT NULL,"
+    "  PRIMARY KEY (script, account, mailbox)) WITHOUT ROWID;",
+};
+
+struct statement { const char *name, *sql; };
 
 /* Every statement, by name. Parameters are named (:run, :uids); unbound ones are NULL. */
-static const struct { const char *name, *sql; } statements[] = {
+static const struct statement journal_statements[] = {
     { "run_begin",
       "INSERT INTO runs(kind, undo_of, script, args, pid, started)"
       " VALUES(COALESCE(:kind, 'run'), :undo_of, :script, :args, :pid, :started)" },
@@ -99,24 +141,98 @@ static const struct { const char *name, *sql; } statements[] = {
       " VALUES(:entry, :uid, :message_id, :flags, :size)" },
     { "messages_of",
       "SELECT uid, message_id, flags, size FROM messages WHERE entry = :entry ORDER BY uid" },
+    { "mark_get",
+      "SELECT * FROM marks WHERE script = :script AND account = :account AND mailbox = :mailbox" },
+    { "mark_put",
+      "INSERT INTO marks(script, account, mailbox, uidvalidity, uidnext, updated)"
+      " VALUES(:script, :account, :mailbox, :uidvalidity, :uidnext, :updated)"
+      " ON CONFLICT(script, account, mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity,"
+      " uidnext = excluded.uidnext, updated = excluded.updated" },
 };
-#define NSTATEMENTS ((int)(sizeof statements / sizeof statements[0]))
+
+static const struct statement cache_statements[] = {
+    { "mailbox_get", "SELECT * FROM mailboxes WHERE account = :account AND name = :name" },
+    { "mailbox_add",
+      "INSERT INTO mailboxes(account, name, uidvalidity) VALUES(:account, :name, :uidvalidity)"
+      " ON CONFLICT(account, name) DO NOTHING" },
+    /* Another UIDVALIDITY: everything held of the old mailbox goes. */
+    { "mailbox_reset",
+      "UPDATE mailboxes SET uidvalidity = :uidvalidity, modseq = 0, complete = 0, uids = '',"
+      " synced = NULL, sum = NULL WHERE id = :id" },
+    { "mailbox_headers_drop", "DELETE FROM headers WHERE mailbox = :id" },
+    { "mailbox_flags_drop", "DELETE FROM flags WHERE mailbox = :id" },
+    { "mailbox_save",
+      "UPDATE mailboxes SET modseq = :modseq, complete = :complete, uids = :uids,"
+      " wants_flags = :wants_flags, synced = :synced, sum = :sum"
+      " WHERE id = :id AND uidvalidity = :uidvalidity" },
+    { "flag_save", "INSERT INTO flags(mailbox, flag, uids) VALUES(:mailbox, :flag, :uids)" },
+    { "flags_of", "SELECT flag, uids FROM flags WHERE mailbox = :mailbox ORDER BY flag" },
+    { "field_add", "INSERT INTO fields(name) VALUES(:name) ON CONFLICT(name) DO NOTHING" },
+    { "field_get", "SELECT id FROM fields WHERE name = :name" },
+    { "header_put",
+      "INSERT OR IGNORE INTO headers(mailbox, field, uid, value, sum)"
+      " VALUES(:mailbox, :field, :uid, :value, :sum)" },
+    { "headers_in",
+      "SELECT uid, value, sum FROM headers WHERE mailbox = :mailbox AND field = :field"
+      " AND uid BETWEEN :lo AND :hi ORDER BY uid" },
+    { "headers_evict",
+      "DELETE FROM headers WHERE mailbox = :mailbox AND field = :field"
+      " AND uid BETWEEN :lo AND :hi" },
+    { "header_fields_of",
+      "SELECT DISTINCT f.id, f.name FROM fields f WHERE EXISTS"
+      " (SELECT 1 FROM headers h WHERE h.mailbox = :mailbox AND h.field = f.id)" },
+    { "script_fields",
+      "SELECT fields FROM scripts WHERE script = :script AND account = :account"
+      " AND mailbox = :mailbox" },
+    { "script_fields_put",
+      "INSERT INTO scripts(script, account, mailbox, fields, updated)"
+      " VALUES(:script, :account, :mailbox, :fields, :updated)"
+      " ON CONFLICT(script, account, mailbox) DO UPDATE SET fields = excluded.fields,"
+      " updated = excluded.updated" },
+    { "cache_stats",
+      "SELECT m.account, m.name, m.uids, m.synced, m.complete,"
+      " (SELECT COUNT(DISTINCT uid) FROM headers h WHERE h.mailbox = m.id) AS headers,"
+      " (SELECT COALESCE(SUM(length(value)), 0) FROM headers h WHERE h.mailbox = m.id) AS bytes,"
+      " (SELECT COALESCE(SUM(length(uids)), 0) FROM flags f WHERE f.mailbox = m.id) AS flag_bytes"
+      " FROM mailboxes m ORDER BY m.account, m.name" },
+};
+
+static const struct schema {
+    const char *name;               /* in messages: "state database", "cache database" */
+    const char *const *migrations;
+    int nmigrations;
+    const struct statement *statements;
+    int nstatements;
+    const char *synchronous;
+} schemas[] = {
+#define N(a) ((int)(sizeof a / sizeof a[0]))
+    /* FULL: a committed journal entry survives a power cut, not only a crash of this process;
+     * it costs one fsync per commit. The cache needs only to stay consistent: NORMAL. */
+    [STATE_JOURNAL] = { "state database", journal_migrations, N(journal_migrations),
+                        journal_statements,
+                        N(journal_statements), "PRAGMA synchronous = FULL" },
+    [STATE_CACHE] = { "cache database", cache_migrations, N(cache_migrations), cache_statements,
+                      N(cache_statements), "PRAGMA synchronous = NORMAL" },
+#undef N
+};
 
 struct state {
     sqlite3 *db;
     char *path;
-    sqlite3_stmt *stmts[NSTATEMENTS];
+    const struct schema *schema;
+    sqlite3_stmt **stmts;           /* one per statement of the schema, prepared on first use */
     bool in_tx;
 };
 
-int state_schema_latest(void) { return NMIGRATIONS; }
+int state_schema_latest(void) { return schemas[STATE_JOURNAL].nmigrations; }
 
 const char *const *state_statement_names(void)
 {
-    static const char *names[NSTATEMENTS + 1];
-    for (int i = 0; i < NSTATEMENTS; i++)
-        names[i] = statements[i].name;
-    names[NSTATEMENTS] = NULL;
+    enum { N = sizeof journal_statements / sizeof journal_statements[0] };
+    static const char *names[N + 1];
+    for (int i = 0; i < N; i++)
+        names[i] = journal_statements[i].name;
+    names[N] = NULL;
     return names;
 }
 
@@ -134,6 +250,12 @@ static int map_rc(int rc)
     }
 }
 
+/* What a database is called in messages. */
+static const char *db_name(const struct state *st)
+{
+    return st && st->schema ? st->schema->name : "state database";
+}
+
 /* Fills err with "state database PATH: what: SQLite's words" and returns the code for rc. */
 static int fail(struct state *st, const char *path, int rc, const char *what, char *err,
                 size_t errlen)
@@ -141,7 +263,7 @@ static int fail(struct state *st, const char *path, int rc, const char *what, ch
     const char *why = st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
     if (map_rc(rc) == STATE_ERR_BUSY)
         why = "it is locked by another process";
-    snprintf(err, errlen, "state database %s: %s%s%s", path, what ? what : "", what ? ": " : "",
+    snprintf(err, errlen, "%s %s: %s%s%s", db_name(st), path, what ? what : "", what ? ": " : "",
              why);
     return map_rc(rc);
 }
@@ -176,12 +298,13 @@ static int migrate(struct state *st, char *err, size_t errlen)
     int rc = pragma_int(st, "PRAGMA user_version", &version, err, errlen);
     if (rc < 0)
         return rc;
-    if (version > NMIGRATIONS) {
-        snprintf(err, errlen, "state database %s: schema version %d is newer than this "
-                 "imapscript knows (%d)", st->path, version, NMIGRATIONS);
+    int latest = st->schema->nmigrations;
+    if (version > latest) {
+        snprintf(err, errlen, "%s %s: schema version %d is newer than this imapscript knows "
+                 "(%d)", db_name(st), st->path, version, latest);
         return STATE_ERR_SCHEMA;
     }
-    for (int v = version; v < NMIGRATIONS; v++) {
+    for (int v = version; v < latest; v++) {
         char what[64], bump[64];
         snprintf(what, sizeof what, "migration to schema %d", v + 1);
         snprintf(bump, sizeof bump, "PRAGMA user_version = %d", v + 1);
@@ -190,7 +313,7 @@ static int migrate(struct state *st, char *err, size_t errlen)
         /* Another process may have migrated while we waited for the lock. */
         int now = 0;
         if ((rc = pragma_int(st, "PRAGMA user_version", &now, err, errlen)) < 0 ||
-            (now == v && ((rc = exec_sql(st, migrations[v], what, err, errlen)) < 0 ||
+            (now == v && ((rc = exec_sql(st, st->schema->migrations[v], what, err, errlen)) < 0 ||
                           (rc = exec_sql(st, bump, what, err, errlen)) < 0)) ||
             (rc = exec_sql(st, "COMMIT", what, err, errlen)) < 0) {
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -204,19 +327,31 @@ static int migrate(struct state *st, char *err, size_t errlen)
 
 int state_open(const char *path, int busy_ms, struct state **out, char *err, size_t errlen)
 {
+    return state_open_schema(path, STATE_JOURNAL, busy_ms, out, err, errlen);
+}
+
+int state_open_schema(const char *path, enum state_schema schema, int busy_ms,
+                      struct state **out, char *err, size_t errlen)
+{
     *out = NULL;
     /* Created by us first, so SQLite (and its -wal and -shm files, which copy the mode) keep
      * the mode 0600. */
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
-        snprintf(err, errlen, "state database %s: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s %s: %s", schemas[schema].name, path, strerror(errno));
         return STATE_ERR_OPEN;
     }
     close(fd);
     struct state *st = calloc(1, sizeof *st);
-    if (!st || !(st->path = strdup(path))) {
+    if (st) {
+        st->schema = &schemas[schema];
+        st->stmts = calloc((size_t)st->schema->nstatements, sizeof *st->stmts);
+    }
+    if (!st || !st->stmts || !(st->path = strdup(path))) {
+        if (st)
+            free(st->stmts);
         free(st);
-        snprintf(err, errlen, "state database %s: out of memory", path);
+        snprintf(err, errlen, "%s %s: out of memory", schemas[schema].name, path);
         return STATE_ERR_NOMEM;
     }
     int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -227,10 +362,9 @@ int state_open(const char *path, int busy_ms, struct state **out, char *err, siz
     }
     sqlite3_busy_timeout(st->db, busy_ms > 0 ? busy_ms : 0);
     sqlite3_extended_result_codes(st->db, 1);
-    /* WAL: readers never block the writer. FULL: a committed entry survives a power cut, not
-     * only a crash of this process; it costs one fsync per commit. */
+    /* WAL: readers never block the writer. */
     if ((rc = exec_sql(st, "PRAGMA journal_mode = WAL", NULL, err, errlen)) < 0 ||
-        (rc = exec_sql(st, "PRAGMA synchronous = FULL", NULL, err, errlen)) < 0 ||
+        (rc = exec_sql(st, st->schema->synchronous, NULL, err, errlen)) < 0 ||
         (rc = exec_sql(st, "PRAGMA foreign_keys = ON", NULL, err, errlen)) < 0 ||
         (rc = migrate(st, err, errlen)) < 0) {
         state_close(st);
@@ -246,9 +380,10 @@ void state_close(struct state *st)
         return;
     if (st->in_tx)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    for (int i = 0; i < NSTATEMENTS; i++)
+    for (int i = 0; st->stmts && i < st->schema->nstatements; i++)
         sqlite3_finalize(st->stmts[i]);
     sqlite3_close(st->db);
+    free(st->stmts);
     free(st->path);
     free(st);
 }
@@ -265,7 +400,8 @@ int state_version(struct state *st)
 static sqlite3_stmt *statement(struct state *st, const char *name, int *code, char *err,
                                size_t errlen)
 {
-    for (int i = 0; i < NSTATEMENTS; i++) {
+    const struct statement *statements = st->schema->statements;
+    for (int i = 0; i < st->schema->nstatements; i++) {
         if (strcmp(statements[i].name, name) != 0)
             continue;
         if (!st->stmts[i]) {
@@ -399,4 +535,15 @@ void state_rollback(struct state *st)
     if (st->in_tx)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     st->in_tx = false;
+}
+
+uint32_t state_checksum(uint32_t sum, const void *data, size_t len)
+{
+    /* FNV-1a: a damaged byte changes it; not meant against anyone who writes the file. */
+    const unsigned char *p = data;
+    if (sum == 0)
+        sum = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        sum = (sum ^ p[i]) * 16777619u;
+    return sum;
 }

@@ -7,8 +7,8 @@
  *   state_exec(st, "entries_of_run", a, 2, row_fn, ud, err, sizeof err);
  *   state_close(st);
  *
- * A new table (say, a header cache) is one more string at the end of the migrations array in
- * state.c and its statements in the statements array: nothing else changes. */
+ * A new table is one more string at the end of its schema's migrations array in state.c and its
+ * statements in that schema's statements array: nothing else changes. */
 #ifndef IMAPSCRIPT_STATE_H
 #define IMAPSCRIPT_STATE_H
 
@@ -45,7 +45,11 @@ struct state_value {
 #define STATE_REAL(v)         ((struct state_value){ .type = STATE_T_REAL, .r = (v) })
 #define STATE_TEXT(v)         ((struct state_value){ .type = STATE_T_TEXT, .s = (v) })
 
-/* The schema version this build creates and understands. */
+/* The databases state.c knows: the journal (state.db) and the cache of incremental runs
+ * (cache.db), each with its own schema, migrations and statements. */
+enum state_schema { STATE_JOURNAL, STATE_CACHE };
+
+/* The schema version of the journal this build creates and understands. */
 int state_schema_latest(void);
 
 /* Opens (creating it with mode 0600 if missing) the database at path, turns on WAL, waits up to
@@ -53,6 +57,9 @@ int state_schema_latest(void);
  * migration in one transaction. Returns 0 with *out, or a STATE_ERR_* code with err filled
  * ("state database /x/state.db: file is not a database"); *out is NULL then. */
 int state_open(const char *path, int busy_ms, struct state **out, char *err, size_t errlen);
+/* The same for a database of another schema. */
+int state_open_schema(const char *path, enum state_schema schema, int busy_ms,
+                      struct state **out, char *err, size_t errlen);
 /* Closes it (NULL is fine); an open transaction is rolled back. */
 void state_close(struct state *st);
 /* The schema version of the open database (after migration: state_schema_latest()). */
@@ -80,7 +87,12 @@ int state_begin(struct state *st, char *err, size_t errlen);
 int state_commit(struct state *st, char *err, size_t errlen);
 void state_rollback(struct state *st);
 
-/* The names of the statements, NULL-terminated (for tests and the binding's messages). */
+/* The names of the journal's statements, NULL-terminated (for tests and the binding's
+ * messages). */
 const char *const *state_statement_names(void);
+
+/* A 32-bit checksum of data[0..len) continuing sum (0 to start): what the cache stores beside
+ * its rows to notice damage. */
+uint32_t state_checksum(uint32_t sum, const void *data, size_t len);
 
 #endif
