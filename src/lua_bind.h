@@ -33,6 +33,7 @@ void lua_oauth2_open(lua_State *L);    /* core.http_post, core.json_decode, ... 
 void lua_loop_open(lua_State *L);      /* core.loop_wait, core.now, core.task (lua_loop.c) */
 void lua_managesieve_open(lua_State *L); /* core.managesieve (lua_managesieve.c) */
 void lua_state_open(lua_State *L);     /* core.state_open, core.lock (lua_state.c) */
+void lua_mirror_open(lua_State *L);    /* core.mirror (lua_mirror.c) */
 
 /* Error objects (lua_error.c): tables {kind=, message=, command=, mailbox=, code=,
  * server_text=} with the "imapscript.error" metatable. lua_error_push pushes a new one, NULL

@@ -6,6 +6,7 @@
 
 #include "lua_conn.h"
 #include "lua_message.h"
+#include "mirror.h"
 
 /* Protected part of the fetch callback: (fn, f, h) -> fn(message table). */
 static int fetch_call(lua_State *L)
@@ -74,12 +75,36 @@ const char *conn_mailbox(struct lconn *lc)
     return v ? v->name : NULL;
 }
 
-/* conn:select(name [, readonly]): pushes 1, a handle (result true). */
+/* conn:select(name [, readonly [, opts]]): pushes 1, a handle (result {uidvalidity=}).
+ * opts.mirror: a mirror (lua_mirror.c) the selection feeds; opts.qresync = {uidvalidity=,
+ * modseq=, known=SET}: SELECT ... (QRESYNC (...)) (RFC 7162; QRESYNC must be enabled). */
 static int conn_select(lua_State *L)
 {
     struct lconn *lc = conn_check(L, 1);
     const char *name = luaL_checkstring(L, 2);
     bool ro = lua_toboolean(L, 3);
+    session_watch_fn watch = NULL;
+    void *watch_ud = NULL;
+    struct session_qresync q = { 0 }, *qp = NULL;
+    if (!lua_isnoneornil(L, 4)) {
+        luaL_checktype(L, 4, LUA_TTABLE);
+        if (lua_getfield(L, 4, "mirror") != LUA_TNIL)
+            lua_mirror_check(L, lua_gettop(L), &watch, &watch_ud);
+        if (lua_getfield(L, 4, "qresync") != LUA_TNIL) {
+            int qi = lua_gettop(L);
+            luaL_checktype(L, qi, LUA_TTABLE);
+            lua_getfield(L, qi, "uidvalidity");
+            lua_getfield(L, qi, "modseq");
+            lua_Integer uv = luaL_checkinteger(L, -2), ms = luaL_checkinteger(L, -1);
+            if (uv < 1 || uv > UINT32_MAX || ms < 1)
+                lua_error_usage(L, "select: QRESYNC wants a UIDVALIDITY and a modseq");
+            q.uidvalidity = (uint32_t)uv;
+            q.modseq = (uint64_t)ms;
+            if (lua_getfield(L, qi, "known") != LUA_TNIL)
+                q.known = lua_msgset_coerce(L, lua_gettop(L));
+            qp = &q;
+        }
+    }
     struct lhandle *h = handle_new(L, H_SELECT, ro ? "EXAMINE" : "SELECT", name, NULL);
     struct session *s = handle_session(L, h);
     if (!s)
@@ -89,7 +114,12 @@ static int conn_select(lua_State *L)
         return luaL_error(L, "out of memory");
     free(lc->queued_mailbox);
     lc->queued_mailbox = copy;
-    handle_attach(L, h, session_select_start(s, name, ro));
+    /* A mirror keeps flags only with CONDSTORE, whose change reports no FETCH claims. */
+    lc->echo_stores = watch != NULL && session_enabled(s, "CONDSTORE");
+    if (watch)
+        lua_mirror_attach(lc, watch_ud);
+    handle_attach(L, h, watch || qp ? session_select_watch_start(s, name, ro, qp, watch, watch_ud)
+                                    : session_select_start(s, name, ro));
     return 1;
 }
 
@@ -225,10 +255,12 @@ static void add_fetch_item(lua_State *L, int parts, int items, lua_Integer i, bo
     lua_pop(L, 1);
 }
 
-/* conn:fetch(set, items, fn): pushes 1, a handle (result true); fn(msg) is called for each
- * message as it arrives during a read. A big literal (SESSION_STREAM_LITERAL bytes or more) is
- * not held twice: its string is made once and filled as it arrives. {"text"}, {"match"} and
- * {"save"} items read BODY.PEEK[] (or a part) in bounded memory (lua_fetch.c). */
+/* conn:fetch(set, items, fn [, opts]): pushes 1, a handle (result true); fn(msg) (may be nil)
+ * is called for each message as it arrives during a read. A big literal (SESSION_STREAM_LITERAL
+ * bytes or more) is not held twice: its string is made once and filled as it arrives. {"text"},
+ * {"match"} and {"save"} items read BODY.PEEK[] (or a part) in bounded memory (lua_fetch.c).
+ * opts.changedsince = n: only messages changed since modseq n (RFC 7162 CHANGEDSINCE);
+ * opts.sync = a mirror whose sync this FETCH ends. */
 static int conn_fetch(lua_State *L)
 {
     struct lconn *lc = conn_check(L, 1);
@@ -236,7 +268,20 @@ static int conn_fetch(lua_State *L)
     luaL_checktype(L, 3, LUA_TTABLE);
     if (!lua_isnoneornil(L, 4))
         luaL_checktype(L, 4, LUA_TFUNCTION);
-    lua_settop(L, 4);
+    lua_Integer changedsince = 0;
+    struct mirror *sync = NULL;
+    if (!lua_isnoneornil(L, 5)) {
+        luaL_checktype(L, 5, LUA_TTABLE);
+        lua_getfield(L, 5, "changedsince");
+        changedsince = luaL_optinteger(L, -1, 0);
+        if (changedsince < 0)
+            lua_error_usage(L, "fetch: changedsince must be a modseq");
+        session_watch_fn fn;
+        void *ud;
+        if (lua_getfield(L, 5, "sync") != LUA_TNIL)
+            sync = lua_mirror_check(L, lua_gettop(L), &fn, &ud);
+    }
+    lua_settop(L, 5);
     struct lfetch *fx = lfetch_new(L);
     int fxidx = lua_gettop(L);
     lua_newtable(L);
@@ -249,6 +294,11 @@ static int conn_fetch(lua_State *L)
         add_fetch_item(L, parts, 3, i, &modseq, fx, fxidx, &whole);
     lua_pushliteral(L, ")");
     lua_rawseti(L, parts, (lua_Integer)lua_rawlen(L, parts) + 1);
+    if (changedsince) {
+        lua_pushfstring(L, " (CHANGEDSINCE %I)", changedsince);
+        lua_rawseti(L, parts, (lua_Integer)lua_rawlen(L, parts) + 1);
+        modseq = true;
+    }
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     lua_Integer np = (lua_Integer)lua_rawlen(L, parts);
@@ -276,6 +326,8 @@ static int conn_fetch(lua_State *L)
     h->fx = fx;
     handle_attach(L, h, session_fetch_stream_start(s, set, lua_tostring(L, items), fetch_cb,
                                                    lfetch_literal, h));
+    if (sync && h->cmd)
+        mirror_expect(sync, session_cmd_tag(h->cmd));
     return 1;
 }
 
@@ -311,7 +363,8 @@ static int conn_store(lua_State *L)
     struct lhandle *h = handle_new(L, H_SIMPLE, "UID STORE", conn_mailbox(lc), NULL);
     struct session *s = handle_session(L, h);
     if (s)
-        handle_attach(L, h, session_store_start(s, set, (enum session_store_op)op, flags, nflags));
+        handle_attach(L, h, (lc->echo_stores ? session_store_echo_start : session_store_start)(
+                                s, set, (enum session_store_op)op, flags, nflags));
     return 1;
 }
 

@@ -6,11 +6,14 @@
  * What Lua sees (mailbox names are UTF-8 in the server's delimiter; SET is a set userdata,
  * set text, an array of UIDs, or "$" for the saved search result):
  *   core.connect(cfg) -> conn            raises an error object (kind network/tls/auth/...);
- *                                        cfg.tunnel: a command instead of host:port
+ *                                        cfg.tunnel: a command instead of host:port;
+ *                                        cfg.qresync: ENABLE QRESYNC too (RFC 7162)
  *   core.error(kind, message [, fields]) -> error object (tostring gives .message)
- *   conn:capabilities() conn:has(cap) conn:stats() conn:selected() conn:delimiter()
+ *   conn:capabilities() conn:has(cap) conn:enabled(ext) conn:stats() conn:selected()
+ *   conn:delimiter()
  *   conn:logout()                        waits for pending commands, LOGOUT; idempotent
- *   conn:select(name [, readonly]) conn:search(query [, {save=}]) conn:fetch(SET, items, fn)
+ *   conn:select(name [, readonly [, {mirror=, qresync=}]]) conn:search(query [, {save=}])
+ *   conn:fetch(SET, items, fn [, {changedsince=, sync=}])
  *   conn:store(SET, "+"|"-"|"=", flags) conn:copy(SET, dest) conn:move(SET, dest)
  *   conn:expunge(SET) conn:close_mailbox() conn:unselect() conn:append(name, text [, flags
  *   [, date]]) conn:list(ref, pat [, status]) conn:lsub(ref, pat) conn:status(name)
@@ -255,6 +258,9 @@ static int core_connect(lua_State *L)
     }
     lua_pop(L, 1);
     lua_pop(L, 1);
+    lua_getfield(L, 1, "qresync");
+    bool qresync = lua_toboolean(L, -1);
+    lua_pop(L, 1);
 
     /* The userdata first, so that whatever fails below is collected. */
     struct lconn *lc = lua_newuserdatauv(L, sizeof *lc, CONN_NUV);
@@ -304,11 +310,13 @@ static int core_connect(lua_State *L)
     if (rc == 0) {
         session_set_event_handler(s, conn_event, lc);
         lc->s = s;
-        /* CONDSTORE: MODSEQ in FETCH/STATUS/SELECT for incremental runs; UTF8=ACCEPT: mailbox
-         * names and search strings as UTF-8. Refusals are harmless: warn and go on. */
-        static const char *const exts[] = { "CONDSTORE", "UTF8=ACCEPT" };
+        /* CONDSTORE: MODSEQ in FETCH/STATUS/SELECT for incremental runs (QRESYNC too when
+         * cfg.qresync: VANISHED then replaces EXPUNGE); UTF8=ACCEPT: mailbox names and search
+         * strings as UTF-8. Refusals are harmless: warn and go on. */
+        static const char *const exts[] = { "CONDSTORE", "UTF8=ACCEPT", "QRESYNC" };
         char e2[600];
-        if (session_enable(s, exts, 2, e2, sizeof e2) < 0 && session_state(s) != SESSION_BROKEN)
+        if (session_enable(s, exts, qresync ? 3 : 2, e2, sizeof e2) < 0 &&
+            session_state(s) != SESSION_BROKEN)
             warn_cb(lc, e2);
         if (session_state(s) == SESSION_BROKEN) {
             snprintf(err, sizeof err, "%s", session_error(s));
@@ -336,6 +344,15 @@ static int core_connect(lua_State *L)
 }
 
 /* ---- synchronous information -------------------------------------------------------------- */
+
+/* conn:enabled(ext): pushes 1, whether the server confirmed ENABLE ext ("QRESYNC"). */
+static int conn_enabled(lua_State *L)
+{
+    struct session *s = conn_session(L, 1);
+    const char *ext = luaL_checkstring(L, 2);
+    lua_pushboolean(L, s && session_enabled(s, ext));
+    return 1;
+}
 
 /* conn:capabilities(): pushes 1, an array of the capability names (empty after logout). */
 static int conn_capabilities(lua_State *L)
@@ -487,6 +504,7 @@ static void conn_shutdown(lua_State *L, int cidx, struct lconn *lc)
         lc->s = NULL;
     }
     conn_confirm_all(L, cidx, false);
+    lua_mirror_detach_all(lc);
 }
 
 /* In a task: true when the caller must yield because lc has commands in flight, handed to the
@@ -551,6 +569,7 @@ static int conn_gc(lua_State *L)
     conn_drive(prev);
     lc->closing = false;
     conn_events_free(lc);
+    lua_mirror_detach_all(lc);
     luaL_unref(L, LUA_REGISTRYINDEX, lc->warnref);
     luaL_unref(L, LUA_REGISTRYINDEX, lc->traceref);
     luaL_unref(L, LUA_REGISTRYINDEX, lc->cberr);
@@ -642,7 +661,8 @@ static int conn_wait(lua_State *L)
 /* ---- registration ----------------------------------------------------------------------- */
 
 static const luaL_Reg conn_methods[] = {
-    { "capabilities", conn_capabilities }, { "has", conn_has }, { "stats", conn_stats },
+    { "capabilities", conn_capabilities }, { "has", conn_has }, { "enabled", conn_enabled },
+    { "stats", conn_stats },
     { "selected", conn_selected }, { "delimiter", conn_delimiter }, { "logout", conn_logout },
     { "wait", conn_wait },
     { NULL, NULL },

@@ -44,6 +44,9 @@ struct lconn {
     int cberr;                      /* registry ref of a fetch callback's error, or LUA_NOREF */
     uint64_t seq;                   /* handles created */
     char *queued_mailbox;           /* last SELECT/EXAMINE queued, for messages */
+    bool echo_stores;               /* that SELECT feeds a mirror: STOREs say what they did */
+    void **mirrors;                 /* the mirrors it ever fed (lua_mirror.c), kept alive */
+    size_t nmirrors, capmirrors;
     struct arena scratch;           /* envelope decoding during a fetch callback */
     struct session_counters last;   /* counters at logout */
     char label[256];
@@ -143,6 +146,13 @@ bool lfetch_item(lua_State *L, struct lfetch *fx, int fidx, int uv);
 int lfetch_literal(void *ud, const struct session_literal *l);
 void lfetch_complete(lua_State *L, struct lhandle *h, const struct imap_fetch *f);
 void lfetch_reset(lua_State *L, struct lfetch *fx);
+
+/* lua_mirror.c: the mirror at idx (a usage error otherwise), with the watch to give the SELECT
+ * that feeds it; attach keeps it alive while the connection may still feed it, detach_all lets
+ * go (after the session is freed). */
+struct mirror *lua_mirror_check(lua_State *L, int idx, session_watch_fn *fn, void **ud);
+void lua_mirror_attach(struct lconn *lc, void *ud);
+void lua_mirror_detach_all(struct lconn *lc);
 
 /* lua_raw.c: conn:command, and the value of a raw command's handle (pushes 1). */
 extern const luaL_Reg raw_command_methods[];

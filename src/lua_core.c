@@ -82,5 +82,6 @@ int luaopen_imapscript_core(lua_State *L)
     lua_loop_open(L);
     lua_managesieve_open(L);
     lua_state_open(L);
+    lua_mirror_open(L);
     return 1;
 }

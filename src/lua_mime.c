@@ -1,5 +1,5 @@
-/* lua_mime.c — core.decode_header, core.header_values, core.body_text, core.decode_part,
- * core.preview: fetched mail as UTF-8 text for client-side rules. */
+/* lua_mime.c — core.decode_header, core.header_values, core.header_lines, core.body_text,
+ * core.decode_part, core.preview: fetched mail as UTF-8 text for client-side rules. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -56,6 +56,30 @@ static int lmime_header_values(lua_State *L)
     return 1;
 }
 
+/* core.header_lines(raw_headers, name, ...): pushes one string per name: the raw lines of every
+ * field called name (any case), continuation lines and line ends included, in order; "" when
+ * there is none. From HEADER.FIELDS (A B) they are what HEADER.FIELDS (A) gives without its
+ * closing empty line. */
+static int lmime_header_lines(lua_State *L)
+{
+    size_t len;
+    const char *hdr = luaL_checklstring(L, 1, &len);
+    int n = lua_gettop(L);
+    luaL_checkstack(L, n + 2, "header_lines: too many names");
+    for (int i = 2; i <= n; i++) {
+        size_t namelen;
+        const char *name = luaL_checklstring(L, i, &namelen);
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        size_t pos = 0;
+        struct mime_field f;
+        while (mime_header_find(hdr, len, &pos, name, namelen, &f))
+            luaL_addlstring(&b, f.name, (size_t)(hdr + pos - f.name));
+        luaL_pushresult(&b);
+    }
+    return n - 1;
+}
+
 /* core.body_text(raw_message [, max_bytes]): pushes 2, the message's readable text in UTF-8
  * (text/plain parts, else text/html stripped of tags), all of it or at most max_bytes, and
  * whether max_bytes cut it short. */
@@ -104,11 +128,13 @@ static const luaL_Reg mime_funcs[] = {
     {"decode_part", lmime_decode_part},
     {"decode_header", lmime_decode_header},
     {"header_values", lmime_header_values},
+    {"header_lines", lmime_header_lines},
     {"body_text", lmime_body_text},
     {NULL, NULL},
 };
 
-/* Pops nothing, pushes nothing: sets core.decode_header, core.header_values, core.body_text,
+/* Pops nothing, pushes nothing: sets core.decode_header, core.header_values, core.header_lines,
+ * core.body_text,
  * core.decode_part and core.preview into the table on top. */
 void lua_mime_open(lua_State *L)
 {

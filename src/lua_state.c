@@ -2,7 +2,8 @@
  * per-account run locks ("imapscript.lock", runlock.c). Thin: values in, rows out; what the rows
  * mean is lua/imapscript/journal.lua's business.
  *
- *   core.state_open(path [, busy_seconds]) -> db | nil, message, kind
+ *   core.state_open(path [, busy_seconds [, "cache"]]) -> db | nil, message, kind
+ *       the journal's database, or with "cache" the cache of incremental runs (state.h)
  *       kind: "busy", "corrupt", "schema", "io", "open" (failures a run survives without state)
  *   db:exec(name [, {param = value}]) -> rows, last_insert_id | nil, message, kind
  *       rows: an array of {column = value} (NULL columns absent); values are integers, numbers,
@@ -11,7 +12,8 @@
  *   db:version() -> schema version;  core.state_statements() -> the statement names
  *   core.lock(path [, wait_seconds]) -> lock | nil, message, holder_pid;  lock:release()
  *   core.pid_alive(pid) -> boolean;  core.pid() -> this process's pid
- *   core.realpath(path) -> absolute path | nil   (a run's script, recorded for --undo) */
+ *   core.realpath(path) -> absolute path | nil   (a run's script, recorded for --undo)
+ *   core.checksum(v, ...) -> integer      of the strings (and numbers) given, for cache rows */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -66,11 +68,15 @@ static int lstate_open(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     lua_Number busy = luaL_optnumber(L, 2, 5);
+    static const char *const kinds[] = { "journal", "cache", NULL };
+    enum state_schema schema = luaL_checkoption(L, 3, "journal", kinds) ? STATE_CACHE
+                                                                          : STATE_JOURNAL;
     struct lstate *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->st = NULL;
     luaL_setmetatable(L, LUA_STATE_TYPE);
     char err[600];
-    int rc = state_open(path, busy > 0 ? (int)(busy * 1000) : 0, &u->st, err, sizeof err);
+    int rc = state_open_schema(path, schema, busy > 0 ? (int)(busy * 1000) : 0, &u->st, err,
+                               sizeof err);
     if (rc < 0)
         return push_fail(L, rc, err);
     return 1;
@@ -284,6 +290,20 @@ static int lrealpath(lua_State *L)
     return 1;
 }
 
+/* core.checksum(v, ...): pushes 1, the checksum of the values' text, each ended by a NUL. */
+static int lchecksum(lua_State *L)
+{
+    uint32_t sum = 0;
+    int n = lua_gettop(L);
+    for (int i = 1; i <= n; i++) {
+        size_t len;
+        const char *s = luaL_checklstring(L, i, &len);
+        sum = state_checksum(sum, s, len + 1);
+    }
+    lua_pushinteger(L, (lua_Integer)(sum & 0x7fffffff));
+    return 1;
+}
+
 static const luaL_Reg state_methods[] = {
     { "exec", lstate_exec }, { "begin", lstate_begin }, { "commit", lstate_commit },
     { "rollback", lstate_rollback }, { "version", lstate_version }, { "close", lstate_close },
@@ -295,7 +315,7 @@ static const luaL_Reg lock_methods[] = { { "release", llock_release }, { NULL, N
 static const luaL_Reg funcs[] = {
     { "state_open", lstate_open }, { "state_statements", lstate_statements },
     { "lock", llock_take }, { "pid_alive", lpid_alive }, { "pid", lpid },
-    { "realpath", lrealpath }, { NULL, NULL },
+    { "realpath", lrealpath }, { "checksum", lchecksum }, { NULL, NULL },
 };
 
 /* Registers both metatables and sets the functions into the module table on top. Pops nothing,
