@@ -40,6 +40,7 @@ struct options {
     /* the state database and the journal */
     const char *state_dir, *log;
     int no_state;
+    int no_cache, cache_stats;   /* --no-cache, --cache-stats */
     int history, undo;           /* --history / --undo [RUN] */
     const char *run;             /* their RUN, NULL for the default */
 };
@@ -70,6 +71,9 @@ static const char usage_text[] =
     "      --log F         append one JSON line per message acted on to F\n"
     "      --state DIR     keep the state database (journal) in DIR\n"
     "      --no-state      no state database: no journal, no resolution, no undo\n"
+    "      --no-cache      keep nothing between runs for incremental runs (mailbox\n"
+    "                      state, header fields): ask the server for everything\n"
+    "      --cache-stats   show what the cache holds, per account and mailbox\n"
     "      --history [RUN] list the runs in the journal (with RUN: its actions)\n"
     "      --undo [RUN]    reverse RUN (default: the last one not undone); with -n,\n"
     "                      print the plan; SCRIPT, if given, holds the accounts\n"
@@ -151,6 +155,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             return -1;
         } else if (!strcmp(a, "--no-state"))
             o->no_state = 1;
+        else if (!strcmp(a, "--no-cache"))
+            o->no_cache = 1;
+        else if (!strcmp(a, "--cache-stats"))
+            o->cache_stats = 1;
         else if (!strcmp(a, "--history") || !strcmp(a, "--undo")) {
             *(a[2] == 'h' ? &o->history : &o->undo) = 1;
             /* An optional RUN: a number right after. */
@@ -206,7 +214,11 @@ static int parse_args(int argc, char **argv, struct options *o)
         return usage_error("%s", "--history and --undo read the state database: not with --no-state");
     if (o->history && o->undo)
         return usage_error("%s", "--history or --undo, not both");
-    if (!o->script && !o->nexprs && !o->interactive && !o->init && !o->history && !o->undo)
+    if (o->cache_stats && o->no_state)
+        return usage_error("%s", "--cache-stats reads the cache in the state directory: not with "
+                           "--no-state");
+    if (!o->script && !o->nexprs && !o->interactive && !o->init && !o->history && !o->undo &&
+        !o->cache_stats)
         o->default_script = 1;
     return -1;
 }
@@ -365,6 +377,8 @@ static int load_imapscript(lua_State *L, const struct options *o)
     }
     lua_pushboolean(L, o->no_state);
     lua_setfield(L, -2, "no_state");
+    lua_pushboolean(L, o->no_cache);
+    lua_setfield(L, -2, "no_cache");
     if (o->log) {
         lua_pushstring(L, o->log);
         lua_setfield(L, -2, "log");
@@ -524,6 +538,12 @@ int main(int argc, char **argv)
         rc = call_starter(L, "init", isatty(STDIN_FILENO) && isatty(STDOUT_FILENO), 0);
         if (rc == 1)
             rc = EXIT_USAGE;        /* it exists already, or the directory cannot be made */
+        lua_close(L);
+        free(o.exprs);
+        return rc;
+    }
+    if (rc == EXIT_DONE && o.cache_stats) {
+        rc = call_module(L, "_cache_stats", NULL, NULL);
         lua_close(L);
         free(o.exprs);
         return rc;

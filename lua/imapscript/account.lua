@@ -13,6 +13,7 @@ local tasks = require "imapscript.tasks"
 local journal = require "imapscript.journal"
 local resolve = require "imapscript.resolve"
 local state = require "imapscript.state"
+local cache = require "imapscript.cache"
 log.internal(debug.getinfo(1, "S").source)
 
 local Account = {}
@@ -128,11 +129,14 @@ local function arm()
     if id ~= sentinel_id or M.finished then return end
     local ok, err = pcall(M.finish_all)
     journal.finish(ok and "done" or "failed")
+    cache.finish(ok)
     if not ok then
       io.stderr:write("imapscript: ", tostring(type(err) == "table" and err.message or err), "\n")
     end
   end })
 end
+
+cache.on_mirror = arm
 
 --- A new connection with the account's settings (the watcher's listeners use more than one).
 function methods._connect(self)
@@ -153,6 +157,7 @@ function methods._connect(self)
       allow_plaintext = cfg.allow_plaintext, timeout = cfg.timeout, label = self.label,
       trace = settings.trace, compress = cfg.compress, max_line = cfg.max_line,
       warn = function(msg) log.warn(msg) end,
+      qresync = cache.wanted(),
     }
   end
   local ok, conn = pcall(connect)
@@ -205,14 +210,15 @@ function methods._script_name(self, wire)
   return wire
 end
 
---- Makes box the selected mailbox unless it already is (EXAMINE in a dry run).
---- Returns the SELECT's handle when one was sent, else nil. Pipelined: no wait.
+--- Makes box the selected mailbox unless it already is (EXAMINE in a dry run), its cache
+--- brought up to date with it (cache.lua). Returns the SELECT's handle when one was sent, else
+--- nil. Pipelined: no wait.
 function methods._select(self, conn, box)
   local wire = box:_wire()
   local readonly = settings.dry_run
   if self.selecting == wire and self.selecting_ro == readonly and not self.reselect then return nil end
   self.selecting, self.selecting_ro, self.reselect = wire, readonly, nil
-  return conn:select(wire, readonly)
+  return cache.select(self, conn, box, wire, readonly)
 end
 
 --- The selected mailbox changed behind commands still in flight (an expunge): the next
@@ -378,6 +384,7 @@ end
 
 --- Drops a broken connection; the next use connects again. Queued operations stay.
 function methods._reset(self)
+  cache.reset(self)
   if self.conn then pcall(self.conn.logout, self.conn) end
   self.conn, self.selecting = nil, nil
   -- A CREATE queued on the lost connection may never have run; the new one lists anew.
@@ -390,6 +397,7 @@ function methods.logout(self)
   local ok, err = pcall(methods.flush, self)
   self.closed = true
   if self.conn then
+    pcall(cache.close, self)
     self.conn:logout()
     self.conn = nil
   end

@@ -16,6 +16,7 @@ local journal = require "imapscript.journal"
 local model = require "imapscript.model"
 local state = require "imapscript.state"
 local create = require "imapscript.create"
+local cache = require "imapscript.cache"
 log.internal(debug.getinfo(1, "S").source)
 
 local Run = {}
@@ -178,8 +179,20 @@ function Run:server_query(q)
   return q
 end
 
+-- The answer of a search from the mailbox's cache (cache.lua): only in a real run, on the
+-- selected mailbox, with nothing in flight that could still change it.
+function Run:local_answer(box, q)
+  if settings.dry_run or #self.inflight > 0 or self.acct.selecting ~= box:_wire() then return nil end
+  return cache.answer(self.acct, box, q)
+end
+
 function Run:send_search(op)
   local r = op.result
+  local set = self:local_answer(op.box, op.query)
+  if set then
+    r.resolved = { { box = op.box, set = set } }
+    return
+  end
   self:select(op.box, op)
   local sel = self.sel
   local save = not settings.dry_run and self.conn:has("SEARCHRES")

@@ -65,6 +65,7 @@ function imap._configure(opts)
   -- The state database and the audit log (journal.lua, state.lua).
   settings.state_dir = opts.state_dir or settings.state_dir
   settings.no_state = opts.no_state and true or false
+  settings.no_cache = opts.no_cache and true or false
   log.audit_file = opts.log and open_out(opts.log, "a", "--log")
   return imap
 end
@@ -79,10 +80,14 @@ function imap._finish(code)
     if sieve_mode then sieve_mode.finish(failed) else account.finish_all() end
   end)
   journal.finish((ok and not failed) and "done" or "failed", ok and code or nil)
+  require("imapscript.cache").finish(ok and not failed)
   if log.plan_file then log.plan_file:close() end
   if log.audit_file then log.audit_file:close() end
   if not ok then error(err, 0) end
 end
+
+--- imapscript --cache-stats (cache.lua).
+function imap._cache_stats() return require("imapscript.cache").stats() end
 
 --- imapscript --history [RUN] and --undo [RUN] (undo.lua).
 function imap._history(run) return require("imapscript.undo").history(run) end

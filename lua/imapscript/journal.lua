@@ -80,6 +80,9 @@ local function script_of()
   return core.realpath(path) or path, literal(args)
 end
 
+--- The absolute path of this run's script (nil for -e code or stdin): what names it across runs.
+function M.script() return (script_of()) end
+
 -- Starts this run in the database at its first entry; prunes runs past KEEP_DAYS.
 local function current()
   if run then return run end

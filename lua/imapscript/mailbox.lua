@@ -8,6 +8,7 @@ local settings = require "imapscript.settings"
 local extensions = require "imapscript.extensions"
 local journal = require "imapscript.journal"
 local transfer = require "imapscript.transfer"
+local cache = require "imapscript.cache"
 log.internal(debug.getinfo(1, "S").source)
 
 local Mailbox = {}
@@ -37,6 +38,27 @@ end
 
 --- box:all(): every message.
 function Mailbox:all() return self:search(query.Q.all) end
+
+--- box:new_since_last_run(): the messages that arrived since this script last completed a run
+--- (one that ended without error) on this mailbox: UIDs from where that run stopped (its
+--- UIDNEXT, kept in the state database) up to this run's. The first run, after the mailbox was
+--- recreated (another UIDVALIDITY), or without a state database: every message. Selects the
+--- mailbox now (one round trip, after what is queued).
+function Mailbox:new_since_last_run()
+  local acct = self.account
+  local conn = Result.use_box(self)
+  if not conn then return Result.known(self, core.set("")) end
+  local _, view = conn:selected()
+  local uv, upto = view and view.uidvalidity or 0, view and view.uidnext or 0
+  if upto == 0 then
+    local st = self:status()
+    uv, upto = st.uidvalidity, st.uidnext
+  end
+  local from = cache.mark(acct, self, uv)
+  cache.mark_later(acct, self, uv, upto)
+  if from >= upto then return Result.known(self, core.set("")) end
+  return self:search(query.Q.uid(string.format("%d:%d", from, upto - 1)))
+end
 
 --- box:uids(set): a result for UIDs the script already knows.
 function Mailbox:uids(set)

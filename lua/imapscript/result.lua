@@ -7,6 +7,7 @@ local extensions = require "imapscript.extensions"
 local query = require "imapscript.query"
 local settings = require "imapscript.settings"
 local model = require "imapscript.model"
+local cache = require "imapscript.cache"
 log.internal(debug.getinfo(1, "S").source)
 
 local Result = {}
@@ -164,6 +165,10 @@ local function esearch_stats(r)
   if not at or at ~= #acct.queue or r.query:needs_utf8() then return nil end
   -- UID sets too long for one line: the queued search cuts them into several.
   if #tostring(r.query) > 7000 then return nil end
+  -- Alone in the queue and answered by the mailbox's cache: resolved from it (batch.lua).
+  if at == 1 and acct.selecting == r.box:_wire() and cache.answer(acct, r.box, r.query) then
+    return nil
+  end
   local conn = acct:_connection()
   if not conn:has("ESEARCH") or (r.query:uses_within() and not conn:has("WITHIN")) or
       (r.query:uses_gmail() and not conn:has("X-GM-EXT-1")) then
@@ -799,6 +804,44 @@ local function filter(r, items, keep, what)
   return res
 end
 
+--- Calls fn(uid, text, box) for each message of r, text being what BODY.PEEK[HEADER.FIELDS
+--- (field)] gives for it (nil when the server gave nothing): from the cache where it holds the
+--- field (cache.lua), else one FETCH per mailbox.
+function M.each_field(r, field, fn, what)
+  local parts = M.resolve(r)
+  local total, done = 0, 0
+  for _, p in ipairs(parts) do total = total + #p.set end
+  local progress, progress_done = log.progress(what, total)
+  local function each(box)
+    return function(uid, text)
+      done = done + 1
+      progress(done)
+      fn(uid, text, box)
+    end
+  end
+  for _, p in ipairs(parts) do
+    local conn = #p.set > 0 and use_box(p.box)
+    if conn then
+      local ok, err = pcall(function()
+        if cache.fields(conn, p.box, p.set, field, each(p.box)) then return end
+        local got = each(p.box)
+        local h = conn:fetch(p.set, { "uid", { "fields", field } }, function(m)
+          if m.uid then got(m.uid, m.fields) end
+        end)
+        conn:wait(h)
+        local fine, ferr = h:result()
+        if not fine then error(ferr, 0) end
+      end)
+      if not ok then
+        progress_done()
+        if type(err) == "table" then err.message = string.format("%s: %s", what, err.message) end
+        error(err, 0)
+      end
+    end
+  end
+  progress_done()
+end
+
 local function compile(pattern, what)
   if type(pattern) == "userdata" then return pattern end
   if type(pattern) ~= "string" then usage(what .. ": want a pattern string", 3) end
@@ -808,18 +851,30 @@ local function compile(pattern, what)
 end
 
 --- r:match(field, pattern): the messages whose header field matches the PCRE2 pattern,
---- field values decoded from RFC 2047 to UTF-8 first. One FETCH of just that field.
+--- field values decoded from RFC 2047 to UTF-8 first. The field comes from the cache where it
+--- holds it, else from one FETCH (with every field this script's matches read there).
 function R:match(field, pattern)
   if type(field) ~= "string" or field == "" or field:find("[%s:%c%(%)]") then
     usage("match: want a header field name, e.g. \"Subject\"", 2)
   end
   local re = compile(pattern, "match")
-  return filter(self, { "uid", { "fields", field } }, function(m)
-    for _, v in ipairs(core.header_values(m.fields or "", field)) do
-      if re:test(v) then return true end
+  local keep, order = {}, {}
+  M.each_field(self, field, function(uid, text, box)
+    for _, v in ipairs(core.header_values(text or "", field)) do
+      if re:test(v) then
+        if not keep[box] then keep[box] = {}; order[#order + 1] = box end
+        keep[box][#keep[box] + 1] = uid
+        return
+      end
     end
-    return false
   end, "match " .. field)
+  local out = {}
+  for _, p in ipairs(M.resolve(self)) do
+    out[#out + 1] = { box = p.box, set = core.set(keep[p.box] or {}) }
+  end
+  local res = new { kind = "known", resolved = out }
+  res.box = #out == 1 and out[1].box or (#out == 0 and self.box or nil)
+  return res
 end
 
 --- r:match_body(pattern [, {max_body = n}]): the messages whose text body (decoded from its

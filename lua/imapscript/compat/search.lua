@@ -102,9 +102,10 @@ local searches = {
 }
 searches.has_flag = searches.has_keyword
 
--- What a match_* method fetches, and the text it tests for a fetched message.
+-- What a match_* method fetches, and the text it tests for a fetched message. A header field
+-- is named instead (items = the field's name): it may come from the cache (Result.each_field).
 local function field_matcher(field)
-  return fetch.field_items(field), function(m)
+  return field, function(m)
     return fetch.field_value(fetch.field_text(m.fields))
   end
 end
@@ -126,13 +127,19 @@ local function match(box, within, items, text_of, re)
   local r = within or box:all()
   local keep = {}
   local order = {}
-  fetch.result(r, items, function(m, nbox)
+  local function test(m, nbox)
     if re:test(text_of(m)) == true then
       if not keep[nbox] then keep[nbox] = {}; order[#order + 1] = nbox end
       local l = keep[nbox]
       l[#l + 1] = m.uid
     end
-  end)
+  end
+  if type(items) == "string" then
+    Result.each_field(r, items, function(uid, text, nbox) test({ uid = uid, fields = text }, nbox) end,
+      "match " .. items)
+  else
+    fetch.result(r, items, test)
+  end
   local out
   for _, nbox in ipairs(order) do
     local k = Result.known(nbox, core.set(keep[nbox]))
