@@ -183,7 +183,9 @@ end
 -- selected mailbox, with nothing in flight that could still change it.
 function Run:local_answer(box, q)
   if settings.dry_run or #self.inflight > 0 or self.acct.selecting ~= box:_wire() then return nil end
-  return cache.answer(self.acct, box, q)
+  local set = cache.answer(self.acct, box, q)
+  if set then log.info(string.format("%s: search %s answered from the cache", box.name, tostring(q)), 2) end
+  return set
 end
 
 function Run:send_search(op)

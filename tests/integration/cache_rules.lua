@@ -15,7 +15,12 @@ for _, box in ipairs { acct.INBOX, acct.Work } do
   local new = box:new_since_last_run()
   note(box, "new", new)
   new:add_flags { "$New" }
+  acct:flush()
+  -- nothing queued: what the cache holds answers these
   note(box, "unseen", box:search(Q.unseen))
+  note(box, "flagged-or-answered", box:search(Q.flagged | Q.answered))
+  note(box, "new-unseen", box:search(Q.keyword "$New" & ~Q.seen))
+  note(box, "some-uids", box:search(Q.uid "10:80" & ~Q.deleted))
   local lunch = box:all():match("Subject", [[(?i)\b(lunch|travel)\b]])
   note(box, "lunch", lunch)
   lunch:add_flags { "$Lunch" }
@@ -40,4 +45,5 @@ for _, box in ipairs { acct.INBOX, acct.Work } do
   end
   print(box.name, "fetched-seen", n)
   note(box, "final", box:all())
+  note(box, "final-seen", box:search(Q.seen))
 end

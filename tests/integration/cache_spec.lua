@@ -125,6 +125,13 @@ describe("the cache", function()
             assert.is_true(tonumber(n) <= 12, x.name .. " round " .. round .. ": " .. err)
           end
         end
+        if round >= 3 and x.damage ~= round then
+          -- what the cache holds answered: flags (with CONDSTORE), UIDs (always)
+          assert.truthy(err:find("search UID 10:80 NOT DELETED answered from the cache", 1, true) or
+            (x.name == "neither" and err:find("search ALL answered from the cache", 1, true)), x.name .. " " .. round .. ": " .. err)
+          assert.are.equal(x.name ~= "neither", err:find("search UNSEEN answered", 1, true) ~= nil,
+            x.name .. " " .. round .. ": " .. err)
+        end
         if x.damage == round then
           -- said, and the next run makes the cache anew
           assert.truthy(err:find("cache database", 1, true) and (err:find("damaged", 1, true) or
