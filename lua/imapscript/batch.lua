@@ -188,6 +188,17 @@ function Run:local_answer(box, q)
   return set
 end
 
+-- How many of a STORE's known UIDs exist, when the mailbox's cache knows that none of them would
+-- change (a rule adding flags they all have already); nil otherwise. Such a STORE is not sent,
+-- nor journaled: there is nothing it would do, nor anything to undo. Not with --log, whose lines
+-- name every message acted on.
+function Run:no_op_store(op, box, set)
+  if op.mode == "=" or log.audit_file then return nil end
+  local changed = self:local_answer(box, core.query_uid(set) & model.changed_by(op.mode, op.flags))
+  local present = changed and #changed == 0 and self:local_answer(box, core.query_uid(set))
+  return present and #present or nil
+end
+
 function Run:send_search(op)
   local r = op.result
   local set = self:local_answer(op.box, op.query)
@@ -637,7 +648,10 @@ function Run:send_action(op)
   local keep = journal.wants_preimage()
   for _, p in ipairs(self:parts_of(op.src, self:changes_own_search(op))) do
     local box, set = p.box, p.set
-    if set == "$" or #set > 0 then
+    local unchanged = verb == "store" and set ~= "$" and #set > 0 and self:no_op_store(op, box, set)
+    if unchanged then
+      log_done(op, box, unchanged)
+    elseif set == "$" or #set > 0 then
       self:select(box, op)
       local sel = self.sel
       local r = op.src

@@ -219,13 +219,12 @@ local function recorded(mb)
   return mb.recorded
 end
 
--- Every field worth fetching in mb with one (upper case), sorted.
+-- The fields worth fetching in mb with one (upper case), sorted: those this script read here
+-- last time and no match has read yet in this run (those did fetch what they lacked).
 local function wanted_fields(mb, one)
-  local seen, out = { [one] = true }, { one }
-  for _, t in ipairs { recorded(mb), mb.used } do
-    for f in pairs(t) do
-      if not seen[f] then seen[f] = true; out[#out + 1] = f end
-    end
+  local out = { one }
+  for f in pairs(recorded(mb)) do
+    if f ~= one and not mb.used[f] then out[#out + 1] = f end
   end
   table.sort(out)
   return out
@@ -369,7 +368,9 @@ function M.select(acct, conn, box, wire, readonly)
   -- New mail's header fields, in the same round trip (once a run).
   if mb.state and not mb.prefetching and next(recorded(mb)) then
     mb.prefetching = true
-    local fields = wanted_fields(mb, next(recorded(mb)))
+    local fields = {}
+    for f in pairs(recorded(mb)) do fields[#fields + 1] = f end
+    table.sort(fields)
     local h, done = fetch_fields(mb, conn, (top + 1) .. ":4294967295", fields, nil)
     s.prefetch, s.prefetched = h, done
   end
@@ -420,6 +421,7 @@ function M.fields(conn, box, set, field, fn)
   local F = field:upper()
   local fid = uv > 0 and ensure_row(mb, uv) and field_id(F)
   if not fid then return false end
+  local fields = wanted_fields(mb, F)
   mb.used[F] = true
   local got = {}
   for lo, hi in windows(set) do
@@ -439,7 +441,7 @@ function M.fields(conn, box, set, field, fn)
   end
   local missing = set - core.set(got)
   if #missing > 0 then
-    local fields = db and wanted_fields(mb, F) or { F }
+    if not db then fields = { F } end
     local h, done = fetch_fields(mb, conn, missing, fields, function(uid, texts)
       fn(uid, texts and texts[F] .. "\r\n")
     end)

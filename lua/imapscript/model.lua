@@ -121,6 +121,18 @@ function M.tests_flags(q, flags)
   return tostring(q:with_flags(map)) ~= tostring(q)
 end
 
+--- The query of the messages a STORE of mode "+" or "-" with flags would change (those lacking
+--- one of them, or having one).
+function M.changed_by(mode, flags)
+  local q
+  for _, f in ipairs(flags) do
+    local k = has_key(norm(f))
+    if mode == "+" then k = core.query_not(k) end
+    q = q and (q | k) or k
+  end
+  return q
+end
+
 --- The flags a fetched message of box would have after the planned actions.
 function M.flags(box, uid, flags)
   local m = boxes[box]
