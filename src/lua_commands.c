@@ -324,8 +324,12 @@ static int conn_fetch(lua_State *L)
     lua_pushvalue(L, fxidx);
     h->fxref = luaL_ref(L, LUA_REGISTRYINDEX);
     h->fx = fx;
-    handle_attach(L, h, session_fetch_stream_start(s, set, lua_tostring(L, items), fetch_cb,
-                                                   lfetch_literal, h));
+    /* Without fn nobody reads the messages (a cache's sync, whose news come through the
+     * selection's watch): the session may take every response that fits, literals unread. */
+    bool reads = h->fnref != LUA_NOREF;
+    handle_attach(L, h, session_fetch_stream_start(s, set, lua_tostring(L, items),
+                                                   reads ? fetch_cb : NULL,
+                                                   reads ? lfetch_literal : NULL, h));
     if (sync && h->cmd)
         mirror_expect(sync, session_cmd_tag(h->cmd));
     return 1;

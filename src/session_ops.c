@@ -858,8 +858,11 @@ static bool fetch_claims(const struct fetch_priv *fp, const struct imap_response
     if (r->nargs < 1 || r->args[0].type != IMAP_LIST)
         return false;
     uint32_t uid = fetch_uid(r);
+    /* A FETCH nobody reads (a cache's sync: what it learns comes through the selection's
+     * watch) takes every response that fits, not only the first of each message: a second one
+     * (its own answer after a STORE's report it took) must not wander to another FETCH. */
     if (uid && ((fp->have_want && !msgset_contains(&fp->want, uid)) ||
-                msgset_contains(&fp->got, uid)))
+                (fp->cb && msgset_contains(&fp->got, uid))))
         return false;
     const struct imap_value *it = r->args[0].u.items;
     size_t n = r->args[0].len;

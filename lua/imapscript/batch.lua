@@ -188,6 +188,31 @@ function Run:local_answer(box, q)
   return set
 end
 
+-- A STORE on "$" goes to the messages it changes only: before it (and its pre-image FETCH),
+-- "$" is narrowed on the server to those lacking (+) or having (-) one of its flags, by
+-- UID SEARCH RETURN (SAVE) UID $ ..., when no later action in the batch uses "$" for the same
+-- result and --log does not want a line for every message of the result. A rule that flags
+-- the same messages on every run then costs a search, not their pre-image. Returns true when
+-- narrowed.
+function Run:narrow(op, r)
+  if op.mode == "=" or log.audit_file or self.saved ~= r then return false end
+  local after = false
+  for _, o in ipairs(self.ops or {}) do
+    if after and o.src == r then return false end
+    after = after or o == op
+  end
+  local sel = self.sel
+  self:track(self.conn:command("UID SEARCH",
+    { core.atom "RETURN (SAVE) UID $", model.changed_by(op.mode, op.flags) }), function(v, err)
+      if v ~= nil and v.status == "OK" then return end
+      if sel and sel.err then return end       -- the mailbox would not open: said once
+      op.failed = true
+      self:record(annotate(err or core.error("no", "UID SEARCH: " .. tostring(v and v.text)), op))
+    end)
+  self.saved = nil
+  return true
+end
+
 -- How many of a STORE's known UIDs exist, when the mailbox's cache knows that none of them would
 -- change (a rule adding flags they all have already); nil otherwise. Such a STORE is not sent,
 -- nor journaled: there is nothing it would do, nor anything to undo. Not with --log, whose lines
@@ -362,8 +387,11 @@ local PRE_ITEMS = { "uid", "flags", "size", { "fields", "Message-ID" } }
 local message_id = transfer.message_id
 
 -- Queues the FETCH of what a part's messages are before a change (UID, flags, size,
--- Message-ID); done(msgs) gets them sorted by UID, or nil and the error.
-function Run:preimage(part, done)
+-- Message-ID); done(msgs) gets them sorted by UID, or nil and the error. src: the result whose
+-- part it is. Only its messages are kept: an unsolicited FETCH of another message (another
+-- client's flag change) arriving meanwhile must never join a pre-image, which a removal on a
+-- server without MOVE or UIDPLUS then acts on.
+function Run:preimage(part, done, src)
   self.fetching = true   -- see Run:send_action, delete
   local msgs = {}
   local h = self.conn:fetch(part.set, PRE_ITEMS, function(m)
@@ -374,8 +402,13 @@ function Run:preimage(part, done)
   end)
   self:track(h, function(ok, err)
     if not ok then return done(nil, err) end
-    table.sort(msgs, function(a, b) return a.uid < b.uid end)
-    done(msgs)
+    local only = part.set ~= "$" and part.set or (src and concrete(src, part))
+    local kept = {}
+    for _, m in ipairs(msgs) do
+      if not only or only:contains(m.uid) then kept[#kept + 1] = m end
+    end
+    table.sort(kept, function(a, b) return a.uid < b.uid end)
+    done(kept)
   end)
 end
 
@@ -522,7 +555,7 @@ function Run:send_two_phase(op)
       self:select(p.box, op)
       self:preimage(p, function(msgs, err)
         if msgs then at.msgs = msgs else at.err = err end
-      end)
+      end, op.src)
       if dance and op.verb ~= "copy" then
         self:track(conn:search(core.query_key("DELETED")), function(set) at.deleted = set end)
       end
@@ -658,8 +691,9 @@ function Run:send_action(op)
       local e = self:entry(op, p, { method = verb == "delete" and "EXPUNGE" or verb:upper(),
         uids = set ~= "$" and set or nil, query = set == "$" and tostring(r.query) or nil })
       local count
+      local narrowed = verb == "store" and set == "$" and self:narrow(op, r)
       if keep and verb ~= "delete" then
-        self:preimage(p, function(msgs) if msgs then e:preimage(msgs); count = #msgs end end)
+        self:preimage(p, function(msgs) if msgs then e:preimage(msgs); count = #msgs end end, r)
       end
       if verb == "store" then
         part_begin(op)
@@ -668,7 +702,8 @@ function Run:send_action(op)
           local n = count or #concrete(op.src, p)
           e:done { count = n, uidvalidity = self.acct.uidvalidity[box.name] }
           part_end(op)
-          log_done(op, box, n)
+          -- the rule's messages, also those it found with the flags already (narrowed)
+          log_done(op, box, narrowed and #concrete(op.src, p) or n)
         end)
         for _, f in ipairs(op.flags) do
           if f:upper() == "\\DELETED" then self:changed() end
@@ -686,7 +721,7 @@ function Run:send_action(op)
               end
               e:preimage(msgs)
               count = #msgs
-            end)
+            end, r)
           end)
       else
         part_begin(op)
