@@ -226,14 +226,21 @@ struct state {
 
 int state_schema_latest(void) { return schemas[STATE_JOURNAL].nmigrations; }
 
+const char *const *state_statement_names_of(enum state_schema schema)
+{
+    enum { J = sizeof journal_statements / sizeof journal_statements[0],
+           C = sizeof cache_statements / sizeof cache_statements[0] };
+    static const char *names[2][(J > C ? J : C) + 1];
+    const struct schema *sc = &schemas[schema];
+    for (int i = 0; i < sc->nstatements; i++)
+        names[schema][i] = sc->statements[i].name;
+    names[schema][sc->nstatements] = NULL;
+    return names[schema];
+}
+
 const char *const *state_statement_names(void)
 {
-    enum { N = sizeof journal_statements / sizeof journal_statements[0] };
-    static const char *names[N + 1];
-    for (int i = 0; i < N; i++)
-        names[i] = journal_statements[i].name;
-    names[N] = NULL;
-    return names;
+    return state_statement_names_of(STATE_JOURNAL);
 }
 
 /* A STATE_ERR_* code for an SQLite result code. */

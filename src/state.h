@@ -90,6 +90,8 @@ void state_rollback(struct state *st);
 /* The names of the journal's statements, NULL-terminated (for tests and the binding's
  * messages). */
 const char *const *state_statement_names(void);
+/* The same for a schema. */
+const char *const *state_statement_names_of(enum state_schema schema);
 
 /* A 32-bit checksum of data[0..len) continuing sum (0 to start): what the cache stores beside
  * its rows to notice damage. */

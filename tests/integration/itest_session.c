@@ -1382,6 +1382,78 @@ static void test_bye_mid_fetch(void)
     fake_stop(&f);
 }
 
+/* What a selection's watch heard, one letter or word a response: S(ELECTING), E(ND), T(agged)
+ * or the data response's name. */
+struct heard { char log[512]; };
+
+static void hear(void *ud, enum session_watch_ev ev, const struct imap_response *r)
+{
+    struct heard *h = ud;
+    size_t n = strlen(h->log);
+    const char *what = ev == SESSION_WATCH_SELECTING ? "S" : ev == SESSION_WATCH_END ? "E"
+                     : r->kind == IMAP_TAGGED ? "T" : r->status != IMAP_ST_NONE ? "OK" : r->name;
+    snprintf(h->log + n, sizeof h->log - n, "%s%s", n ? " " : "", what);
+}
+
+struct sizes { int n, with_size; };
+
+static int count_sizes(void *ud, const struct imap_fetch *f)
+{
+    struct sizes *z = ud;
+    z->n++;
+    z->with_size += f->size > 0;
+    return 0;
+}
+
+/* A watch hears its selection from its SELECT's answer to the next SELECT's [CLOSED], every
+ * response before a command takes it; a STORE answers with FLAGS; a report of a flag change
+ * arriving during a FETCH of sizes is not taken for its answer. */
+static void test_select_watch(void)
+{
+    static const char *const script[] = {
+        "* 3 EXISTS\r\n* OK [UIDVALIDITY 5] v\r\n%T OK [READ-WRITE] selected\r\n",
+        "* 1 FETCH (UID 1 FLAGS ($X) MODSEQ (9))\r\n%T OK stored\r\n",
+        "* 2 FETCH (UID 2 FLAGS ($Y) MODSEQ (10))\r\n* 1 FETCH (UID 1 FLAGS ($X) RFC822.SIZE 10)\r\n"
+        "* 2 FETCH (UID 2 FLAGS ($Y) RFC822.SIZE 20)\r\n* 3 FETCH (UID 3 FLAGS () RFC822.SIZE 30)\r\n"
+        "%T OK fetched\r\n",
+        "* OK [CLOSED] closed\r\n* 1 EXISTS\r\n%T OK [READ-WRITE] selected\r\n",
+    };
+    struct fake f;
+    if (fake_start(&f, CAPS, script, 4)) { CHECK(0); return; }
+    char err[600];
+    int rc;
+    struct session *s = fake_session(&f, &rc, err, sizeof err);
+    if (s) {
+        struct heard a = { "" }, b = { "" };
+        struct sizes z = { 0, 0 };
+        struct msgset one, all;
+        msgset_init(&one);
+        msgset_init(&all);
+        msgset_add(&one, 1, 1);
+        msgset_add(&all, 1, 3);
+        const char *fl[] = { "$X" };
+        struct session_cmd *c[4] = {
+            session_select_watch_start(s, "A", false, NULL, hear, &a),
+            session_store_echo_start(s, &one, SESSION_STORE_ADD, fl, 1),
+            session_fetch_start(s, &all, "(UID FLAGS RFC822.SIZE)", count_sizes, &z),
+            session_select_watch_start(s, "B", false, NULL, hear, &b),
+        };
+        session_wait_all(s);      /* the fake closes after its script: B's watch hears END */
+        CHECK_STR(a.log, "S EXISTS OK T FETCH T FETCH FETCH FETCH FETCH T E");
+        CHECK_STR(b.log, "S OK EXISTS T E");
+        CHECK_INT(z.n, 3);
+        CHECK_INT(z.with_size, 3);
+        for (int i = 0; i < 4; i++) {
+            CHECK_INT(session_cmd_result(c[i])->status, SESSION_OK);
+            session_cmd_free(c[i]);
+        }
+        msgset_free(&one);
+        msgset_free(&all);
+        session_free(s);
+    }
+    fake_stop(&f);
+}
+
 static void test_garbage(void)
 {
     struct fake f;
@@ -1493,6 +1565,7 @@ int main(void)
     RUN(test_bye_mid_command);
     RUN(test_close_mid_command_pipelined);
     RUN(test_bye_mid_fetch);
+    RUN(test_select_watch);
     RUN(test_garbage);
     RUN(test_capability_checks);
     return CHECK_DONE();

@@ -102,6 +102,43 @@ static void test_statements(void)
     state_close(st);
 }
 
+/* The cache database: its own schema, every statement compiles, a mailbox's rows go with it,
+ * and the checksum notices a changed byte. */
+static void test_cache_schema(void)
+{
+    char err[600];
+    struct state *st;
+    const char *p = path_in("cache.db");
+    CHECK_INT(state_open_schema(p, STATE_CACHE, 1000, &st, err, sizeof err), 0);
+    const char *names[40];
+    for (const char *const *s = state_statement_names_of(STATE_CACHE); *s; s++)
+        CHECK(state_params(st, *s, names, 40, err, sizeof err) >= 0);
+    /* the journal's statements are not the cache's */
+    CHECK_INT(state_exec(st, "run_get", NULL, 0, NULL, NULL, err, sizeof err), STATE_ERR_USAGE);
+    struct state_value add[3] = { STATE_TEXT("a@h"), STATE_TEXT("INBOX"), STATE_INT(7) };
+    CHECK_INT(state_exec(st, "mailbox_add", add, 3, NULL, NULL, err, sizeof err), 0);
+    int64_t id = state_last_id(st);
+    struct state_value f[1] = { STATE_TEXT("SUBJECT") };
+    CHECK_INT(state_exec(st, "field_add", f, 1, NULL, NULL, err, sizeof err), 0);
+    int64_t fid = state_last_id(st);
+    struct state_value h[5] = { STATE_INT(id), STATE_INT(fid), STATE_INT(3), STATE_TEXT("Subject: x\r\n"),
+                                STATE_INT(1) };
+    CHECK_INT(state_exec(st, "header_put", h, 5, NULL, NULL, err, sizeof err), 0);
+    int rows = 0;
+    struct state_value in[4] = { STATE_INT(id), STATE_INT(fid), STATE_INT(1), STATE_INT(9) };
+    CHECK_INT(state_exec(st, "headers_in", in, 4, count_rows, &rows, err, sizeof err), 0);
+    CHECK_INT(rows, 1);
+    struct state_value drop[1] = { STATE_INT(id) };
+    CHECK_INT(state_exec(st, "mailbox_headers_drop", drop, 1, NULL, NULL, err, sizeof err), 0);
+    rows = 0;
+    CHECK_INT(state_exec(st, "headers_in", in, 4, count_rows, &rows, err, sizeof err), 0);
+    CHECK_INT(rows, 0);
+    state_close(st);
+    uint32_t a = state_checksum(0, "Subject: x", 10), b = state_checksum(0, "Subject: y", 10);
+    CHECK(a != b);
+    CHECK(a == state_checksum(state_checksum(0, "Subject", 7), ": x", 3));
+}
+
 static void test_not_a_database(void)
 {
     const char *p = path_in("garbage.db");
@@ -176,6 +213,7 @@ int main(void)
     }
     RUN(test_create_and_migrate);
     RUN(test_statements);
+    RUN(test_cache_schema);
     RUN(test_not_a_database);
     RUN(test_newer_schema);
     RUN(test_busy);
