@@ -372,7 +372,7 @@ function M.select(acct, conn, box, wire, readonly)
     for f in pairs(recorded(mb)) do fields[#fields + 1] = f end
     table.sort(fields)
     local h, done = fetch_fields(mb, conn, (top + 1) .. ":4294967295", fields, nil)
-    s.prefetch, s.prefetched = h, done
+    mb.prefetch = { handle = h, conn = conn, done = done }
   end
   s.co = coroutine.wrap(function() return sync(mb, conn, s) end)
   mb.sync = s
@@ -417,6 +417,13 @@ function M.fields(conn, box, set, field, fn)
   local mb = mailbox(box.account, box)
   if not mb then return false end
   step(mb)
+  local pre = mb.prefetch
+  if pre and pre.conn == conn then
+    -- the fields of new mail, fetched with the SELECT: in the cache before it is read
+    conn:wait(pre.handle)
+    pre.done()
+    mb.prefetch = nil
+  end
   local uv = mb.mirror:info().uidvalidity
   local F = field:upper()
   local fid = uv > 0 and ensure_row(mb, uv) and field_id(F)
@@ -501,7 +508,10 @@ function M.close(acct)
       if not mb.sync or mb.sync.finished or mb.sync.conn ~= conn or not conn then break end
       conn:wait()
     end
-    if mb.sync and mb.sync.prefetched then mb.sync.prefetched() end
+    if mb.prefetch then
+      mb.prefetch.done()
+      mb.prefetch = nil
+    end
   end
   transaction(function()
     for _, mb in pairs(t) do save(mb) end
