@@ -228,7 +228,7 @@ S: $TAG OK done
     local port = tonumber((fake:read("l") or ""):match("^PORT (%d+)$"))
     local patch = string.format("local a = imap.account; imap.account = function(c) c.port = %d; " ..
       "c.tls = 'none'; return a(c) end", port)
-    local code, _, err = S.run(string.format("--state %s -e %s examples/gmail-labels.lua",
+    local code, _, err = S.run(string.format("--no-cache --state %s -e %s examples/gmail-labels.lua",
       S.shquote(base .. ".state"), S.shquote(patch)), nil,
       "IMAP_HOST=127.0.0.1 IMAP_USER=alice@gmail.com IMAP_PASSWORD=p")
     local _, _, fake_code = fake:close()
