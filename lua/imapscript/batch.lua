@@ -213,15 +213,17 @@ function Run:narrow(op, r)
   return true
 end
 
--- How many of a STORE's known UIDs exist, when the mailbox's cache knows that none of them would
--- change (a rule adding flags they all have already); nil otherwise. Such a STORE is not sent,
--- nor journaled: there is nothing it would do, nor anything to undo. Not with --log, whose lines
--- name every message acted on.
-function Run:no_op_store(op, box, set)
+-- What a STORE on known UIDs changes, when the mailbox's cache knows their flags: the UIDs it
+-- changes (lacking (+) or having (-) one of its flags) and how many of the set exist; nil
+-- otherwise. The STORE goes to those only, and is neither sent nor journaled when they are none
+-- (a rule adding flags its messages all have already): a rule flagging the same messages on
+-- every run costs nothing for them. Not with --log, whose lines name every message acted on.
+function Run:store_changes(op, box, set)
   if op.mode == "=" or log.audit_file then return nil end
   local changed = self:local_answer(box, core.query_uid(set) & model.changed_by(op.mode, op.flags))
-  local present = changed and #changed == 0 and self:local_answer(box, core.query_uid(set))
-  return present and #present or nil
+  local present = changed and self:local_answer(box, core.query_uid(set))
+  if not present then return nil end
+  return changed, #present
 end
 
 function Run:send_search(op)
@@ -681,9 +683,13 @@ function Run:send_action(op)
   local keep = journal.wants_preimage()
   for _, p in ipairs(self:parts_of(op.src, self:changes_own_search(op))) do
     local box, set = p.box, p.set
-    local unchanged = verb == "store" and set ~= "$" and #set > 0 and self:no_op_store(op, box, set)
-    if unchanged then
-      log_done(op, box, unchanged)
+    local changes, present
+    if verb == "store" and set ~= "$" and #set > 0 then
+      changes, present = self:store_changes(op, box, set)
+      if changes and #changes < #set then p, set = { box = box, set = changes }, changes end
+    end
+    if changes and #changes == 0 then
+      log_done(op, box, present)
     elseif set == "$" or #set > 0 then
       self:select(box, op)
       local sel = self.sel
@@ -703,7 +709,7 @@ function Run:send_action(op)
           e:done { count = n, uidvalidity = self.acct.uidvalidity[box.name] }
           part_end(op)
           -- the rule's messages, also those it found with the flags already (narrowed)
-          log_done(op, box, narrowed and #concrete(op.src, p) or n)
+          log_done(op, box, present or (narrowed and #concrete(op.src, p)) or n)
         end)
         for _, f in ipairs(op.flags) do
           if f:upper() == "\\DELETED" then self:changed() end
