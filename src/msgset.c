@@ -59,14 +59,48 @@ static void push(struct msgset *s, uint32_t lo, uint32_t hi)
     s->n++;
 }
 
+/* Binary searches over the sorted ranges, from index a: the first range ending at or after v,
+ * and the first starting after v. */
+static size_t first_ending_from(const struct msgset *s, size_t a, uint64_t v)
+{
+    size_t b = s->n;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (s->r[m].hi < v)
+            a = m + 1;
+        else
+            b = m;
+    }
+    return a;
+}
+
+static size_t first_starting_after(const struct msgset *s, size_t a, uint64_t v)
+{
+    size_t b = s->n;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (s->r[m].lo <= v)
+            a = m + 1;
+        else
+            b = m;
+    }
+    return a;
+}
+
+/* lo:hi in order, as IMAP allows either; false for 0 (no such UID). */
+static bool range_order(uint32_t *lo, uint32_t *hi)
+{
+    if (*lo > *hi) {
+        uint32_t t = *lo;
+        *lo = *hi;
+        *hi = t;
+    }
+    return *lo != 0;
+}
+
 int msgset_add(struct msgset *s, uint32_t lo, uint32_t hi)
 {
-    if (lo > hi) {
-        uint32_t t = lo;
-        lo = hi;
-        hi = t;
-    }
-    if (lo == 0)
+    if (!range_order(&lo, &hi))
         return -EINVAL;
     if (reserve(s, s->n + 1))
         return -ENOMEM;
@@ -74,26 +108,9 @@ int msgset_add(struct msgset *s, uint32_t lo, uint32_t hi)
         push(s, lo, hi);
         return 0;
     }
-    /* Out of order: i = first range that ends at or after lo - 1 (touching counts). */
-    size_t a = 0, b = s->n;
-    while (a < b) {
-        size_t m = a + (b - a) / 2;
-        if ((uint64_t)s->r[m].hi + 1 < lo)
-            a = m + 1;
-        else
-            b = m;
-    }
-    size_t i = a;
-    /* j = first range starting after hi + 1, from i on. */
-    b = s->n;
-    while (a < b) {
-        size_t m = a + (b - a) / 2;
-        if ((uint64_t)s->r[m].lo <= (uint64_t)hi + 1)
-            a = m + 1;
-        else
-            b = m;
-    }
-    size_t j = a;
+    /* Out of order: the ranges lo:hi touches or overlaps are i up to j (exclusive). */
+    size_t i = first_ending_from(s, 0, (uint64_t)lo - 1);
+    size_t j = first_starting_after(s, i, (uint64_t)hi + 1);
     if (i == j) {
         memmove(&s->r[i + 1], &s->r[i], (s->n - i) * sizeof *s->r);
         s->r[i].lo = lo;
@@ -114,32 +131,11 @@ int msgset_add(struct msgset *s, uint32_t lo, uint32_t hi)
 
 int msgset_remove(struct msgset *s, uint32_t lo, uint32_t hi)
 {
-    if (lo > hi) {
-        uint32_t t = lo;
-        lo = hi;
-        hi = t;
-    }
-    if (lo == 0)
+    if (!range_order(&lo, &hi))
         return -EINVAL;
-    /* i = first range ending at or after lo; j = first range starting after hi. */
-    size_t a = 0, b = s->n;
-    while (a < b) {
-        size_t m = a + (b - a) / 2;
-        if (s->r[m].hi < lo)
-            a = m + 1;
-        else
-            b = m;
-    }
-    size_t i = a;
-    b = s->n;
-    while (a < b) {
-        size_t m = a + (b - a) / 2;
-        if (s->r[m].lo <= hi)
-            a = m + 1;
-        else
-            b = m;
-    }
-    size_t j = a;
+    /* The ranges lo:hi overlaps are i up to j (exclusive). */
+    size_t i = first_ending_from(s, 0, lo);
+    size_t j = first_starting_after(s, i, hi);
     if (i == j)
         return 0;
     /* What survives of the first and last ranges touched: a head below lo, a tail above hi. */
