@@ -215,11 +215,20 @@ function Entry:done(fields)
   fields.state = "done"
   self:update(fields)
   audit(self)
+  self:let_go()
 end
 
 --- The server refused (nothing changed).
 function Entry:failed(message)
   self:update { state = "failed", outcome = message }
+  self:let_go()
+end
+
+-- A finished entry's pre-image is in the database (Entry:messages reads it back if ever
+-- needed): the run does not keep it, so that its memory stays bounded by one action's
+-- messages rather than growing with all it acted on.
+function Entry:let_go()
+  if self.id then self.msgs = nil end
 end
 
 --- A later look at the server decided what became of an unfinished entry: complete when its
