@@ -141,6 +141,16 @@ static const struct statement journal_statements[] = {
       " VALUES(:entry, :uid, :message_id, :flags, :size)" },
     { "messages_of",
       "SELECT uid, message_id, flags, size FROM messages WHERE entry = :entry ORDER BY uid" },
+    /* A pre-image streamed in chunks (journal.lua Entry:stage) waits in the connection's own
+     * staged table and becomes the entry's at once, or never if the process dies first. */
+    { "message_stage",
+      "INSERT OR REPLACE INTO staged(entry, uid, message_id, flags, size)"
+      " VALUES(:entry, :uid, :message_id, :flags, :size)" },
+    { "message_unstage", "DELETE FROM staged WHERE entry = :entry AND uid = :uid" },
+    { "messages_from_staged",
+      "INSERT OR REPLACE INTO messages(entry, uid, message_id, flags, size)"
+      " SELECT entry, uid, message_id, flags, size FROM staged WHERE entry = :entry" },
+    { "staged_clear", "DELETE FROM staged WHERE entry = :entry" },
     { "mark_get",
       "SELECT * FROM marks WHERE script = :script AND account = :account AND mailbox = :mailbox" },
     { "mark_put",
@@ -204,15 +214,19 @@ static const struct schema {
     const struct statement *statements;
     int nstatements;
     const char *synchronous;
+    const char *temp;               /* tables of one connection, gone when it closes, or NULL */
 } schemas[] = {
 #define N(a) ((int)(sizeof a / sizeof a[0]))
     /* FULL: a committed journal entry survives a power cut, not only a crash of this process;
      * it costs one fsync per commit. The cache needs only to stay consistent: NORMAL. */
     [STATE_JOURNAL] = { "state database", journal_migrations, N(journal_migrations),
                         journal_statements,
-                        N(journal_statements), "PRAGMA synchronous = FULL" },
+                        N(journal_statements), "PRAGMA synchronous = FULL",
+                        "CREATE TEMP TABLE staged ("
+                        "  entry INTEGER NOT NULL, uid INTEGER NOT NULL, message_id TEXT,"
+                        "  flags TEXT, size INTEGER, PRIMARY KEY (entry, uid)) WITHOUT ROWID" },
     [STATE_CACHE] = { "cache database", cache_migrations, N(cache_migrations), cache_statements,
-                      N(cache_statements), "PRAGMA synchronous = NORMAL" },
+                      N(cache_statements), "PRAGMA synchronous = NORMAL", NULL },
 #undef N
 };
 
@@ -373,7 +387,8 @@ int state_open_schema(const char *path, enum state_schema schema, int busy_ms,
     if ((rc = exec_sql(st, "PRAGMA journal_mode = WAL", NULL, err, errlen)) < 0 ||
         (rc = exec_sql(st, st->schema->synchronous, NULL, err, errlen)) < 0 ||
         (rc = exec_sql(st, "PRAGMA foreign_keys = ON", NULL, err, errlen)) < 0 ||
-        (rc = migrate(st, err, errlen)) < 0) {
+        (rc = migrate(st, err, errlen)) < 0 ||
+        (st->schema->temp && (rc = exec_sql(st, st->schema->temp, NULL, err, errlen)) < 0)) {
         state_close(st);
         return rc;
     }

@@ -414,6 +414,41 @@ function Run:preimage(part, done, src)
   end)
 end
 
+local CHUNK = 2000       -- pre-image messages written to the journal at a time
+
+-- Run:preimage written into entry e as it arrives (CHUNK messages at a time) rather than held,
+-- so that an action on any number of messages costs bounded memory; with --log alone (no
+-- database) they are held. fix(m), when given, adjusts each message first. done(count) once
+-- all is in (nil and the error on failure).
+function Run:preimage_into(part, e, src, fix, done)
+  self.fetching = true   -- see Run:send_action, delete
+  local chunk, got = {}, core.set("")
+  local function flush()
+    if #chunk == 0 then return end
+    local uids = {}
+    for i, m in ipairs(chunk) do uids[i] = m.uid end
+    got = got + core.set(uids)
+    e:stage(chunk)
+    chunk = {}
+  end
+  local h = self.conn:fetch(part.set, PRE_ITEMS, function(m)
+    if not m.uid then return end
+    local pm = { uid = m.uid, flags = m.flags or {}, size = m.size, message_id = message_id(m.fields) }
+    if fix then fix(pm) end
+    chunk[#chunk + 1] = pm
+    if #chunk >= CHUNK then flush() end
+  end)
+  self:track(h, function(ok, err)
+    if not ok then return done(nil, err) end
+    flush()
+    -- Only the part's messages (see Run:preimage): known now that its search is answered.
+    local only = part.set ~= "$" and part.set or (src and concrete(src, part))
+    local uids = only and got * only or got
+    e:commit_staged(uids, got - uids)
+    done(#uids)
+  end)
+end
+
 -- Marks a part \Deleted and expunges exactly it (e: its journal entry; others: the other
 -- \Deleted messages of the mailbox, known for servers without UIDPLUS), then done().
 -- pre(set), when given, queues the pre-image FETCH right after the STORE: a STORE of \Deleted
@@ -699,7 +734,7 @@ function Run:send_action(op)
       local count
       local narrowed = verb == "store" and set == "$" and self:narrow(op, r)
       if keep and verb ~= "delete" then
-        self:preimage(p, function(msgs) if msgs then e:preimage(msgs); count = #msgs end end, r)
+        self:preimage_into(p, e, r, nil, function(n) count = n end)
       end
       if verb == "store" then
         part_begin(op)
@@ -717,17 +752,13 @@ function Run:send_action(op)
       elseif verb == "delete" then
         self:remove(op, p, e, nil, function() log_done(op, box, count or #concrete(op.src, p)) end,
           keep and function(s)
-            self:preimage({ box = box, set = s }, function(msgs)
-              if not msgs then return end
-              -- \Deleted was just set; what it was before no undo needs (nothing comes back).
-              for _, m in ipairs(msgs) do
-                local f = {}
-                for _, x in ipairs(m.flags) do if x:upper() ~= "\\DELETED" then f[#f + 1] = x end end
-                m.flags = f
-              end
-              e:preimage(msgs)
-              count = #msgs
-            end, r)
+            -- \Deleted was just set; what it was before no undo needs (nothing comes back).
+            local function undeleted(m)
+              local f = {}
+              for _, x in ipairs(m.flags) do if x:upper() ~= "\\DELETED" then f[#f + 1] = x end end
+              m.flags = f
+            end
+            self:preimage_into({ box = box, set = s }, e, r, undeleted, function(n) count = n end)
           end)
       else
         part_begin(op)

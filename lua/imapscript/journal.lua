@@ -152,33 +152,61 @@ function M.entry(key, t)
   return e
 end
 
---- Records what the messages were before the change (uid, message_id, flags, size each):
---- the entry's UIDs become the ones that exist.
-function Entry:preimage(msgs)
-  self.msgs = msgs
-  local uids = {}
-  for i, m in ipairs(msgs) do uids[i] = m.uid end
-  self.uids, self.count = core.set(uids), #msgs
-  if self.id then
-    state.transaction(function()
-      state.exec("entry_update", { id = self.id, uids = tostring(self.uids), count = self.count,
-        now = os.time() })
-      add_messages(self)
-    end)
+--- What the messages were before the change (uid, message_id, flags, size each), streamed
+--- (batch.lua Run:preimage_into): stage(msgs) writes a chunk where no later run sees it yet,
+--- and commit_staged(uids, extra) makes the staged messages of uids the entry's pre-image at
+--- once (those of extra, answers the action did not ask for, are dropped); the entry's UIDs
+--- become the ones that exist. A run that dies in between leaves no pre-image, as when it dies
+--- before the FETCH is answered. Without a database (--log alone) the messages are held.
+function Entry:stage(msgs)
+  if not self.id then
+    self.msgs = self.msgs or {}
+    for _, m in ipairs(msgs) do self.msgs[#self.msgs + 1] = m end
+    return
   end
+  state.transaction(function()
+    for _, m in ipairs(msgs) do
+      state.exec("message_stage", { entry = self.id, uid = m.uid, message_id = m.message_id,
+        flags = table.concat(m.flags, " "), size = m.size })
+    end
+  end)
 end
 
---- Adds messages to the pre-image (a transfer, chunk by chunk, before appending them).
-function Entry:add_messages(msgs)
-  self.msgs = self.msgs or {}
-  for _, m in ipairs(msgs) do self.msgs[#self.msgs + 1] = m end
-  self.count = #self.msgs
-  if self.id then
-    state.transaction(function()
-      add_messages(self, msgs)
-      state.exec("entry_update", { id = self.id, count = self.count, now = os.time() })
-    end)
+function Entry:commit_staged(uids, extra)
+  self.uids, self.count = uids, #uids
+  if not self.id then
+    local kept = {}
+    for _, m in ipairs(self.msgs or {}) do if uids:contains(m.uid) then kept[#kept + 1] = m end end
+    table.sort(kept, function(a, b) return a.uid < b.uid end)
+    self.msgs = kept
+    return
   end
+  self.msgs = nil       -- Entry:messages reads them back when needed
+  state.transaction(function()
+    for lo, hi in extra:ranges() do
+      for uid = lo, hi do state.exec("message_unstage", { entry = self.id, uid = uid }) end
+    end
+    state.exec("messages_from_staged", { entry = self.id })
+    state.exec("staged_clear", { entry = self.id })
+    state.exec("entry_update", { id = self.id, uids = tostring(uids), count = #uids,
+      now = os.time() })
+  end)
+end
+
+--- Adds messages to the pre-image (a transfer, chunk by chunk, before appending them); in
+--- the database, not held (held without one).
+function Entry:add_messages(msgs)
+  self.count = (self.count or 0) + #msgs
+  if not self.id then
+    self.msgs = self.msgs or {}
+    for _, m in ipairs(msgs) do self.msgs[#self.msgs + 1] = m end
+    return
+  end
+  self.msgs = nil
+  state.transaction(function()
+    add_messages(self, msgs)
+    state.exec("entry_update", { id = self.id, count = self.count, now = os.time() })
+  end)
 end
 
 --- Changes fields (state, count, dest_uids, dest_uidvalidity, dest_uidnext, outcome, ...).

@@ -102,6 +102,63 @@ static void test_statements(void)
     state_close(st);
 }
 
+/* Messages of entry id as messages_of reads them (any connection). */
+static int preimage_rows(struct state *st, int64_t id)
+{
+    char err[600];
+    int rows = 0;
+    struct state_value e[1] = { STATE_INT(id) };
+    CHECK_INT(state_exec(st, "messages_of", e, 1, count_rows, &rows, err, sizeof err), 0);
+    return rows;
+}
+
+static void stage(struct state *st, int64_t id, int64_t uid)
+{
+    char err[600];
+    struct state_value m[5] = { STATE_INT(id), STATE_INT(uid), STATE_TEXT("<a@b>"),
+                                STATE_TEXT("\\Seen"), STATE_INT(100) };
+    CHECK_INT(state_exec(st, "message_stage", m, 5, NULL, NULL, err, sizeof err), 0);
+}
+
+/* A streamed pre-image: staged rows are the connection's own, seen by no one until they become
+ * the entry's at once (less the ones dropped); a connection closed before that leaves none. */
+static void test_staged_preimage(void)
+{
+    char err[600];
+    const char *p = path_in("staged.db");
+    struct state *st, *other;
+    CHECK_INT(state_open(p, 1000, &st, err, sizeof err), 0);
+    CHECK_INT(state_open(p, 1000, &other, err, sizeof err), 0);
+    sqlite3 *raw;
+    CHECK_INT(sqlite3_open(p, &raw), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(raw, "INSERT INTO runs(id, started) VALUES(1, 0);"
+        "INSERT INTO entries(id, run, account, verb, state, created, updated)"
+        " VALUES(7, 1, 'a', 'move', 'pending', 0, 0), (8, 1, 'a', 'store', 'pending', 0, 0)",
+        NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+    stage(st, 7, 10);
+    stage(st, 7, 11);
+    stage(st, 7, 12);
+    CHECK_INT(preimage_rows(st, 7), 0);
+    CHECK_INT(preimage_rows(other, 7), 0);
+    struct state_value drop[2] = { STATE_INT(7), STATE_INT(11) };
+    CHECK_INT(state_exec(st, "message_unstage", drop, 2, NULL, NULL, err, sizeof err), 0);
+    struct state_value e[1] = { STATE_INT(7) };
+    CHECK_INT(state_exec(st, "messages_from_staged", e, 1, NULL, NULL, err, sizeof err), 0);
+    CHECK_INT(state_exec(st, "staged_clear", e, 1, NULL, NULL, err, sizeof err), 0);
+    CHECK_INT(preimage_rows(other, 7), 2);
+    /* Staged for entry 8, then the process is gone. */
+    stage(st, 8, 20);
+    state_close(st);
+    CHECK_INT(state_open(p, 1000, &st, err, sizeof err), 0);
+    struct state_value e8[1] = { STATE_INT(8) };
+    CHECK_INT(state_exec(st, "messages_from_staged", e8, 1, NULL, NULL, err, sizeof err), 0);
+    CHECK_INT(preimage_rows(st, 8), 0);
+    CHECK_INT(preimage_rows(st, 7), 2);
+    state_close(st);
+    state_close(other);
+}
+
 /* The cache database: its own schema, every statement compiles, a mailbox's rows go with it,
  * and the checksum notices a changed byte. */
 static void test_cache_schema(void)
@@ -213,6 +270,7 @@ int main(void)
     }
     RUN(test_create_and_migrate);
     RUN(test_statements);
+    RUN(test_staged_preimage);
     RUN(test_cache_schema);
     RUN(test_not_a_database);
     RUN(test_newer_schema);
