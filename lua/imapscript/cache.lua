@@ -392,22 +392,29 @@ function M.answer(acct, box, q)
   return set
 end
 
--- Windows over set's ranges for reading the cache: neighbouring ranges merged while the gaps
--- are small, so that a scattered set costs few queries and few rows read for nothing.
+-- Windows over set's ranges for reading the cache, at most SPAN UIDs wide (a window's rows are
+-- read at once): neighbouring ranges merged while the gaps are small, so that a scattered set
+-- costs few queries and few rows read for nothing, and a long range cut.
+local SPAN = 5000
 local function windows(set)
   local ranges = set:ranges()
   local lo, hi = ranges()
   return function()
     if not lo then return nil end
-    local a, b = lo, hi
+    local a, b = lo, math.min(hi, lo + SPAN - 1)
+    if b < hi then
+      lo = b + 1
+      return a, b
+    end
     lo, hi = ranges()
-    while lo and lo - b <= 256 and b - a < 5000 do
+    while lo and lo - b <= 256 and hi - a < SPAN do
       b = hi
       lo, hi = ranges()
     end
     return a, b
   end
 end
+M.windows = windows     -- for its spec
 
 --- Calls fn(uid, text) for each message of set in box (selected on conn): text is what
 --- BODY.PEEK[HEADER.FIELDS (field)] gives for it (nil when the server gave nothing). Messages
@@ -430,10 +437,11 @@ function M.fields(conn, box, set, field, fn)
   if not fid then return false end
   local fields = wanted_fields(mb, F)
   mb.used[F] = true
-  local got = {}
+  local have, count = core.set(""), 0
   for lo, hi in windows(set) do
     local rows = db and run("headers_in", { mailbox = mb.id, field = fid, lo = lo, hi = hi })
     if not rows then break end
+    local got = {}
     for _, r in ipairs(rows) do
       if set:contains(r.uid) then
         if core.checksum(r.uid, F, r.value) ~= r.sum then
@@ -445,8 +453,9 @@ function M.fields(conn, box, set, field, fn)
         fn(r.uid, r.value .. "\r\n")
       end
     end
+    have, count = have + core.set(got), count + #got
   end
-  local missing = set - core.set(got)
+  local missing = set - have
   if #missing > 0 then
     if not db then fields = { F } end
     local h, done = fetch_fields(mb, conn, missing, fields, function(uid, texts)
@@ -458,7 +467,7 @@ function M.fields(conn, box, set, field, fn)
     if not ok then error(err, 0) end
   end
   log.info(string.format("%s: %s: %s of %d messages from the cache, %d fetched",
-    box.account.label, box.name, field, #got, #missing), 2)
+    box.account.label, box.name, field, count, #missing), 2)
   return true
 end
 
