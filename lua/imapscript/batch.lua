@@ -439,7 +439,10 @@ function Run:preimage_into(part, e, src, fix, done)
     if #chunk >= CHUNK then flush() end
   end)
   self:track(h, function(ok, err)
-    if not ok then return done(nil, err) end
+    if not ok then
+      e:drop_staged()
+      return done(nil, err)
+    end
     flush()
     -- Only the part's messages (see Run:preimage): known now that its search is answered.
     local only = part.set ~= "$" and part.set or (src and concrete(src, part))

@@ -193,6 +193,11 @@ function Entry:commit_staged(uids, extra)
   end)
 end
 
+--- Forgets what was staged (its FETCH failed: the entry has no pre-image).
+function Entry:drop_staged()
+  if self.id then state.exec("staged_clear", { entry = self.id }) else self.msgs = nil end
+end
+
 --- Adds messages to the pre-image (a transfer, chunk by chunk, before appending them); in
 --- the database, not held (held without one).
 function Entry:add_messages(msgs)
