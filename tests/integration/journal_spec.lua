@@ -77,6 +77,34 @@ describe("the journal", function()
     end
   end)
 
+  it("--log without the state database still has a line per message", function()
+    S.seed("J3", 30, 204)
+    local seen = 0
+    for _, f in pairs(S.state("J3")) do if f:find("\\Seen", 1, true) then seen = seen + 1 end end
+    local script = S.script([[
+      acct.J3:search(Q.seen):move_to(acct["J3/seen"])
+      acct.J3:search(Q.unseen):add_flags { "$Todo" }
+      acct.J3:search(Q.unseen):delete()
+    ]], { create = true })
+    local logfile = os.tmpname()
+    local code, _, err = S.run("--no-state --log " .. logfile .. " " .. script)
+    assert.are.equal(0, code, err)
+    local text = slurp(logfile)
+    local moved = S.state("J3/seen")
+    assert.are.equal(seen, count(text, '"action":"move"'))
+    assert.are.equal(30 - seen, count(text, '"action":"store"'))
+    assert.are.equal(30 - seen, count(text, '"action":"delete"'))
+    local checked = 0
+    for line in text:gmatch("[^\n]+") do
+      if line:find('"action":"move"', 1, true) then
+        assert.truthy(moved[line:match('"message_id":"(<[^"]*>)"')], line)
+        checked = checked + 1
+      end
+    end
+    assert.are.equal(seen, checked)
+    assert.are.equal(0, S.count("J3"))
+  end)
+
   it("undoes a run that moved, flagged and transferred in two accounts; an undo plan changes nothing", function()
     S.seed("U2", 30, 202)
     S.seed("B2", 20, 203, "bob")
