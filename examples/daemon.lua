@@ -10,10 +10,11 @@ local acct = imap.account {
 }
 local Q = imap.query
 
--- new: the messages that arrived since the last call (at start: everything in the INBOX).
+-- new: the messages that arrived since the last call (at start: those that arrived since this
+-- daemon last ran, every message the first time).
 local function rules(inbox, new)
   new:search(Q.header("List-Id", "lua-l.lists.lua.org")):move_to(acct["Lists/lua-l"])
   new:search(Q.from "noreply@" | Q.from "notifications@"):mark_seen():move_to(acct.Notifications)
 end
 
-imap.watch({ acct.INBOX }, rules)
+imap.watch({ acct.INBOX }, rules, { initial = "unhandled" })

@@ -540,14 +540,16 @@ end
 local function mark_key(acct, box) return journal.key(acct.cfg) .. "\0" .. box.name end
 
 --- Where this script's last completed run stopped in box (its UIDNEXT then), for the mailbox
---- of UIDVALIDITY uv: 1 when unknown (no record, another UIDVALIDITY, no state database).
-function M.mark(acct, box, uv)
+--- of UIDVALIDITY uv: 1 when unknown (no record, another UIDVALIDITY, no state database). who
+--- names the asker in the warning without a state database (new_since_last_run).
+function M.mark(acct, box, uv, who)
   local rows = state.exec("mark_get", { script = script_key(), account = journal.key(acct.cfg),
     mailbox = box.name })
   local row = rows and rows[1]
   if not row then
     if not state.on() then
-      log.warn(box.name .. ": new_since_last_run: without the state database every message is new")
+      log.warn(string.format("%s: %s: without the state database every message is new", box.name,
+        who or "new_since_last_run"))
     end
     return 1
   end
@@ -561,6 +563,16 @@ function M.mark_later(acct, box, uv, uidnext)
   if m and m.uidvalidity == uv and m.uidnext >= uidnext then return end
   marks[k] = { account = journal.key(acct.cfg), mailbox = box.name, uidvalidity = uv,
                uidnext = uidnext }
+end
+
+--- box's messages below uidnext are handled, kept at once: a watch (opts.initial =
+--- "unhandled") never completes a run, and starts again from here.
+function M.mark_now(acct, box, uv, uidnext)
+  if settings.dry_run then return end
+  local m = marks[mark_key(acct, box)]
+  if m and m.uidvalidity == uv and m.uidnext < uidnext then m.uidnext = uidnext end
+  state.exec("mark_put", { script = script_key(), account = journal.key(acct.cfg),
+    mailbox = box.name, uidvalidity = uv, uidnext = uidnext, updated = os.time() })
 end
 
 --- The end of the run: when it completed (ok), the marks of new_since_last_run and the header

@@ -6,6 +6,7 @@ local core = require "imapscript.core"
 local log = require "imapscript.log"
 local account = require "imapscript.account"
 local listen = require "imapscript.listen"
+local cache = require "imapscript.cache"
 log.internal(debug.getinfo(1, "S").source)
 
 local M = {}
@@ -67,10 +68,15 @@ end
 --- Sets up: where each mailbox stands now, then the listeners (a NOTIFY the server refuses
 --- falls back to IDLE; other failures end the watch before it began).
 function Watcher:start(initial)
+  self.persist = initial == "unhandled"
   for st, s in pairs(statuses(self.acct, self.states)) do
     st.uidvalidity, st.messages, st.uidnext = s.uidvalidity, s.messages, s.uidnext
     st.modseq = s.highestmodseq
-    st.next_uid = initial and 1 or s.uidnext
+    if self.persist then
+      st.next_uid = cache.mark(self.acct, st.box, s.uidvalidity, "imap.watch")
+    else
+      st.next_uid = initial and 1 or s.uidnext
+    end
   end
   self.listeners, self.polled = listen.plan(self.acct, self.states)
   local first = self.listeners[1]
@@ -177,6 +183,13 @@ local function call(fn, box, r, what)
   return keep ~= false
 end
 
+-- st's messages below next_uid are handled; with opts.initial = "unhandled" that is kept in
+-- the state database, where the next start of this script's watch begins.
+function Watcher:handled(st, next_uid)
+  st.next_uid = next_uid
+  if self.persist then cache.mark_now(self.acct, st.box, st.uidvalidity, next_uid) end
+end
+
 --- Checks one marked mailbox: its STATUS, and the UIDs past the last one handled (and those
 --- whose flags changed), in one round trip; then fn for each kind of news. False: stop.
 function Watcher:check(st, fn)
@@ -203,8 +216,9 @@ function Watcher:check(st, fn)
     if s.uidvalidity ~= st.uidvalidity then
       log.warn(string.format("watch: %s: UIDVALIDITY changed; the messages there now count as seen",
         box.name))
-      st.uidvalidity, st.next_uid, st.modseq = s.uidvalidity, s.uidnext, s.highestmodseq
+      st.uidvalidity, st.modseq = s.uidvalidity, s.highestmodseq
       st.messages, st.uidnext = s.messages, s.uidnext
+      self:handled(st, s.uidnext)
       return true
     end
     local seen = st.next_uid > 1 and core.set("1:" .. (st.next_uid - 1)) or core.set("")
@@ -214,10 +228,11 @@ function Watcher:check(st, fn)
     local old_next = st.next_uid
     st.messages, st.uidnext = s.messages, s.uidnext
     if self.on.new and #fresh > 0 then
-      if not call(fn, box, box:uids(fresh), "new") then return false end
-      st.next_uid = fresh:max() + 1
-    elseif not self.on.new then
-      st.next_uid = math.max(st.next_uid, s.uidnext)
+      local go = call(fn, box, box:uids(fresh), "new")
+      self:handled(st, fresh:max() + 1)
+      if not go then return false end
+    elseif not self.on.new and s.uidnext > st.next_uid then
+      self:handled(st, s.uidnext)
     end
     if hflags then
       local changed, e3 = hflags:result()
@@ -283,7 +298,8 @@ local EVENTS = { new = true, flags = true, expunge = true }
 
 --- imap.watch(boxes, fn [, opts]): calls fn(box, new, "new") with a result holding the
 --- messages that arrived in box since the last call (every message there at start unless
---- opts.initial = false), and for opts.on = { "new", "flags", "expunge" } also
+--- opts.initial = false; "unhandled": those that arrived since this script's watch last
+--- handled the mailbox, kept in the state database), and for opts.on = { "new", "flags", "expunge" } also
 --- fn(box, changed, "flags") and fn(box, nil, "expunge"). Runs until fn returns false (or
 --- opts.duration seconds). opts.interval: seconds between STATUS polls of mailboxes nobody
 --- listens for (60); opts.refresh: seconds between IDLE restarts (29 minutes).
@@ -298,6 +314,9 @@ function M.run(boxes, fn, opts)
   for _, what in ipairs(opts.on or { "new" }) do
     if not EVENTS[what] then usage(string.format("unknown event %q (new, flags, expunge)", tostring(what))) end
     on[what] = true
+  end
+  if opts.initial ~= nil and type(opts.initial) ~= "boolean" and opts.initial ~= "unhandled" then
+    usage("opts.initial must be true, false or \"unhandled\"")
   end
   for _, k in ipairs { "interval", "refresh", "duration" } do
     if opts[k] ~= nil and (type(opts[k]) ~= "number" or opts[k] <= 0) then
@@ -323,7 +342,7 @@ function M.run(boxes, fn, opts)
   local ends = opts.duration and core.now() + opts.duration
   local ok, err = pcall(function()
     for _, w in ipairs(watchers) do
-      w:start(opts.initial ~= false)
+      w:start(opts.initial == nil or opts.initial)
       log.info(w:summary())
     end
     while not ends or core.now() < ends do

@@ -212,6 +212,40 @@ describe("imap.watch", function()
     assert.are.equal(done_b + 1, S.count("Done/INBOX", "bob"))
   end)
 
+  it("starts where the last watch stopped with opts.initial = \"unhandled\", across restarts", function()
+    S.seed("Restart", 4, 305)
+    local function script(initial)
+      return S.script(string.format([[
+        imap.watch(acct.Restart, function(box, new)
+          local n = 0
+          for _ in new:uids() do n = n + 1 end
+          print("GOT " .. n)
+          new:add_flags { "$Handled" }
+          return false
+        end, { initial = %s, duration = 2 })
+      ]], initial))
+    end
+    local unhandled = script('"unhandled"')
+    local function run(path)
+      local code, out, err = S.run(path)
+      assert.are.equal(0, code, err)
+      return out
+    end
+    assert.are.equal("GOT 4\n", run(unhandled))      -- the first time: every message
+    assert.are.equal("", run(unhandled))             -- nothing new: no call
+    S.seed("Restart", 2, 306)                        -- mail while no watch runs
+    assert.are.equal("GOT 2\n", run(unhandled))
+    assert.are.equal("GOT 6\n", run(script("true")))  -- the default: everything there at start
+    local handled = 0
+    for _, flags in pairs(S.state("Restart")) do
+      if flags:find("$Handled", 1, true) then handled = handled + 1 end
+    end
+    assert.are.equal(6, handled)
+    local code, _, err = S.run(S.script([[imap.watch(acct.Restart, function() end, { initial = "new" })]]))
+    assert.are.equal(1, code)
+    assert.truthy(err:find('opts.initial must be true, false or "unhandled"', 1, true), err)
+  end)
+
   it("reports flag changes and expunges when asked (opts.on)", function()
     S.seed("Flags", 3, 307)
     local script = watch_script(bed_env(), { { "alice", "Flags" } }, [[
