@@ -332,6 +332,16 @@ local function mailbox_change(verb, plan_verb)
     end
     self:flush()
     self:_connection()
+    if plan_verb == "delete" or plan_verb == "rename" then
+      -- Dovecot drops the connection when the selected mailbox goes ("BYE Selected mailbox
+      -- was deleted"): leave it first (also when the name of one above it changes).
+      -- The session knows what the server has selected, also after this side forgot it.
+      local sel, wire = self.conn:selected(), self:_wire_name(name)
+      if sel and sel:sub(1, #wire) == wire then
+        self.selecting = sel
+        self:unselect()
+      end
+    end
     -- Journaled like the actions, so that --undo can rename back and delete what it created.
     local e = journal.entry(journal.key(self.cfg), { verb = plan_verb, method = "MAILBOX",
       mailbox = name, dest_mailbox = new, line = log.where(), label = verb .. " " .. name,

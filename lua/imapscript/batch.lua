@@ -522,7 +522,7 @@ function Run:create_dest(op)
   create.create(self.acct, self.conn, op.dest, function(h, f) self:track(h, f) end, function(err)
     op.create_failed = true       -- its copies fail with [TRYCREATE]: reported here, once
     self:record(annotate(err, op))
-  end)
+  end, op.where)
 end
 
 -- With create = true, a destination not known to exist is created only when something goes

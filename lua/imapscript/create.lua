@@ -1,6 +1,7 @@
 -- create.lua — `create = true`: a destination is created only when something is moved there.
 -- Which mailboxes exist is learnt from one LIST per connection, sent with its first commands.
 local log = require "imapscript.log"
+local journal = require "imapscript.journal"
 log.internal(debug.getinfo(1, "S").source)
 
 local M = {}
@@ -36,23 +37,38 @@ function M.known(acct, box)
   return acct.exists[box.name] == true
 end
 
+-- A journal entry for a mailbox change made on the way (written before it is sent), so that
+-- --undo deletes the mailbox again (if it is empty by then) or unsubscribes.
+local function entry(acct, verb, box, where)
+  return journal.entry(journal.key(acct.cfg), { verb = verb, method = "MAILBOX",
+    mailbox = box.name, line = where, label = verb .. " " .. box.name, account_label = acct.label })
+end
+
+local function reason(err) return tostring(type(err) == "table" and err.message or err) end
+
 --- Queues CREATE box on conn, registering its handle with track(handle, finish); once it is
 --- created, SUBSCRIBE too with the account's subscribe = true (only then: a refused CREATE
 --- leaves no subscription behind). fail(err) gets a CREATE refused for another reason than
---- "it exists"; a refused SUBSCRIBE is a warning.
-function M.create(acct, conn, box, track, fail)
+--- "it exists"; a refused SUBSCRIBE is a warning. Both are journaled (where: the script line).
+function M.create(acct, conn, box, track, fail, where)
   local wire = box:_wire()
   acct.exists[box.name] = true      -- later moves in this batch do not create it again
+  local e = entry(acct, "create", box, where)
   track(conn:create(wire), function(ok, err)
     if not ok then
+      e:failed(reason(err))         -- also when it exists: not this run's to delete
       if err.code == "ALREADYEXISTS" then return end
       acct.exists[box.name] = nil
       return fail(err)
     end
+    e:done()
     log.action("created " .. box.name)
     if not acct.cfg.subscribe then return end
-    track(conn:subscribe(wire), function(subscribed, e)
-      if not subscribed then log.warn(string.format("subscribe %s: %s", box.name, tostring(e.message))) end
+    local se = entry(acct, "subscribe", box, where)
+    track(conn:subscribe(wire), function(subscribed, serr)
+      if subscribed then return se:done() end
+      se:failed(reason(serr))
+      log.warn(string.format("subscribe %s: %s", box.name, reason(serr)))
     end)
   end)
 end

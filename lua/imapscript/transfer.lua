@@ -58,7 +58,7 @@ function M.run(src_acct, box, set, op, e)
       create.create(dest_acct, dconn, dest, function(hd, finish)
         dconn:wait(hd)
         finish(hd:result())
-      end, function(cerr) refused = cerr end)
+      end, function(cerr) refused = cerr end, op.where)
       if refused then error(refused, 0) end
     end
     -- Where the copies will start: a resolution looks for them from there.

@@ -322,9 +322,17 @@ function M.undo(run_id, script)
   log.action(string.format("%s run %d (%s, %s)", settings.dry_run and "plan to undo" or "undoing",
     run.id, script_name(run), when(run.started)))
   local cache, lost = {}, 0
+  -- Newest first; the mailboxes the run created last of all, once what went into them has
+  -- gone back (a transfer's destination is created after its entry is written).
+  local order, made = {}, {}
   local rows = state.exec("entries_of_run", { run = run.id }) or {}
   for i = #rows, 1, -1 do
-    local e = journal.from_row(rows[i])
+    local list = (rows[i].method == "MAILBOX" and rows[i].verb == "create") and made or order
+    list[#list + 1] = rows[i]
+  end
+  for _, row in ipairs(made) do order[#order + 1] = row end
+  for _, row in ipairs(order) do
+    local e = journal.from_row(row)
     local acted = e.state == "done" or e.state == "resolved" or e.state == "copied" or e.state == "pending"
     if acted and not e.resolves and e.verb ~= "undelete" then
       local acct = account_for(e.account, run, script, cache)

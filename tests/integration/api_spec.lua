@@ -277,6 +277,18 @@ describe("accounts and mailboxes", function()
     assert.is_false(S.exists("Work/Done"))
   end)
 
+  it("delete the selected mailbox and go on (Dovecot would say BYE)", function()
+    S.seed("Gone/Child", 3, 41)
+    S.seed("Gone2", 3, 42)
+    assert.are.equal(3, #acct["Gone/Child"]:all())     -- selected now
+    acct:delete("Gone/Child")
+    assert.are.equal(3, #acct.Gone2:all())
+    acct:delete("Gone2")
+    assert.is_false(S.exists("Gone/Child"))
+    assert.is_false(S.exists("Gone2"))
+    assert.is_true(#acct.INBOX:all() >= 0)              -- the same connection still works
+  end)
+
   it("handle UTF-8 mailbox names", function()
     acct:create("Reisen/München")
     local found = false

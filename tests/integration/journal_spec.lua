@@ -125,6 +125,7 @@ describe("the journal", function()
     local after = placement(watched)
     assert.are_not.same(before, after)
     assert.is_true(S.count("U2-from-alice", "bob") > 0)
+    assert.is_true(S.exists("U2/arch") and S.exists("B2/big", "bob"))   -- made on the way
     -- the plan of the undo changes nothing
     local out
     code, out, err = S.run("-n --undo")
@@ -139,6 +140,9 @@ describe("the journal", function()
     assert.are.same(before, placement(watched))       -- the appended message is gone too
     assert.is_false(S.exists("U2ren"))
     assert.is_false(S.exists("U2new"))
+    assert.is_false(S.exists("U2/arch"))
+    assert.is_false(S.exists("B2/big", "bob"), err)
+    assert.is_false(S.exists("U2-from-alice", "bob"))
     assert.falsy(err:find(S.env("TESTBED_PASSWORD"), 1, true))
     code, out = S.run("--history")
     assert.truthy(out:find("undone by", 1, true), out)
