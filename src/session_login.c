@@ -282,10 +282,7 @@ int session_logout(struct session *s, char *err, size_t errlen)
 {
     if (s->state == SESSION_LOGOUT)
         return 0;
-    struct session_cmd *sc = cmd_simple(s, "LOGOUT");
-    if (sc && sc->in_flight)
-        sc->is_logout = true;
-    int rc = cmd_finish(s, sc, err, errlen);
+    int rc = cmd_finish(s, session_logout_start(s), err, errlen);
     if (rc == SESSION_ERR_CLOSED && s->bye_seen)
         rc = 0;   /* the server closed right after its BYE */
     if (s->state != SESSION_BROKEN || rc == 0)
