@@ -299,8 +299,8 @@ local EVENTS = { new = true, flags = true, expunge = true }
 --- imap.watch(boxes, fn [, opts]): calls fn(box, new, "new") with a result holding the
 --- messages that arrived in box since the last call (every message there at start unless
 --- opts.initial = false; "unhandled": those that arrived since this script's watch last
---- handled the mailbox, kept in the state database), and for opts.on = { "new", "flags", "expunge" } also
---- fn(box, changed, "flags") and fn(box, nil, "expunge"). Runs until fn returns false (or
+--- handled the mailbox, kept in the state database), and for opts.on = { "new", "flags",
+--- "expunge" } also fn(box, changed, "flags") and fn(box, nil, "expunge"). Runs until fn returns false (or
 --- opts.duration seconds). opts.interval: seconds between STATUS polls of mailboxes nobody
 --- listens for (60); opts.refresh: seconds between IDLE restarts (29 minutes).
 function M.run(boxes, fn, opts)
