@@ -151,6 +151,10 @@ static const struct statement journal_statements[] = {
       "INSERT OR REPLACE INTO messages(entry, uid, message_id, flags, size)"
       " SELECT entry, uid, message_id, flags, size FROM staged WHERE entry = :entry" },
     { "staged_clear", "DELETE FROM staged WHERE entry = :entry" },
+    /* Staged before its entry existed (journal.staging: a negative number of its own). */
+    { "messages_from_staged_as",
+      "INSERT OR REPLACE INTO messages(entry, uid, message_id, flags, size)"
+      " SELECT :entry, uid, message_id, flags, size FROM staged WHERE entry = :staged" },
     { "mark_get",
       "SELECT * FROM marks WHERE script = :script AND account = :account AND mailbox = :mailbox" },
     { "mark_put",

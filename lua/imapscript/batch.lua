@@ -388,39 +388,17 @@ local PRE_ITEMS = { "uid", "flags", "size", { "fields", "Message-ID" } }
 
 local message_id = transfer.message_id
 
--- Queues the FETCH of what a part's messages are before a change (UID, flags, size,
--- Message-ID); done(msgs) gets them sorted by UID, or nil and the error. src: the result whose
--- part it is. Only its messages are kept: an unsolicited FETCH of another message (another
--- client's flag change) arriving meanwhile must never join a pre-image, which a removal on a
--- server without MOVE or UIDPLUS then acts on.
-function Run:preimage(part, done, src)
-  self.fetching = true   -- see Run:send_action, delete
-  local msgs = {}
-  local h = self.conn:fetch(part.set, PRE_ITEMS, function(m)
-    if m.uid then
-      msgs[#msgs + 1] = { uid = m.uid, flags = m.flags or {}, size = m.size,
-                          message_id = message_id(m.fields) }
-    end
-  end)
-  self:track(h, function(ok, err)
-    if not ok then return done(nil, err) end
-    local only = part.set ~= "$" and part.set or (src and concrete(src, part))
-    local kept = {}
-    for _, m in ipairs(msgs) do
-      if not only or only:contains(m.uid) then kept[#kept + 1] = m end
-    end
-    table.sort(kept, function(a, b) return a.uid < b.uid end)
-    done(kept)
-  end)
-end
-
 local CHUNK = 2000       -- pre-image messages written to the journal at a time
 
--- Run:preimage written into entry e as it arrives (CHUNK messages at a time) rather than held,
--- so that an action on any number of messages costs bounded memory; with --log alone (no
--- database) they are held. fix(m), when given, adjusts each message first. done(count) once
--- all is in (nil and the error on failure).
-function Run:preimage_into(part, e, src, fix, done)
+-- Queues the FETCH of what a part's messages are before a change (UID, flags, size,
+-- Message-ID), staged into e (a journal entry, or a journal.staging() for an entry made once
+-- the answer is in) CHUNK messages at a time as they arrive, not held: an action on any number
+-- of messages costs bounded memory. fix(m), when given, adjusts each message first.
+-- done(uids, extra) once all is in: the part's messages, and answers about others to drop
+-- (an unsolicited FETCH of another client's flag change must never join a pre-image, which a
+-- removal on a server without MOVE or UIDPLUS then acts on); nil and the error on failure,
+-- what was staged dropped. src: the result whose part it is.
+function Run:preimage(part, e, src, fix, done)
   self.fetching = true   -- see Run:send_action, delete
   local chunk, got = {}, core.set("")
   local function flush()
@@ -444,10 +422,18 @@ function Run:preimage_into(part, e, src, fix, done)
       return done(nil, err)
     end
     flush()
-    -- Only the part's messages (see Run:preimage): known now that its search is answered.
+    -- known now that the part's search is answered
     local only = part.set ~= "$" and part.set or (src and concrete(src, part))
     local uids = only and got * only or got
-    e:commit_staged(uids, got - uids)
+    done(uids, got - uids)
+  end)
+end
+
+-- Run:preimage into entry e, made its pre-image once all is in; done(count) (nil on failure).
+function Run:preimage_into(part, e, src, fix, done)
+  self:preimage(part, e, src, fix, function(uids, extra)
+    if not uids then return done(nil) end
+    e:commit_staged(uids, extra)
     done(#uids)
   end)
 end
@@ -590,12 +576,12 @@ function Run:send_two_phase(op)
   local info = {}
   for _, p in ipairs(self:parts_of(op.src, false)) do
     if p.set == "$" or #p.set > 0 then
-      local at = { box = p.box }
+      local at = { box = p.box, staging = journal.staging() }
       info[#info + 1] = at
       self:select(p.box, op)
-      self:preimage(p, function(msgs, err)
-        if msgs then at.msgs = msgs else at.err = err end
-      end, op.src)
+      self:preimage(p, at.staging, op.src, nil, function(uids, extra)
+        if uids then at.uids, at.extra = uids, extra else at.err = extra end
+      end)
       if dance and op.verb ~= "copy" then
         self:track(conn:search(core.query_key("DELETED")), function(set) at.deleted = set end)
       end
@@ -612,18 +598,17 @@ function Run:send_two_phase(op)
       op.failed = true
       self:record(annotate(at.err, op))
     else
-      local uids = {}
-      for i, m in ipairs(at.msgs) do uids[i] = m.uid end
-      local set = core.set(uids)
+      local set = at.uids
       if op.skip and op.skip[at.box.name] then set = set - op.skip[at.box.name] end
       local part = { box = at.box, set = set }
       if #set == 0 then
+        at.staging:drop_staged()
         log_done(op, at.box, 0)
       else
-        local kept = {}
-        for _, m in ipairs(at.msgs) do if set:contains(m.uid) then kept[#kept + 1] = m end end
+        -- the staged pre-image becomes the entry's as it is written (journal.entry)
         local e = self:entry(op, part, { method = op.verb == "delete" and "EXPUNGE" or "COPY",
-          uids = set, msgs = kept, dest_uidnext = at.uidnext })
+          uids = set, staged = at.staging, unstage = at.extra + (at.uids - set),
+          dest_uidnext = at.uidnext })
         if op.verb == "delete" then
           self:remove(op, part, e, at.deleted, function() log_done(op, at.box, #set) end)
         else

@@ -128,16 +128,49 @@ local function add_messages(e, msgs)
   end
 end
 
+-- The held messages of uids (no database), sorted by UID.
+local function held(msgs, uids)
+  local kept = {}
+  for _, m in ipairs(msgs or {}) do if uids:contains(m.uid) then kept[#kept + 1] = m end end
+  table.sort(kept, function(a, b) return a.uid < b.uid end)
+  return kept
+end
+
+-- Moves what staging staged (less the UIDs of unstage) to entry id. In a transaction.
+local function take_staged(id, staging, unstage)
+  for lo, hi in unstage:ranges() do
+    for uid = lo, hi do state.exec("message_unstage", { entry = staging.id, uid = uid }) end
+  end
+  state.exec("messages_from_staged_as", { entry = id, staged = staging.id })
+  state.exec("staged_clear", { entry = staging.id })
+end
+
+local staging_seq = 0
+
+--- A pre-image streamed before its entry exists (a copy's: the FETCH decides its UIDs):
+--- stage(msgs) and drop_staged() as on an entry; journal.entry takes it as t.staged.
+function M.staging()
+  staging_seq = staging_seq - 1
+  return setmetatable({ id = current().id and staging_seq or nil }, Entry)
+end
+
 --- A new entry, committed to the journal before this returns (its command goes out after).
 --- t: verb ("move", "copy", "store", "delete", "undelete", "append"), method ("MOVE",
 --- "COPY", "APPEND", "STORE", "EXPUNGE"), mailbox, uidvalidity, uids (a set, or nil while
 --- the search deciding them is in flight: then query), dest_account, dest_mailbox,
---- dest_uidnext, mode, flags, line, label, msgs (the pre-image), resolves, account_label.
+--- dest_uidnext, mode, flags, line, label, msgs (the pre-image) or staged (a journal.staging
+--- holding it, less the UIDs of unstage; uids then says which), resolves, account_label.
 function M.entry(key, t)
   local r = current()
   local e = setmetatable(t, Entry)
+  local staged, unstage = e.staged, e.unstage
+  e.staged, e.unstage = nil, nil
   e.account, e.state, e.run = key, e.state or "pending", r.id
   if e.msgs then e.count = #e.msgs end
+  if staged then
+    e.count = #e.uids
+    if not staged.id then e.msgs = held(staged.msgs, e.uids) end
+  end
   r.entries[#r.entries + 1] = e
   if r.id then
     state.transaction(function()
@@ -146,6 +179,7 @@ function M.entry(key, t)
       local _, id = state.exec("entry_add", row)
       e.id = id
       if id then add_messages(e) end
+      if id and staged and staged.id then take_staged(id, staged, unstage or core.set("")) end
     end)
     if e.id then r.by_id[e.id] = e end
   end
@@ -175,10 +209,7 @@ end
 function Entry:commit_staged(uids, extra)
   self.uids, self.count = uids, #uids
   if not self.id then
-    local kept = {}
-    for _, m in ipairs(self.msgs or {}) do if uids:contains(m.uid) then kept[#kept + 1] = m end end
-    table.sort(kept, function(a, b) return a.uid < b.uid end)
-    self.msgs = kept
+    self.msgs = held(self.msgs, uids)
     return
   end
   self.msgs = nil       -- Entry:messages reads them back when needed

@@ -82,6 +82,7 @@ describe("the journal", function()
     local seen = 0
     for _, f in pairs(S.state("J3")) do if f:find("\\Seen", 1, true) then seen = seen + 1 end end
     local script = S.script([[
+      acct.J3:search(Q.seen):copy_to(acct["J3/copy"])
       acct.J3:search(Q.seen):move_to(acct["J3/seen"])
       acct.J3:search(Q.unseen):add_flags { "$Todo" }
       acct.J3:search(Q.unseen):delete()
@@ -91,6 +92,7 @@ describe("the journal", function()
     assert.are.equal(0, code, err)
     local text = slurp(logfile)
     local moved = S.state("J3/seen")
+    assert.are.equal(seen, count(text, '"action":"copy"'))
     assert.are.equal(seen, count(text, '"action":"move"'))
     assert.are.equal(30 - seen, count(text, '"action":"store"'))
     assert.are.equal(30 - seen, count(text, '"action":"delete"'))
