@@ -151,7 +151,7 @@ local staging_seq = 0
 --- stage(msgs) and drop_staged() as on an entry; journal.entry takes it as t.staged.
 function M.staging()
   staging_seq = staging_seq - 1
-  return setmetatable({ id = current().id and staging_seq or nil }, Entry)
+  return setmetatable({ id = state.on() and staging_seq or nil }, Entry)
 end
 
 --- A new entry, committed to the journal before this returns (its command goes out after).
