@@ -54,24 +54,35 @@ local slurp = S.slurp
 --- Runs `body` (Lua, with `a` the account) against a fake server following `script`.
 --- Returns the program's exit code, its stderr, the fake's log of what the client sent, the
 --- fake's exit code and the fake's stderr.
-local function against(script, body)
+-- Starts build/fakeimap playing script, calls run(port, base) for imapscript's exit code and
+-- stderr (base: a temporary path prefix of its own, base .. ".state" its state directory), and
+-- returns the code, stderr with the trace and the fake's stderr, the fake's log of what it
+-- received, the fake's exit code and stderr.
+local function with_fake(script, run)
   local base = os.tmpname()
-  local spath, lpath = base .. ".imap", base .. ".lua"
+  local spath = base .. ".imap"
   write(spath, script)
   local fake = assert(io.popen(FAKE .. " " .. S.shquote(spath) .. " 2>" .. S.shquote(spath .. ".err")))
   local port = tonumber((fake:read("l") or ""):match("^PORT (%d+)$"))
   assert(port, "fakeimap did not print its port: " .. slurp(spath .. ".err"))
-  write(lpath, string.format('local a = imap.account { host = "127.0.0.1", port = %d, tls = "none", ' ..
-    'user = "u", password = "p" }\nlocal Q = imap.query\n%s\n', port, body))
-  -- A state directory of its own: what one lying server left unfinished is not resolved against
-  -- the next one. No cache: the scripted dialogues have no room for its own commands.
-  local code, _, err = S.run("--no-cache --state " .. S.shquote(base .. ".state") .. " --trace " ..
-    S.shquote(base .. ".trace") .. " " .. S.shquote(lpath))
+  local code, err = run(port, base)
   local _, _, fake_code = fake:close()
   local log, fake_err, trace = slurp(spath .. ".log"), slurp(spath .. ".err"), slurp(base .. ".trace")
-  for _, p in ipairs { base, spath, lpath, spath .. ".log", spath .. ".err", base .. ".trace" } do os.remove(p) end
-  os.execute("rm -rf " .. S.shquote(base .. ".state"))
+  os.execute("rm -rf " .. S.shquote(base) .. "*")
   return code, err .. "\n-- trace:\n" .. trace .. "-- fake: " .. fake_err, log, fake_code, fake_err
+end
+
+-- Runs body (Lua, with account a and Q) against build/fakeimap playing script. A state
+-- directory of its own: what one lying server left unfinished is not resolved against the
+-- next one. No cache: the scripted dialogues have no room for its own commands.
+local function against(script, body)
+  return with_fake(script, function(port, base)
+    write(base .. ".lua", string.format('local a = imap.account { host = "127.0.0.1", port = %d, ' ..
+      'tls = "none", user = "u", password = "p" }\nlocal Q = imap.query\n%s\n', port, body))
+    local rc, _, stderr = S.run("--no-cache --state " .. S.shquote(base .. ".state") .. " --trace " ..
+      S.shquote(base .. ".trace") .. " " .. S.shquote(base .. ".lua"))
+    return rc, stderr
+  end)
 end
 
 describe("against a hostile server", function()
@@ -190,8 +201,7 @@ a.INBOX:uids("5"):delete()]])
   end)
 
   it("runs examples/gmail-labels.lua: one search and one label STORE per rule", function()
-    local base = os.tmpname()
-    write(base .. ".imap", [[
+    local code, err, _, fake_code, fake_err = with_fake([[
 S: * OK [CAPABILITY IMAP4rev1 UIDPLUS MOVE X-GM-EXT-1 SPECIAL-USE ESEARCH LITERAL+] Gimap ready
 C: LOGIN alice@gmail.com p
 S: $TAG OK logged in
@@ -223,17 +233,14 @@ S: * ESEARCH (TAG "$TAG") UID ALL 11:12
 S: $TAG OK done
 C: UID STORE 11:12 -X-GM-LABELS.SILENT (\Inbox)
 S: $TAG OK done
-]] .. LOGOUT)
-    local fake = assert(io.popen(FAKE .. " " .. S.shquote(base .. ".imap") .. " 2>" .. S.shquote(base .. ".err")))
-    local port = tonumber((fake:read("l") or ""):match("^PORT (%d+)$"))
-    local patch = string.format("local a = imap.account; imap.account = function(c) c.port = %d; " ..
-      "c.tls = 'none'; return a(c) end", port)
-    local code, _, err = S.run(string.format("--no-cache --state %s -e %s examples/gmail-labels.lua",
-      S.shquote(base .. ".state"), S.shquote(patch)), nil,
-      "IMAP_HOST=127.0.0.1 IMAP_USER=alice@gmail.com IMAP_PASSWORD=p")
-    local _, _, fake_code = fake:close()
-    local fake_err = slurp(base .. ".err")
-    os.execute("rm -rf " .. S.shquote(base) .. "*")
+]] .. LOGOUT, function(port, base)
+      local patch = string.format("local a = imap.account; imap.account = function(c) c.port = %d; " ..
+        "c.tls = 'none'; return a(c) end", port)
+      local rc, _, stderr = S.run(string.format("--no-cache --state %s --trace %s -e %s " ..
+        "examples/gmail-labels.lua", S.shquote(base .. ".state"), S.shquote(base .. ".trace"),
+        S.shquote(patch)), nil, "IMAP_HOST=127.0.0.1 IMAP_USER=alice@gmail.com IMAP_PASSWORD=p")
+      return rc, stderr
+    end)
     assert.are.equal(0, code, err)
     assert.are.equal(0, fake_code, fake_err)
   end)
