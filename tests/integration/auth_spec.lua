@@ -25,9 +25,7 @@ local function calls() return slurp(env("TESTBED_OAUTH_CALLS")) end
 -- A private state directory per test: the token cache lives there.
 local state
 before_each(function()
-  state = os.tmpname()
-  os.remove(state)
-  assert(os.execute("mkdir -p " .. q(state)))
+  state = S.tmpdir()
 end)
 after_each(function() os.execute("rm -rf " .. q(state)) end)
 

@@ -41,9 +41,7 @@ local function files(mailbox, user)
   return out
 end
 
-local dir = os.tmpname()
-os.remove(dir)
-assert(os.execute("mkdir -p " .. S.shquote(dir)))
+local dir = S.tmpdir()
 local B64, QP = dir .. "/b64.eml", dir .. "/qp.eml"
 local DATE = "05-Mar-2021 09:30:00 +0100"
 

@@ -20,12 +20,7 @@ local function without(...)
   return caps:match("^%s*(.-)%s*$")
 end
 
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  assert(os.execute("mkdir -p " .. S.shquote(d)))
-  return d
-end
+local tmpdir = S.tmpdir
 
 -- A bed to run on: b (S.bed's shape), the --state directory, whether it keeps a cache.
 local function kind(b, cached)

@@ -33,13 +33,7 @@ local BOB = string.format([[
 local bob = imap.account { host = %q, port = %s, ca_file = %q, user = "bob", password = %q, create = true }
 ]], S.env("TESTBED_HOST"), S.env("TESTBED_TLS_PORT"), S.env("TESTBED_CA"), S.env("TESTBED_PASSWORD2"))
 
--- A new empty directory (a --state DIR of its own).
-local function tmpdir()
-  local dir = os.tmpname()
-  os.remove(dir)
-  assert(os.execute("mkdir -p " .. S.shquote(dir)))
-  return dir
-end
+local tmpdir = S.tmpdir     -- a --state DIR of its own
 
 describe("the journal", function()
   it("records a run: --history lists it and its actions, --log has a line per message", function()

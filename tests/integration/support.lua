@@ -14,6 +14,14 @@ M.env = env
 local function shquote(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
 M.shquote = shquote
 
+--- A new empty directory under /tmp (the caller removes it).
+function M.tmpdir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. shquote(dir)))
+  return dir
+end
+
 --- A file's contents ("" when it cannot be read); a file written whole.
 function M.slurp(path)
   local f = io.open(path, "rb")
