@@ -343,9 +343,7 @@ local function mailbox_change(verb, plan_verb)
       end
     end
     -- Journaled like the actions, so that --undo can rename back and delete what it created.
-    local e = journal.entry(journal.key(self.cfg), { verb = plan_verb, method = "MAILBOX",
-      mailbox = name, dest_mailbox = new, line = log.where(), label = verb .. " " .. name,
-      account_label = self.label })
+    local e = journal.mailbox_entry(self, plan_verb, name, new, log.where())
     local ok, err = pcall(self._now, self, string.format("%s %s", verb, name), function(conn)
       if new then return conn[plan_verb](conn, self:_wire_name(name), self:_wire_name(new)) end
       return conn[plan_verb](conn, self:_wire_name(name))

@@ -37,13 +37,6 @@ function M.known(acct, box)
   return acct.exists[box.name] == true
 end
 
--- A journal entry for a mailbox change made on the way (written before it is sent), so that
--- --undo deletes the mailbox again (if it is empty by then) or unsubscribes.
-local function entry(acct, verb, box, where)
-  return journal.entry(journal.key(acct.cfg), { verb = verb, method = "MAILBOX",
-    mailbox = box.name, line = where, label = verb .. " " .. box.name, account_label = acct.label })
-end
-
 local function reason(err) return tostring(type(err) == "table" and err.message or err) end
 
 --- Queues CREATE box on conn, registering its handle with track(handle, finish); once it is
@@ -53,7 +46,7 @@ local function reason(err) return tostring(type(err) == "table" and err.message 
 function M.create(acct, conn, box, track, fail, where)
   local wire = box:_wire()
   acct.exists[box.name] = true      -- later moves in this batch do not create it again
-  local e = entry(acct, "create", box, where)
+  local e = journal.mailbox_entry(acct, "create", box.name, nil, where)
   track(conn:create(wire), function(ok, err)
     if not ok then
       e:failed(reason(err))         -- also when it exists: not this run's to delete
@@ -64,7 +57,7 @@ function M.create(acct, conn, box, track, fail, where)
     e:done()
     log.action("created " .. box.name)
     if not acct.cfg.subscribe then return end
-    local se = entry(acct, "subscribe", box, where)
+    local se = journal.mailbox_entry(acct, "subscribe", box.name, nil, where)
     track(conn:subscribe(wire), function(subscribed, serr)
       if subscribed then return se:done() end
       se:failed(reason(serr))

@@ -186,6 +186,14 @@ function M.entry(key, t)
   return e
 end
 
+--- An entry for a change of mailboxes (verb: create, delete, rename to new, subscribe,
+--- unsubscribe) on account acct, from script line where: --undo makes it again, renames back,
+--- deletes what was created (empty by then) or subscribes back.
+function M.mailbox_entry(acct, verb, name, new, where)
+  return M.entry(M.key(acct.cfg), { verb = verb, method = "MAILBOX", mailbox = name,
+    dest_mailbox = new, line = where, label = verb .. " " .. name, account_label = acct.label })
+end
+
 --- What the messages were before the change (uid, message_id, flags, size each), streamed
 --- (batch.lua Run:preimage_into): stage(msgs) writes a chunk where no later run sees it yet,
 --- and commit_staged(uids, extra) makes the staged messages of uids the entry's pre-image at
